@@ -1,0 +1,82 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Starling",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "starling", targets: ["starling"]),
+        .library(name: "MQTTCore", targets: ["MQTTCore"]),
+        .library(name: "MQTTClient", targets: ["MQTTClient"]),
+        .library(name: "StarlingKernel", targets: ["StarlingKernel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // MQTT 3.1, 3.1.1 and 5.0 packets as values and their codec. No I/O.
+        .target(
+            name: "MQTTCore",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // Sessions, routing, retained messages, shared subscriptions, limits: the broker's kernel.
+        .target(
+            name: "StarlingKernel",
+            dependencies: [
+                "MQTTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Configuration (TOML file, environment, flags) and the node that runs listeners over the kernel.
+        .target(
+            name: "StarlingServer",
+            dependencies: [
+                "StarlingKernel",
+                "MQTTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // An MQTT client on the same codec: tests, bridges, tools.
+        .target(
+            name: "MQTTClient",
+            dependencies: [
+                "MQTTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "starling",
+            dependencies: [
+                "StarlingServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "MQTTCoreTests",
+            dependencies: ["MQTTCore", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOTestUtils", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "StarlingKernelTests",
+            dependencies: ["StarlingKernel", "MQTTCore"]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+    ]
+)

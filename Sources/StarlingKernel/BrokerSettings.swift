@@ -1,0 +1,73 @@
+/// Everything that tunes the kernel, as plain values. `StarlingServer` fills it from the
+/// config file, the environment and the command line; the defaults work with none of them.
+public struct BrokerSettings: Sendable, Equatable {
+    /// The node's name, `name@host`.
+    public var nodeName: String = "starling@127.0.0.1"
+    /// Event loops (threads) serving connections; 0 means one per core.
+    public var eventLoops: Int = 0
+    /// Whether clients without a username may connect. `nil` means automatic, as in Mosquitto 2.0:
+    /// allowed while every listener is bound to a loopback address, refused otherwise.
+    public var allowAnonymous: Bool? = nil
+    /// The most connections the node accepts at once, over all listeners.
+    public var maxConnections: Int = 1_000_000
+    public var mqtt = MQTTLimits()
+    public var session = SessionSettings()
+    public var sharedSubscription = SharedSubscriptionSettings()
+
+    public init() {}
+}
+
+/// Protocol limits announced in CONNACK and enforced on every packet.
+public struct MQTTLimits: Sendable, Equatable {
+    /// The largest packet accepted from a client, in bytes (whole packet).
+    public var maxPacketSize: Int = 1_048_576
+    public var maxClientIdLength: Int = 65_535
+    /// The most levels a topic name or filter may have.
+    public var maxTopicLevels: Int = 128
+    /// The longest topic name or filter, in bytes.
+    public var maxTopicLength: Int = 65_535
+    public var maxQoS: Int = 2
+    public var retainAvailable: Bool = true
+    public var wildcardSubscriptionAvailable: Bool = true
+    public var sharedSubscriptionAvailable: Bool = true
+    public var subscriptionIdentifiersAvailable: Bool = true
+    /// The topic alias maximum the broker accepts from a client (0 turns aliases off).
+    public var maxTopicAlias: Int = 65_535
+    /// When non-zero, overrides the client's keepalive (5.0: sent as server keep alive).
+    public var serverKeepAlive: Int = 0
+    /// A connection is closed after `keepalive × multiplier` seconds without a packet.
+    public var keepAliveMultiplier: Double = 1.5
+
+    public init() {}
+}
+
+/// Session state limits.
+public struct SessionSettings: Sendable, Equatable {
+    /// The broker's receive maximum: QoS 1/2 PUBLISHes a client may have unacknowledged towards it.
+    public var receiveMaximum: Int = 65_535
+    /// The cap on a client's session expiry interval, in seconds.
+    public var maxSessionExpiry: Int = 7 * 24 * 3600
+    /// Messages queued per session beyond the inflight window (connected or not); 0 = unlimited.
+    public var maxQueuedMessages: Int = 1_000
+    /// Bytes of payload queued per session; 0 = unlimited.
+    public var maxQueuedBytes: Int = 0
+    /// Whether QoS 0 messages are queued for offline persistent sessions.
+    public var queueQoS0Offline: Bool = true
+    /// The most QoS 2 messages a client may have awaiting PUBREL.
+    public var maxAwaitingRel: Int = 65_535
+
+    public init() {}
+}
+
+/// How a shared subscription group picks the member that receives a message.
+public enum SharedDispatchStrategy: String, Sendable, Equatable, CaseIterable {
+    case roundRobin = "round_robin"
+    case random = "random"
+    case hashClientId = "hash_clientid"
+    case hashTopic = "hash_topic"
+}
+
+public struct SharedSubscriptionSettings: Sendable, Equatable {
+    public var strategy: SharedDispatchStrategy = .roundRobin
+    public init() {}
+}
