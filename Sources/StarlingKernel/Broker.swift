@@ -1,0 +1,113 @@
+import Atomics
+import Logging
+import MQTTCore
+import NIOCore
+import NIOPosix
+
+/// The broker kernel of one node: sessions, routing, retained messages and limits. Listeners
+/// hand it their accepted channels through `configure(channel:)`.
+public final class Broker: Sendable {
+    public let settings: BrokerSettings
+    /// Whether clients without credentials may connect (the setting, or the loopback rule resolved).
+    public let allowAnonymous: Bool
+    let logger: Logger
+    let contexts: [LoopContext]
+    let router: Router
+    let registry = SessionRegistry()
+    let retained = RetainedStore()
+    let connectionCount = ManagedAtomic<Int>(0)
+    let peakConnections = ManagedAtomic<Int>(0)
+    let shuttingDown = ManagedAtomic<Bool>(false)
+    let startTime = NIODeadline.now()
+
+    /// - Parameters:
+    ///   - group: the event loops connections run on (each gets a delivery context).
+    ///   - allowAnonymous: the resolved anonymous policy.
+    public init(settings: BrokerSettings, group: MultiThreadedEventLoopGroup, allowAnonymous: Bool, logger: Logger) {
+        self.settings = settings
+        self.allowAnonymous = allowAnonymous
+        self.logger = logger
+        self.router = Router(strategy: settings.sharedSubscription.strategy)
+        let loops = Array(group.makeIterator())
+        self.contexts = loops.enumerated().map { LoopContext(loop: $0.element, index: $0.offset, loopCount: loops.count) }
+        for context in contexts { context.broker = self }
+    }
+
+    /// The delivery context of `loop`.
+    func context(for loop: EventLoop) -> LoopContext {
+        for context in contexts where context.loop === loop { return context }
+        preconditionFailure("event loop \(loop) does not belong to this broker's group")
+    }
+
+    /// Sets up an accepted channel: the MQTT connection handler and socket options.
+    public func configure(channel: Channel) -> EventLoopFuture<Void> {
+        let context = self.context(for: channel.eventLoop)
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(MQTTConnection(broker: self, loopContext: context))
+        }
+    }
+
+    /// Routes `message` to every matching subscription (and stores it if retained).
+    /// Returns the number of sessions it was handed to. Must run on `context.loop`.
+    @discardableResult
+    func publish(_ message: Message, from context: LoopContext) -> Int {
+        if message.retain, settings.mqtt.retainAvailable {
+            retained.update(with: message)
+        }
+        var deliveries = context.takeScratch()
+        defer { context.returnScratch(&deliveries) }
+        router.match(topic: message.topic, publisherId: message.publisherId, into: &deliveries)
+        if deliveries.isEmpty { context.stats.dropped(.noSubscribers) }
+        for delivery in deliveries { context.deliver(message, delivery) }
+        return deliveries.count
+    }
+
+    /// Counts and (rate-limited) logs a QoS 1/2 message a session's limit dropped.
+    func reportDrop(of pending: PendingMessage, session: Session, reason: LoopStats.DropReason) {
+        session.context.stats.dropped(reason)
+        session.context.logRateLimited(logger, "dropped a QoS \(pending.qos) message for a session",
+                                       metadata: ["client_id": "\(session.clientId)", "topic": "\(pending.message.topic)",
+                                                  "reason": "\(reason.name)"])
+    }
+
+    // MARK: - Shutdown and introspection
+
+    /// Sends DISCONNECT 0x8B (server shutting down) to 5.0 clients and closes every connection.
+    public func disconnectAll() -> EventLoopFuture<Void> {
+        shuttingDown.store(true, ordering: .relaxed)
+        let futures = contexts.map { context in
+            context.loop.submit { context.closeAllConnections() }
+        }
+        return EventLoopFuture.andAllComplete(futures, on: contexts[0].loop)
+    }
+
+    /// Counts for the operator.
+    public var stats: BrokerStats {
+        var stats = BrokerStats()
+        stats.connections = connectionCount.load(ordering: .relaxed)
+        stats.peakConnections = peakConnections.load(ordering: .relaxed)
+        stats.sessions = registry.count
+        stats.subscriptions = router.filterCount
+        stats.retained = retained.count
+        for context in contexts {
+            stats.messagesReceived += context.stats.messagesReceived.load(ordering: .relaxed)
+            stats.messagesSent += context.stats.messagesSent.load(ordering: .relaxed)
+            for reason in LoopStats.DropReason.allCases {
+                stats.dropped[reason.name, default: 0] += context.stats.dropCount(reason)
+            }
+        }
+        return stats
+    }
+}
+
+/// A snapshot of the broker's counters.
+public struct BrokerStats: Sendable {
+    public var connections = 0
+    public var peakConnections = 0
+    public var sessions = 0
+    public var subscriptions = 0
+    public var retained = 0
+    public var messagesReceived = 0
+    public var messagesSent = 0
+    public var dropped: [String: Int] = [:]
+}

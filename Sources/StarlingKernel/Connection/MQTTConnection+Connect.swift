@@ -1,0 +1,174 @@
+import MQTTCore
+import NIOCore
+
+extension MQTTConnection {
+    /// CONNECT: checks the client against the node's limits, claims (or takes over) its session,
+    /// and answers CONNACK once the session is in place.
+    func handleConnect(_ connect: Connect) {
+        version = connect.protocolVersion
+        let limits = broker.settings.mqtt
+        let sessionSettings = broker.settings.session
+        if version == .v5 {
+            requestProblemInformation = connect.properties.requestProblemInformation != 0
+        }
+
+        // Client identifier.
+        var assignedClientId: String? = nil
+        clientId = connect.clientIdentifier
+        if clientId.isEmpty {
+            guard version == .v5 || (version == .v3_1_1 && connect.cleanStart) else {
+                return refuse(.clientIdentifierNotValid, "empty client id without clean session")
+            }
+            clientId = Self.makeClientId()
+            assignedClientId = clientId
+        }
+        guard clientId.utf8.count <= limits.maxClientIdLength else {
+            return refuse(.clientIdentifierNotValid, "client id longer than \(limits.maxClientIdLength) bytes")
+        }
+        logger[metadataKey: "client_id"] = "\(clientId)"
+
+        // Authentication: no authenticator is configured without plugins, so only the anonymous rule applies.
+        guard broker.allowAnonymous else {
+            return refuse(.notAuthorized, "anonymous access is disabled and no authentication is configured")
+        }
+        if connect.properties.authenticationMethod != nil {
+            return refuse(.badAuthenticationMethod, "no enhanced authentication method is configured")
+        }
+
+        // Connection limit.
+        let current = broker.connectionCount.wrappingIncrementThenLoad(ordering: .relaxed)
+        countedAsConnection = true
+        guard current <= broker.settings.maxConnections, !broker.shuttingDown.load(ordering: .relaxed) else {
+            return refuse(.quotaExceeded, "connection limit \(broker.settings.maxConnections) reached")
+        }
+        var peak = broker.peakConnections.load(ordering: .relaxed)
+        while current > peak {
+            let (exchanged, original) = broker.peakConnections.compareExchange(
+                expected: peak, desired: current, ordering: .relaxed)
+            if exchanged { break }
+            peak = original
+        }
+
+        // Will.
+        if let connectWill = connect.will {
+            guard connectWill.qos.rawValue <= limits.maxQoS else {
+                return refuse(.qosNotSupported, "will QoS \(connectWill.qos) above the maximum \(limits.maxQoS)")
+            }
+            guard !connectWill.retain || limits.retainAvailable else {
+                return refuse(.retainNotSupported, "retained will but retain is not available")
+            }
+            guard MQTTTopic.isValidName(connectWill.topic), checkTopicLimits(connectWill.topic) else {
+                return refuse(.topicNameInvalid, "invalid will topic")
+            }
+            if connectWill.properties.payloadFormatIndicator == 1,
+               !UTF8Validation.isValid(connectWill.payload) {
+                return refuse(.payloadFormatInvalid, "will payload is not UTF-8 as its format indicator says")
+            }
+            let asPublish = Publish(topic: connectWill.topic, payload: connectWill.payload, qos: connectWill.qos,
+                                    retain: connectWill.retain, properties: connectWill.properties)
+            will = Message(publish: asPublish, topic: connectWill.topic, publisherId: clientId, now: .now())
+            willDelay = connectWill.properties.willDelayInterval ?? 0
+        }
+
+        // Negotiated limits.
+        var expiry: UInt32
+        var ackProperties = Properties()
+        if version == .v5 {
+            let requested = connect.properties.sessionExpiryInterval ?? 0
+            expiry = min(requested, UInt32(clamping: sessionSettings.maxSessionExpiry))
+            if expiry != requested { ackProperties.sessionExpiryInterval = expiry }
+            sendQuota = Int(connect.properties.receiveMaximum ?? 65_535)
+            clientMaximumPacketSize = Int(connect.properties.maximumPacketSize ?? UInt32.max)
+            clientTopicAliasMaximum = Int(connect.properties.topicAliasMaximum ?? 0)
+            if let assignedClientId { ackProperties.assignedClientIdentifier = assignedClientId }
+            if sessionSettings.receiveMaximum < 65_535 {
+                ackProperties.receiveMaximum = UInt16(sessionSettings.receiveMaximum)
+            }
+            ackProperties.maximumPacketSize = UInt32(limits.maxPacketSize)
+            if limits.maxTopicAlias > 0 { ackProperties.topicAliasMaximum = UInt16(limits.maxTopicAlias) }
+            if limits.maxQoS < 2 { ackProperties.maximumQoS = UInt8(limits.maxQoS) }
+            if !limits.retainAvailable { ackProperties.retainAvailable = 0 }
+            if !limits.wildcardSubscriptionAvailable { ackProperties.wildcardSubscriptionAvailable = 0 }
+            if !limits.subscriptionIdentifiersAvailable { ackProperties.subscriptionIdentifierAvailable = 0 }
+            if !limits.sharedSubscriptionAvailable { ackProperties.sharedSubscriptionAvailable = 0 }
+        } else {
+            // 3.x: a persistent session lives until the node's cap.
+            expiry = connect.cleanStart ? 0 : UInt32(clamping: sessionSettings.maxSessionExpiry)
+            sendQuota = 65_535
+        }
+
+        // Keep alive: 5.0 clients may be told a different value.
+        var keepAlive = Int(connect.keepAlive)
+        if version == .v5, limits.serverKeepAlive > 0, limits.serverKeepAlive != keepAlive {
+            keepAlive = limits.serverKeepAlive
+            ackProperties.serverKeepAlive = UInt16(clamping: keepAlive)
+        }
+        startKeepAlive(seconds: keepAlive)
+
+        // The session: claim the client id; a previous holder hands over (or ends).
+        state = .connecting
+        let session = Session(clientId: clientId, context: loopContext, broker: broker)
+        session.expiryInterval = expiry
+        self.session = session
+        let resume = !connect.cleanStart
+        guard let previous = broker.registry.claim(session) else {
+            session.install(nil)
+            return completeConnect(session: session, sessionPresent: false, ackProperties: ackProperties)
+        }
+        previous.loop.execute { [loopContext] in
+            previous.handOver(to: session, resume: resume) { state in
+                loopContext.loop.execute {
+                    session.install(state)
+                    self.completeConnect(session: session, sessionPresent: state != nil, ackProperties: ackProperties)
+                }
+            }
+        }
+    }
+
+    /// Sends CONNACK and attaches the session, then runs what arrived in the meantime.
+    private func completeConnect(session: Session, sessionPresent: Bool, ackProperties: Properties) {
+        guard state == .connecting else {
+            // The socket closed during the hand-over: the session stays, without a connection.
+            session.attach(self)
+            session.connectionClosed(self, will: will, willDelay: willDelay)
+            will = nil
+            return
+        }
+        sendConnAck(ConnAck(sessionPresent: sessionPresent, reasonCode: .success,
+                            properties: version == .v5 ? ackProperties : []))
+        state = .connected
+        logger.debug("client connected", metadata: ["protocol": "\(version)", "session_present": "\(sessionPresent)"])
+        session.attach(self)
+        let waiting = packetsWhileConnecting
+        packetsWhileConnecting = []
+        for packet in waiting where state == .connected { handleConnected(packet) }
+    }
+
+    /// Answers CONNECT with a failure code and closes.
+    private func refuse(_ reasonCode: ReasonCode, _ why: String) {
+        logger.info("refused connection: \(why)", metadata: ["reason_code": "\(reasonCode)"])
+        var properties = Properties()
+        if version == .v5, requestProblemInformation { properties.reasonString = why }
+        will = nil
+        sendConnAck(ConnAck(sessionPresent: false, reasonCode: reasonCode, properties: properties))
+        close()
+    }
+
+    /// Checks the node's topic length and depth limits.
+    func checkTopicLimits(_ topic: String) -> Bool {
+        let limits = broker.settings.mqtt
+        return topic.utf8.count <= limits.maxTopicLength && MQTTTopic.levelCount(topic) <= limits.maxTopicLevels
+    }
+
+    private static func makeClientId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bits = generator.next() as UInt64
+        return "starling-" + String(bits, radix: 16).leftPadded(to: 16)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

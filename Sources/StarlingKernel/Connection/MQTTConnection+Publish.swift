@@ -1,0 +1,92 @@
+import MQTTCore
+import NIOCore
+
+extension MQTTConnection {
+    /// An application message from the client: resolves its topic alias, checks it against the
+    /// node's limits, routes it and acknowledges it per its QoS.
+    func handlePublish(_ incoming: Publish, session: Session) {
+        let limits = broker.settings.mqtt
+        var publish = incoming
+        loopContext.stats.add(loopContext.stats.messagesReceived)
+
+        // Topic alias (5.0).
+        if version == .v5, let alias = publish.properties.topicAlias {
+            guard alias > 0, Int(alias) <= limits.maxTopicAlias else {
+                return disconnect(.topicAliasInvalid, reason: "topic alias \(alias) outside 1...\(limits.maxTopicAlias)")
+            }
+            if publish.topic.isEmpty {
+                guard let topic = inboundAliases[alias] else {
+                    return disconnect(.protocolError, reason: "topic alias \(alias) was never set")
+                }
+                publish.topic = topic
+            } else {
+                inboundAliases[alias] = publish.topic
+            }
+        }
+        guard publish.qos.rawValue <= limits.maxQoS else {
+            return disconnect(.qosNotSupported, reason: "QoS \(publish.qos) above the maximum \(limits.maxQoS)")
+        }
+        guard !publish.retain || limits.retainAvailable else {
+            return disconnect(.retainNotSupported, reason: "retain is not available")
+        }
+        guard checkTopicLimits(publish.topic) else {
+            return refusePublish(publish, .topicNameInvalid, "topic exceeds the length or level limit")
+        }
+        if publish.topic.utf8.starts(with: "$SYS".utf8) {
+            return refusePublish(publish, .notAuthorized, "clients may not publish to $SYS topics")
+        }
+        if version == .v5, publish.properties.payloadFormatIndicator == 1, !UTF8Validation.isValid(publish.payload) {
+            return refusePublish(publish, .payloadFormatInvalid, "payload is not UTF-8 as its format indicator says")
+        }
+
+        let now = NIODeadline.now()
+        switch publish.qos {
+        case .atMostOnce:
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
+                           from: loopContext)
+        case .atLeastOnce:
+            let matched = broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
+                                         from: loopContext)
+            sendAck(.puback(PublishAck(packetIdentifier: publish.packetIdentifier!,
+                                       reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
+        case .exactlyOnce:
+            let packetId = publish.packetIdentifier!
+            var reasonCode = ReasonCode.success
+            if !session.awaitingRelease.contains(packetId) {
+                guard session.awaitingRelease.count < broker.settings.session.maxAwaitingRel else {
+                    return disconnect(.receiveMaximumExceeded, reason: "too many QoS 2 messages awaiting PUBREL")
+                }
+                _ = session.beginIncomingExactlyOnce(packetId)
+                let matched = broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
+                                             from: loopContext)
+                if matched == 0 { reasonCode = .noMatchingSubscribers }
+            }
+            sendAck(.pubrec(PublishAck(packetIdentifier: packetId, reasonCode: reasonCode)))
+        }
+    }
+
+    /// Refuses one message without closing: a failure PUBACK/PUBREC for QoS 1/2 on 5.0; a
+    /// 3.1.1 client cannot be told, so its message is dropped (QoS 1/2 still acknowledged, as
+    /// Mosquitto does for a denied publish) — except QoS 0 on 5.0, which gets DISCONNECT.
+    private func refusePublish(_ publish: Publish, _ reasonCode: ReasonCode, _ why: String) {
+        logger.debug("refused PUBLISH: \(why)", metadata: ["topic": "\(publish.topic)"])
+        switch publish.qos {
+        case .atMostOnce:
+            if version == .v5, reasonCode != .notAuthorized { disconnect(reasonCode, reason: why) }
+        case .atLeastOnce:
+            sendAck(.puback(PublishAck(packetIdentifier: publish.packetIdentifier!,
+                                       reasonCode: version == .v5 ? reasonCode : .success,
+                                       properties: problem(why))))
+        case .exactlyOnce:
+            sendAck(.pubrec(PublishAck(packetIdentifier: publish.packetIdentifier!,
+                                       reasonCode: version == .v5 ? reasonCode : .success,
+                                       properties: problem(why))))
+        }
+    }
+
+    /// A reason string for a 5.0 client that asked for problem information.
+    func problem(_ why: String) -> Properties {
+        guard version == .v5, requestProblemInformation else { return [] }
+        return [.reasonString(why)]
+    }
+}

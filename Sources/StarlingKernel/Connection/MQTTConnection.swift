@@ -1,0 +1,365 @@
+import Logging
+import MQTTCore
+import NIOCore
+
+/// One client connection: decodes packets, drives the session's protocol flows and writes
+/// the answers. Lives on its channel's event loop; all its state is touched only there.
+final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum State {
+        case awaitingConnect
+        /// CONNECT accepted; waiting for the previous session (if any) to be handed over.
+        case connecting
+        case connected
+        case closed
+    }
+
+    let broker: Broker
+    let loopContext: LoopContext
+    var logger: Logger
+    private(set) var channelContext: ChannelHandlerContext!
+    var state = State.awaitingConnect
+    var decoder: MQTTPacketDecoder
+    private var cumulation: ByteBuffer?
+
+    // Negotiated at CONNECT.
+    var version = ProtocolVersion.v3_1_1
+    var clientId = ""
+    var session: Session?
+    /// The will to publish if the connection ends without a normal DISCONNECT.
+    var will: Message?
+    var willDelay: UInt32 = 0
+    /// The client's receive maximum: QoS 1/2 messages it accepts unacknowledged.
+    var sendQuota = 65_535
+    /// The largest packet the client accepts.
+    var clientMaximumPacketSize = Int.max
+    var clientTopicAliasMaximum = 0
+    var outboundAliases: [String: UInt16] = [:]
+    var inboundAliases: [UInt16: String] = [:]
+    /// Whether a 5.0 client wants reason strings and user properties on errors.
+    var requestProblemInformation = true
+    /// Packets that arrived while the session was being handed over.
+    var packetsWhileConnecting: [MQTTPacket] = []
+    var countedAsConnection = false
+    private var takenOver = false
+
+    // Keep alive.
+    var keepAliveTimeout: TimeAmount?
+    private var lastActivity = NIODeadline.now()
+    private var keepAliveTask: Scheduled<Void>?
+
+    /// Set while the connection has writes waiting for the loop's flush.
+    var needsFlush = false
+
+    init(broker: Broker, loopContext: LoopContext) {
+        self.broker = broker
+        self.loopContext = loopContext
+        self.logger = broker.logger
+        self.decoder = MQTTPacketDecoder(version: nil, maximumPacketSize: broker.settings.mqtt.maxPacketSize,
+                                         expectsConnectFirst: true)
+    }
+
+    var isWritable: Bool { channelContext.channel.isWritable }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channelContext = context
+        if let peer = context.remoteAddress { logger[metadataKey: "peer"] = "\(peer)" }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        loopContext.register(self)
+        // A connection must send CONNECT promptly; idle sockets do not hold a slot.
+        keepAliveTask = context.eventLoop.scheduleTask(in: .seconds(15)) { [self] in
+            if state == .awaitingConnect {
+                logger.debug("closing a connection that sent no CONNECT within 15 s")
+                close()
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let wasConnected = state == .connected || state == .connecting
+        state = .closed
+        keepAliveTask?.cancel()
+        keepAliveTask = nil
+        loopContext.unregister(self)
+        if countedAsConnection {
+            countedAsConnection = false
+            broker.connectionCount.wrappingDecrement(ordering: .relaxed)
+        }
+        if wasConnected, !takenOver, let session {
+            session.connectionClosed(self, will: will, willDelay: willDelay)
+            logger.debug("client disconnected", metadata: ["will": "\(will != nil)"])
+        }
+        will = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        guard state != .closed else { return }
+        lastActivity = .now()
+        loopContext.stats.add(loopContext.stats.bytesReceived, incoming.readableBytes)
+        if var buffered = cumulation {
+            cumulation = nil
+            buffered.writeBuffer(&incoming)
+            decodeAll(&buffered)
+        } else {
+            decodeAll(&incoming)
+        }
+    }
+
+    private func decodeAll(_ buffer: inout ByteBuffer) {
+        while state != .closed {
+            let packet: MQTTPacket?
+            do {
+                packet = try decoder.next(from: &buffer)
+            } catch {
+                protocolViolation(error)
+                return
+            }
+            guard let packet else { break }
+            handle(packet)
+        }
+        if state != .closed, buffer.readableBytes > 0 {
+            buffer.discardReadBytes()
+            cumulation = buffer
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, state == .connected { session?.pump() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("connection error: \(error)")
+        close()
+    }
+
+    // MARK: - Packets
+
+    private func handle(_ packet: MQTTPacket) {
+        switch state {
+        case .awaitingConnect:
+            guard case .connect(let connect) = packet else {
+                // The decoder enforces CONNECT first; anything else here is a bug in the peer.
+                close()
+                return
+            }
+            handleConnect(connect)
+        case .connecting:
+            packetsWhileConnecting.append(packet)
+        case .connected:
+            handleConnected(packet)
+        case .closed:
+            break
+        }
+    }
+
+    func handleConnected(_ packet: MQTTPacket) {
+        guard let session else { return }
+        switch packet {
+        case .publish(let publish):
+            handlePublish(publish, session: session)
+        case .puback(let ack):
+            _ = session.acknowledged(ack.packetIdentifier)
+        case .pubrec(let ack):
+            let known = session.received(ack.packetIdentifier, reasonCode: ack.reasonCode)
+            if !ack.reasonCode.isError {
+                sendAck(.pubrel(PublishAck(packetIdentifier: ack.packetIdentifier,
+                                           reasonCode: known ? .success : .packetIdentifierNotFound)))
+            }
+        case .pubrel(let ack):
+            let known = session.releaseIncoming(ack.packetIdentifier)
+            sendAck(.pubcomp(PublishAck(packetIdentifier: ack.packetIdentifier,
+                                        reasonCode: known ? .success : .packetIdentifierNotFound)))
+        case .pubcomp(let ack):
+            _ = session.completed(ack.packetIdentifier)
+        case .subscribe(let subscribe):
+            handleSubscribe(subscribe, session: session)
+        case .unsubscribe(let unsubscribe):
+            handleUnsubscribe(unsubscribe, session: session)
+        case .pingreq:
+            sendAck(.pingresp)
+        case .disconnect(let disconnect):
+            handleDisconnect(disconnect)
+        case .auth:
+            // No enhanced authentication method is configured on this node.
+            disconnect(.protocolError, reason: "AUTH without an authentication method")
+        case .connect, .connack, .suback, .unsuback, .pingresp:
+            disconnect(.protocolError, reason: "a client may not send \(packet.type)")
+        }
+    }
+
+    private func handleDisconnect(_ disconnect: Disconnect) {
+        if version == .v5, let expiry = disconnect.properties.sessionExpiryInterval, let session {
+            if session.expiryInterval == 0 && expiry != 0 {
+                self.disconnect(.protocolError, reason: "session expiry set on DISCONNECT after 0 at CONNECT")
+                return
+            }
+            session.expiryInterval = min(expiry, UInt32(clamping: broker.settings.session.maxSessionExpiry))
+        }
+        if disconnect.reasonCode != .disconnectWithWillMessage { will = nil }
+        logger.debug("client sent DISCONNECT", metadata: ["reason": "\(disconnect.reasonCode)"])
+        close()
+    }
+
+    // MARK: - Keep alive
+
+    func startKeepAlive(seconds: Int) {
+        keepAliveTask?.cancel()
+        keepAliveTask = nil
+        guard seconds > 0 else { return }
+        let timeout = TimeAmount.nanoseconds(Int64(Double(seconds) * broker.settings.mqtt.keepAliveMultiplier * 1e9))
+        keepAliveTimeout = timeout
+        scheduleKeepAliveCheck(in: timeout)
+    }
+
+    private func scheduleKeepAliveCheck(in delay: TimeAmount) {
+        keepAliveTask = channelContext.eventLoop.scheduleTask(in: delay) { [self] in
+            guard state == .connected || state == .connecting, let timeout = keepAliveTimeout else { return }
+            let idle = NIODeadline.now() - lastActivity
+            if idle >= timeout {
+                logger.debug("keep alive timeout")
+                disconnect(.keepAliveTimeout, reason: "keep alive timeout")
+            } else {
+                scheduleKeepAliveCheck(in: timeout - idle)
+            }
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Writes one control packet (not PUBLISH) and schedules the flush.
+    func sendAck(_ packet: MQTTPacket) {
+        guard state != .closed else { return }
+        var buffer = channelContext.channel.allocator.buffer(
+            capacity: MQTTPacketEncoder.encodedSize(of: packet, version: version))
+        MQTTPacketEncoder.encode(packet, version: version, into: &buffer)
+        channelContext.write(wrapOutboundOut(buffer), promise: nil)
+        loopContext.markDirty(self)
+    }
+
+    /// Writes a PUBLISH for `pending`. Returns false when the client's maximum packet size
+    /// forbids it (the message is then dropped for this client, as 5.0 requires).
+    @discardableResult
+    func sendPublish(_ pending: PendingMessage, packetId: UInt16?, dup: Bool) -> Bool {
+        guard state == .connected || state == .connecting else { return false }
+        let message = pending.message
+        let stats = loopContext.stats
+        if pending.qos == .atMostOnce, !pending.retain, pending.identifiers.isEmpty, clientTopicAliasMaximum == 0,
+           let shared = message.sharedQoS0Packet(version: version) {
+            guard shared.readableBytes <= clientMaximumPacketSize else {
+                stats.dropped(.tooLarge)
+                return false
+            }
+            channelContext.write(wrapOutboundOut(shared), promise: nil)
+        } else {
+            var publish = Publish(topic: message.topic, payload: message.payload, qos: pending.qos,
+                                  retain: pending.retain, dup: dup, packetIdentifier: packetId)
+            if version == .v5 {
+                publish.properties = message.outgoingProperties(now: .now(), subscriptionIdentifiers: pending.identifiers)
+                applyOutboundAlias(&publish)
+            }
+            let size = MQTTPacketEncoder.encodedSize(ofPublish: publish, version: version)
+            guard size <= clientMaximumPacketSize else {
+                stats.dropped(.tooLarge)
+                return false
+            }
+            var header = channelContext.channel.allocator.buffer(capacity: size - message.payload.readableBytes)
+            MQTTPacketEncoder.encodePublishHeader(publish, version: version, into: &header)
+            channelContext.write(wrapOutboundOut(header), promise: nil)
+            if message.payload.readableBytes > 0 {
+                channelContext.write(wrapOutboundOut(message.payload), promise: nil)
+            }
+        }
+        stats.add(stats.messagesSent)
+        loopContext.markDirty(self)
+        return true
+    }
+
+    /// Replaces the topic by an alias the client allowed (5.0 topic alias maximum).
+    private func applyOutboundAlias(_ publish: inout Publish) {
+        guard clientTopicAliasMaximum > 0 else { return }
+        if let alias = outboundAliases[publish.topic] {
+            publish.topic = ""
+            publish.properties.topicAlias = alias
+        } else if outboundAliases.count < clientTopicAliasMaximum {
+            let alias = UInt16(outboundAliases.count + 1)
+            outboundAliases[publish.topic] = alias
+            publish.properties.topicAlias = alias
+        }
+    }
+
+    func flush() {
+        needsFlush = false
+        guard state != .closed else { return }
+        channelContext.flush()
+    }
+
+    // MARK: - Closing
+
+    /// Sends a 5.0 DISCONNECT with `reasonCode` (3.1.1 has none) and closes. The will stays set:
+    /// a connection the server closes for a fault publishes its will.
+    func disconnect(_ reasonCode: ReasonCode, reason: String) {
+        guard state != .closed else { return }
+        if version == .v5 && (state == .connected || state == .connecting) {
+            var properties = Properties()
+            if requestProblemInformation { properties.reasonString = reason }
+            sendAck(.disconnect(Disconnect(reasonCode: reasonCode, properties: properties)))
+        }
+        logger.debug("closing connection: \(reason)", metadata: ["reason_code": "\(reasonCode)"])
+        close()
+    }
+
+    /// A packet could not be decoded or broke a protocol rule.
+    func protocolViolation(_ error: MQTTProtocolError) {
+        logger.info("protocol error: \(error)")
+        if state == .awaitingConnect {
+            if case .unsupportedProtocolVersion = error.kind {
+                // Answer in 3.1.1 form (return code 1): the client's level is unknown to us.
+                version = .v3_1_1
+                sendConnAck(ConnAck(reasonCode: .unsupportedProtocolVersion))
+            } else if let attempted = decoder.version, attempted == .v5 {
+                version = .v5
+                sendConnAck(ConnAck(reasonCode: error.reasonCode))
+            }
+            close()
+            return
+        }
+        disconnect(error.reasonCode, reason: error.description)
+    }
+
+    func sendConnAck(_ connAck: ConnAck) {
+        sendAck(.connack(connAck))
+    }
+
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        flush()
+        channelContext.close(promise: nil)
+    }
+
+    /// The client id connected again elsewhere: sends DISCONNECT 0x8E (5.0), closes, and gives
+    /// the will (if any) with its delay to the session to decide on.
+    func takeOver() -> (message: Message, delay: UInt32)? {
+        takenOver = true
+        let taken = will.map { ($0, willDelay) }
+        will = nil
+        disconnect(.sessionTakenOver, reason: "another connection took the session over")
+        return taken
+    }
+
+    /// The node is stopping: 5.0 clients hear why.
+    func shutDown() {
+        will = nil
+        disconnect(.serverShuttingDown, reason: "server shutting down")
+    }
+}

@@ -1,0 +1,26 @@
+import NIOCore
+import NIOPosix
+
+/// Socket options shared by every MQTT listener (see DESIGN.md, "Threading").
+public enum ListenerTuning {
+    /// Starts small (idle connections are cheap) and grows for bursts, capped so a burst does
+    /// not leave large buffers behind on many connections.
+    public static var receiveAllocator: AdaptiveRecvByteBufferAllocator {
+        AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 64 * 1024)
+    }
+
+    /// Above `high` pending bytes a connection stops taking QoS 0 messages directly; they wait
+    /// in the session's bounded queue until the socket drains below `low`.
+    public static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 64 * 1024, high: 512 * 1024)
+
+    /// A server bootstrap for MQTT over TCP on `group`, handing connections to `broker`.
+    public static func tcpBootstrap(group: EventLoopGroup, broker: Broker) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: receiveAllocator)
+            .childChannelOption(.writeBufferWaterMark, value: writeBufferWaterMark)
+            .childChannelInitializer { channel in broker.configure(channel: channel) }
+    }
+}

@@ -1,0 +1,137 @@
+import Atomics
+import Logging
+import MQTTCore
+import NIOCore
+
+/// Per-event-loop delivery state. Everything here is touched only on `loop`.
+///
+/// Deliveries to sessions on the same loop are written at once; deliveries to sessions on other
+/// loops are batched and handed over in one task per target loop. Writes are flushed once per
+/// burst: the first write of a burst schedules one flush task, which runs after the loop has
+/// processed the current round of I/O, so a burst of reads costs one `writev` per connection.
+final class LoopContext: @unchecked Sendable {
+    let loop: EventLoop
+    let index: Int
+    unowned(unsafe) var broker: Broker!
+    let stats = LoopStats()
+
+    private var remote: [[(Message, Delivery)]]
+    private var dirty: [MQTTConnection] = []
+    private var flushScheduled = false
+    private var scratch: [Delivery] = []
+    private var lastRateLimitedLog: NIODeadline = .distantPast
+    /// Every open connection of this loop (for shutdown).
+    private(set) var connections: [ObjectIdentifier: MQTTConnection] = [:]
+
+    init(loop: EventLoop, index: Int, loopCount: Int) {
+        self.loop = loop
+        self.index = index
+        self.remote = Array(repeating: [], count: loopCount)
+    }
+
+    /// Delivers `message` to `delivery.session`, here or (batched) on the session's loop.
+    @inline(__always)
+    func deliver(_ message: Message, _ delivery: Delivery) {
+        let target = delivery.session.context
+        if target === self {
+            delivery.session.deliver(message, delivery)
+        } else {
+            remote[target.index].append((message, delivery))
+            scheduleFlush()
+        }
+    }
+
+    /// Marks a connection as having unflushed writes.
+    @inline(__always)
+    func markDirty(_ connection: MQTTConnection) {
+        guard !connection.needsFlush else { return }
+        connection.needsFlush = true
+        dirty.append(connection)
+        scheduleFlush()
+    }
+
+    @inline(__always)
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.execute { [self] in flush() }
+    }
+
+    /// A reusable array for one publish's deliveries (publishes on one loop never nest).
+    func takeScratch() -> [Delivery] {
+        var taken: [Delivery] = []
+        swap(&taken, &scratch)
+        return taken
+    }
+
+    func returnScratch(_ deliveries: inout [Delivery]) {
+        deliveries.removeAll(keepingCapacity: true)
+        swap(&deliveries, &scratch)
+    }
+
+    func register(_ connection: MQTTConnection) { connections[ObjectIdentifier(connection)] = connection }
+    func unregister(_ connection: MQTTConnection) { connections[ObjectIdentifier(connection)] = nil }
+
+    func closeAllConnections() {
+        for connection in connections.values { connection.shutDown() }
+    }
+
+    /// Logs at most one such warning per second per loop.
+    func logRateLimited(_ logger: Logger, _ message: @autoclosure () -> Logger.Message, metadata: Logger.Metadata) {
+        let now = NIODeadline.now()
+        guard now - lastRateLimitedLog >= .seconds(1) else { return }
+        lastRateLimitedLog = now
+        logger.warning(message(), metadata: metadata)
+    }
+
+    /// Hands batched deliveries to their loops and flushes every dirty connection.
+    func flush() {
+        flushScheduled = false
+        for targetIndex in remote.indices where !remote[targetIndex].isEmpty {
+            let batch = remote[targetIndex]
+            remote[targetIndex].removeAll(keepingCapacity: true)
+            let target = broker.contexts[targetIndex]
+            target.loop.execute {
+                for (message, delivery) in batch { target.deliver(message, delivery) }
+            }
+        }
+        // Deliveries above may have dirtied connections of this loop (forwarding); flush them all.
+        while !dirty.isEmpty {
+            let connections = dirty
+            dirty.removeAll(keepingCapacity: true)
+            for connection in connections { connection.flush() }
+        }
+    }
+}
+
+/// Counters of one event loop; written only by its loop, read by anyone (relaxed atomics, so
+/// no cache line is shared between loops on the hot path).
+final class LoopStats: Sendable {
+    enum DropReason: Int, CaseIterable, Sendable {
+        case queueFull, expired, qos0Offline, tooLarge, noSubscribers
+        var name: String {
+            switch self {
+            case .queueFull: return "queue_full"
+            case .expired: return "expired"
+            case .qos0Offline: return "qos0_offline"
+            case .tooLarge: return "too_large"
+            case .noSubscribers: return "no_subscribers"
+            }
+        }
+    }
+
+    let messagesReceived = ManagedAtomic<Int>(0)
+    let messagesSent = ManagedAtomic<Int>(0)
+    let bytesReceived = ManagedAtomic<Int>(0)
+    private let drops = (0..<DropReason.allCases.count).map { _ in ManagedAtomic<Int>(0) }
+
+    @inline(__always) func add(_ counter: ManagedAtomic<Int>, _ amount: Int = 1) {
+        counter.wrappingIncrement(by: amount, ordering: .relaxed)
+    }
+
+    func dropped(_ reason: DropReason) {
+        drops[reason.rawValue].wrappingIncrement(ordering: .relaxed)
+    }
+
+    func dropCount(_ reason: DropReason) -> Int { drops[reason.rawValue].load(ordering: .relaxed) }
+}

@@ -1,0 +1,191 @@
+import MQTTCore
+import NIOConcurrencyHelpers
+
+/// The local route table: which sessions subscribe to which filters, normal and shared.
+/// Read on every publish under a shared lock, written on (un)subscribe under an exclusive one.
+final class Router: @unchecked Sendable {
+    private let lock = ReadWriteLock()
+    private let root = TopicNode()
+    private let strategy: SharedDispatchStrategy
+    /// Subscriptions per session, to know whether overlapping matches are possible.
+    private var filtersPerSession: [ObjectIdentifier: Int] = [:]
+    /// Sessions holding more than one non-shared filter; when zero a match needs no merging.
+    private var sessionsWithSeveralFilters = 0
+    private(set) var subscriptionCount = 0
+
+    init(strategy: SharedDispatchStrategy) {
+        self.strategy = strategy
+    }
+
+    /// Adds or replaces `session`'s subscription to `filter` (plain or `$share/…`/`$queue/…`).
+    /// Returns true when the subscription is new.
+    @discardableResult
+    func subscribe(_ session: Session, filter: String, options: SubscriptionOptions) -> Bool {
+        lock.withWriteLock { subscribeLocked(session, filter: filter, options: options) }
+    }
+
+    /// Removes `session`'s subscription to `filter`; returns whether it existed.
+    @discardableResult
+    func unsubscribe(_ session: Session, filter: String) -> Bool {
+        lock.withWriteLock { removeLocked(session, filter: filter) }
+    }
+
+    /// Removes every subscription in `filters` held by `session` (session end).
+    func unsubscribeAll(_ session: Session, filters: some Sequence<String>) {
+        lock.withWriteLock {
+            for filter in filters { _ = removeLocked(session, filter: filter) }
+        }
+    }
+
+    /// Moves `old`'s subscriptions to `new` (a session resumed on another connection).
+    func rebind(from old: Session, to new: Session, filters: [String: SubscriptionOptions]) {
+        lock.withWriteLock {
+            for (filter, options) in filters {
+                _ = removeLocked(old, filter: filter)
+                _ = subscribeLocked(new, filter: filter, options: options)
+            }
+        }
+    }
+
+    private func subscribeLocked(_ session: Session, filter: String, options: SubscriptionOptions) -> Bool {
+        let subscriber = Subscriber(session: session, options: options)
+        if let (group, plainFilter) = MQTTTopic.parseShared(filter) {
+            let node = root.descend(plainFilter.split(separator: "/", omittingEmptySubsequences: false), create: true)!
+            let sharedGroup = node.shared[group] ?? {
+                let created = SharedGroup(key: SharedGroupKey(group: group, filter: plainFilter))
+                node.shared[group] = created
+                return created
+            }()
+            if let index = sharedGroup.members.firstIndex(where: { $0.session === session }) {
+                sharedGroup.members[index] = subscriber
+                return false
+            }
+            sharedGroup.members.append(subscriber)
+            subscriptionCount += 1
+            return true
+        }
+        let id = ObjectIdentifier(session)
+        let node = root.descend(filter.split(separator: "/", omittingEmptySubsequences: false), create: true)!
+        let isNew = node.subscribers.updateValue(subscriber, forKey: id) == nil
+        if isNew {
+            subscriptionCount += 1
+            let count = filtersPerSession[id, default: 0] + 1
+            filtersPerSession[id] = count
+            if count == 2 { sessionsWithSeveralFilters += 1 }
+        }
+        return isNew
+    }
+
+    private func removeLocked(_ session: Session, filter: String) -> Bool {
+        let id = ObjectIdentifier(session)
+        if let (group, plainFilter) = MQTTTopic.parseShared(filter) {
+            let levels = plainFilter.split(separator: "/", omittingEmptySubsequences: false)
+            guard let node = root.descend(levels, create: false), let sharedGroup = node.shared[group],
+                  let index = sharedGroup.members.firstIndex(where: { $0.session === session }) else { return false }
+            sharedGroup.members.remove(at: index)
+            if sharedGroup.members.isEmpty { node.shared[group] = nil }
+            subscriptionCount -= 1
+            root.prune(levels)
+            return true
+        }
+        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        guard let node = root.descend(levels, create: false), node.subscribers.removeValue(forKey: id) != nil else {
+            return false
+        }
+        subscriptionCount -= 1
+        let count = filtersPerSession[id, default: 1] - 1
+        if count == 1 { sessionsWithSeveralFilters -= 1 }
+        filtersPerSession[id] = count == 0 ? nil : count
+        root.prune(levels)
+        return true
+    }
+
+    /// Every delivery for a message on `topic`: one per subscribed session (overlapping
+    /// subscriptions merged: highest QoS, all identifiers) and one per shared group.
+    func match(topic: String, publisherId: String?, into deliveries: inout [Delivery]) {
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        let dollarTopic = topic.utf8.first == UInt8(ascii: "$")
+        var subscribers: [Subscriber] = []
+        var groups: [SharedGroup] = []
+        lock.withReadLock {
+            root.collect(levels, 0, dollarTopic: dollarTopic, into: &subscribers, groups: &groups)
+            let mayOverlap = sessionsWithSeveralFilters > 0
+            let start = deliveries.count
+            for subscriber in subscribers {
+                if subscriber.options.noLocal, let publisherId, subscriber.session.clientId == publisherId {
+                    continue
+                }
+                deliveries.append(Delivery(session: subscriber.session, options: subscriber.options))
+            }
+            if mayOverlap, deliveries.count - start > 1 {
+                Router.mergeOverlapping(&deliveries, from: start)
+            }
+            for group in groups {
+                if let member = pick(from: group, topic: topic, publisherId: publisherId) {
+                    deliveries.append(Delivery(session: member.session, options: member.options,
+                                               sharedGroup: group.key))
+                }
+            }
+        }
+    }
+
+    /// Merges deliveries to the same session into one (MQTT 5.0 section 3.3.4: one copy with the
+    /// highest QoS and every matching subscription identifier).
+    private static func mergeOverlapping(_ deliveries: inout [Delivery], from start: Int) {
+        var merged: [ObjectIdentifier: Int] = [:]
+        var index = start
+        while index < deliveries.count {
+            let id = ObjectIdentifier(deliveries[index].session)
+            if let first = merged[id] {
+                let extra = deliveries.remove(at: index)
+                deliveries[first].qos = max(deliveries[first].qos, extra.qos)
+                deliveries[first].retainAsPublished = deliveries[first].retainAsPublished || extra.retainAsPublished
+                deliveries[first].identifiers.append(contentsOf: extra.identifiers)
+            } else {
+                merged[id] = index
+                index += 1
+            }
+        }
+    }
+
+    /// Picks the member of a shared group that receives the next message, preferring connected ones.
+    func pick(from group: SharedGroup, topic: String, publisherId: String?, excluding: Session? = nil) -> Subscriber? {
+        let members = group.members
+        guard !members.isEmpty else { return nil }
+        let start: Int
+        switch strategy {
+        case .roundRobin:
+            start = group.cursor.loadThenWrappingIncrement(ordering: .relaxed)
+        case .random:
+            start = Int.random(in: 0..<members.count)
+        case .hashClientId:
+            start = (publisherId ?? "").hashValue
+        case .hashTopic:
+            start = topic.hashValue
+        }
+        let base = Int(UInt(bitPattern: start) % UInt(members.count))
+        var fallback: Subscriber? = nil
+        for offset in 0..<members.count {
+            let candidate = members[(base + offset) % members.count]
+            if candidate.session === excluding { continue }
+            if candidate.session.isOnline { return candidate }
+            if fallback == nil { fallback = candidate }
+        }
+        return fallback
+    }
+
+    /// Picks another member of `key`'s group for a message its member `leaving` did not acknowledge.
+    func redispatchTarget(for key: SharedGroupKey, topic: String, publisherId: String?, leaving: Session) -> Delivery? {
+        lock.withReadLock {
+            let levels = key.filter.split(separator: "/", omittingEmptySubsequences: false)
+            guard let group = root.descend(levels, create: false)?.shared[key.group],
+                  let member = pick(from: group, topic: topic, publisherId: publisherId, excluding: leaving),
+                  member.session.isOnline
+            else { return nil }
+            return Delivery(session: member.session, options: member.options, sharedGroup: key)
+        }
+    }
+
+    /// Distinct filters with at least one subscriber (for stats).
+    var filterCount: Int { lock.withReadLock { subscriptionCount } }
+}

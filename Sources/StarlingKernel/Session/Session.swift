@@ -1,0 +1,417 @@
+import Atomics
+import Logging
+import MQTTCore
+import NIOCore
+
+/// One client session: its subscriptions, the messages in flight to the client and queued for
+/// it, and the QoS 2 packet ids it is releasing. Lives on one event loop (`context.loop`) and is
+/// touched only there, so it needs no lock; other loops reach it through `LoopContext`.
+///
+/// A client that resumes its session on a new connection gets a new `Session` object on that
+/// connection's loop; the old one hands its state over and forwards stragglers to `successor`.
+final class Session: @unchecked Sendable {
+    let clientId: String
+    let context: LoopContext
+    unowned let broker: Broker
+    private let online = ManagedAtomic<Bool>(false)
+
+    /// Whether a client is connected to this session (read by shared-subscription dispatch on any loop).
+    var isOnline: Bool { online.load(ordering: .relaxed) }
+
+    // Loop-bound state.
+    private(set) var connection: MQTTConnection?
+    private(set) var subscriptions: [String: SubscriptionOptions] = [:]
+    private var inflight: [UInt16: InflightMessage] = [:]
+    private var queue = CircularBuffer<PendingMessage>()
+    private var queuedBytes = 0
+    /// Incoming QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
+    private(set) var awaitingRelease = Set<UInt16>()
+    private var nextPacketId: UInt16 = 1
+    private var sequence: UInt64 = 0
+
+    /// Seconds the session outlives its connection; 0 ends it with the connection.
+    var expiryInterval: UInt32 = 0
+    private var expiryTimer: Scheduled<Void>?
+    private var pendingWill: (message: Message, timer: Scheduled<Void>?)?
+    /// Set once the state has been taken by a newer session object for the same client.
+    private(set) var successor: Session?
+    private(set) var ended = false
+    /// False until the state of a previous session object (if any) has been installed.
+    private var installed = false
+    private var afterInstall: [() -> Void] = []
+
+    init(clientId: String, context: LoopContext, broker: Broker) {
+        self.clientId = clientId
+        self.context = context
+        self.broker = broker
+    }
+
+    var loop: EventLoop { context.loop }
+    var inflightCount: Int { inflight.count }
+    var queuedCount: Int { queue.count }
+
+    // MARK: - Connection life
+
+    /// Installs the state handed over by the previous session object (nil: a fresh session).
+    func install(_ state: SessionState?) {
+        loop.preconditionInEventLoop()
+        if let state {
+            subscriptions = state.subscriptions
+            inflight = state.inflight
+            // Messages forwarded to this object while the hand-over ran come after the old queue.
+            var merged = state.queue
+            merged.append(contentsOf: queue)
+            queue = merged
+            queuedBytes += state.queuedBytes
+            awaitingRelease = state.awaitingRelease
+            nextPacketId = state.nextPacketId
+            sequence = state.sequence
+        }
+        installed = true
+        let waiting = afterInstall
+        afterInstall = []
+        waiting.forEach { $0() }
+    }
+
+    /// Attaches a live connection: redelivers what is in flight (DUP) and sends what is queued.
+    func attach(_ connection: MQTTConnection) {
+        loop.preconditionInEventLoop()
+        self.connection = connection
+        online.store(true, ordering: .relaxed)
+        expiryTimer?.cancel()
+        expiryTimer = nil
+        for (packetId, entry) in inflight.sorted(by: { $0.value.sequence < $1.value.sequence }) {
+            switch entry.phase {
+            case .awaitingAck:
+                connection.sendPublish(entry.pending, packetId: packetId, dup: true)
+            case .awaitingComplete:
+                connection.sendAck(.pubrel(PublishAck(packetIdentifier: packetId)))
+            }
+        }
+        pump()
+    }
+
+    /// The connection went away. `will` is the will to publish (already cleared on a normal
+    /// DISCONNECT); it waits for its delay unless the session ends first.
+    func connectionClosed(_ closed: MQTTConnection, will: Message?, willDelay: UInt32) {
+        loop.preconditionInEventLoop()
+        guard connection === closed else { return }
+        connection = nil
+        online.store(false, ordering: .relaxed)
+        redispatchSharedMessages()
+        if let will {
+            let delay = min(willDelay, expiryInterval)
+            if delay == 0 {
+                broker.publish(will, from: context)
+            } else {
+                let timer = loop.scheduleTask(in: .seconds(Int64(delay))) { [self] in
+                    if let will = pendingWill?.message {
+                        pendingWill = nil
+                        broker.publish(will, from: context)
+                    }
+                }
+                pendingWill = (will, timer)
+            }
+        }
+        if expiryInterval == 0 {
+            end()
+        } else {
+            expiryTimer = loop.scheduleTask(in: .seconds(Int64(expiryInterval))) { [self] in
+                expiryTimer = nil
+                if connection == nil, successor == nil { end() }
+            }
+        }
+    }
+
+    /// Ends the session: its subscriptions leave the route table, its queue is discarded and a
+    /// pending will is published now (the session ending is one of the will's triggers).
+    func end() {
+        loop.preconditionInEventLoop()
+        guard !ended else { return }
+        // A client that has just claimed this id takes the session over instead.
+        guard broker.registry.remove(clientId, ifCurrent: self) else { return }
+        ended = true
+        expiryTimer?.cancel()
+        broker.router.unsubscribeAll(self, filters: subscriptions.keys)
+        subscriptions = [:]
+        inflight = [:]
+        queue.removeAll()
+        queuedBytes = 0
+        if let will = pendingWill {
+            will.timer?.cancel()
+            pendingWill = nil
+            broker.publish(will.message, from: context)
+        }
+    }
+
+    /// Hands this session over to `next` (a new connection for the same client id). Closes the
+    /// current connection (5.0: DISCONNECT 0x8E). With `resume` the state moves to `next`;
+    /// otherwise the session ends here. `completion` runs on this loop with the state to install.
+    func handOver(to next: Session, resume: Bool, completion: @escaping (SessionState?) -> Void) {
+        loop.preconditionInEventLoop()
+        guard installed else {
+            afterInstall.append { [self] in handOver(to: next, resume: resume, completion: completion) }
+            return
+        }
+        guard !ended, successor == nil else {
+            completion(nil)
+            return
+        }
+        let oldConnection = connection
+        connection = nil
+        online.store(false, ordering: .relaxed)
+        expiryTimer?.cancel()
+        expiryTimer = nil
+        // The will of a connection that is taken over goes out unless the new connection arrived
+        // within its delay and resumes the session.
+        let takenOverWill = oldConnection?.takeOver()
+        if let will = takenOverWill, will.delay == 0 || !resume {
+            broker.publish(will.message, from: context)
+        }
+        if let pending = pendingWill {
+            pending.timer?.cancel()
+            pendingWill = nil
+            if !resume { broker.publish(pending.message, from: context) }
+        }
+        successor = next
+        guard resume else {
+            ended = true
+            broker.router.unsubscribeAll(self, filters: subscriptions.keys)
+            subscriptions = [:]
+            completion(nil)
+            return
+        }
+        broker.router.rebind(from: self, to: next, filters: subscriptions)
+        let state = SessionState(subscriptions: subscriptions, inflight: inflight, queue: queue,
+                                 queuedBytes: queuedBytes, awaitingRelease: awaitingRelease,
+                                 nextPacketId: nextPacketId, sequence: sequence)
+        subscriptions = [:]
+        inflight = [:]
+        queue.removeAll()
+        queuedBytes = 0
+        completion(state)
+    }
+
+    // MARK: - Subscriptions
+
+    /// Records a subscription; returns true when the filter was not subscribed before.
+    func addSubscription(_ filter: String, options: SubscriptionOptions) -> Bool {
+        subscriptions[filter] = options
+        return broker.router.subscribe(self, filter: filter, options: options)
+    }
+
+    func removeSubscription(_ filter: String) -> Bool {
+        guard subscriptions.removeValue(forKey: filter) != nil else { return false }
+        return broker.router.unsubscribe(self, filter: filter)
+    }
+
+    // MARK: - Outgoing messages
+
+    /// Delivers `message` as `delivery` describes: sent now if the client can take it,
+    /// queued otherwise (bounded). Must run on this session's loop.
+    func deliver(_ message: Message, _ delivery: Delivery) {
+        if let successor {
+            context.deliver(message, Delivery(forwarding: delivery, to: successor))
+            return
+        }
+        guard !ended else { return }
+        if message.expiresAt != nil, message.isExpired(at: .now()) {
+            context.stats.dropped(.expired)
+            return
+        }
+        let qos = min(message.qos, delivery.qos)
+        let pending = PendingMessage(message: message, qos: qos,
+                                     retain: delivery.retainAsPublished && message.retain,
+                                     identifiers: delivery.identifiers, sharedGroup: delivery.sharedGroup)
+        send(pending)
+    }
+
+    /// Sends a retained message matched by a new subscription (RETAIN flag set).
+    func deliverRetained(_ message: Message, options: SubscriptionOptions) {
+        let pending = PendingMessage(message: message, qos: min(message.qos, options.qos), retain: true,
+                                     identifiers: options.identifier.map { [$0] } ?? [], sharedGroup: nil)
+        send(pending)
+    }
+
+    private func send(_ pending: PendingMessage) {
+        if let connection, queue.isEmpty {
+            if pending.qos == .atMostOnce {
+                if connection.isWritable {
+                    connection.sendPublish(pending, packetId: nil, dup: false)
+                    return
+                }
+            } else if inflight.count < connection.sendQuota {
+                sendInflight(pending, on: connection)
+                return
+            }
+        }
+        enqueue(pending)
+    }
+
+    private func sendInflight(_ pending: PendingMessage, on connection: MQTTConnection) {
+        let packetId = allocatePacketId()
+        sequence &+= 1
+        inflight[packetId] = InflightMessage(pending: pending, phase: .awaitingAck, sequence: sequence)
+        connection.sendPublish(pending, packetId: packetId, dup: false)
+    }
+
+    private func allocatePacketId() -> UInt16 {
+        // The window is at most 65,535, so a free id always exists when a send is allowed.
+        while true {
+            let candidate = nextPacketId
+            nextPacketId = nextPacketId == UInt16.max ? 1 : nextPacketId + 1
+            if inflight[candidate] == nil { return candidate }
+        }
+    }
+
+    private func enqueue(_ pending: PendingMessage) {
+        let settings = broker.settings.session
+        if connection == nil, pending.qos == .atMostOnce, !settings.queueQoS0Offline {
+            context.stats.dropped(.qos0Offline)
+            return
+        }
+        let messageLimit = settings.maxQueuedMessages
+        let byteLimit = settings.maxQueuedBytes
+        while !queue.isEmpty,
+              (messageLimit > 0 && queue.count >= messageLimit)
+                || (byteLimit > 0 && queuedBytes + pending.payloadBytes > byteLimit) {
+            // The oldest QoS 0 goes first; then the new message if it is QoS 0; then the oldest.
+            if let index = queue.firstIndex(where: { $0.qos == .atMostOnce }) {
+                let dropped = queue.remove(at: index)
+                queuedBytes -= dropped.payloadBytes
+                context.stats.dropped(.queueFull)
+            } else if pending.qos == .atMostOnce {
+                context.stats.dropped(.queueFull)
+                return
+            } else {
+                let dropped = queue.removeFirst()
+                queuedBytes -= dropped.payloadBytes
+                broker.reportDrop(of: dropped, session: self, reason: .queueFull)
+            }
+        }
+        queue.append(pending)
+        queuedBytes += pending.payloadBytes
+    }
+
+    /// Moves queued messages to the client while its window and socket allow.
+    func pump() {
+        guard let connection else { return }
+        let now = NIODeadline.now()
+        while let head = queue.first {
+            if head.message.isExpired(at: now) {
+                queuedBytes -= queue.removeFirst().payloadBytes
+                context.stats.dropped(.expired)
+                continue
+            }
+            if head.qos == .atMostOnce {
+                guard connection.isWritable else { return }
+                queuedBytes -= head.payloadBytes
+                connection.sendPublish(queue.removeFirst(), packetId: nil, dup: false)
+            } else {
+                guard inflight.count < connection.sendQuota else { return }
+                queuedBytes -= head.payloadBytes
+                sendInflight(queue.removeFirst(), on: connection)
+            }
+        }
+    }
+
+    // MARK: - Acknowledgements from the client
+
+    /// PUBACK (QoS 1) — returns false when no such message was in flight.
+    func acknowledged(_ packetId: UInt16) -> Bool {
+        guard let entry = inflight[packetId], entry.phase == .awaitingAck, entry.pending.qos == .atLeastOnce else {
+            return false
+        }
+        inflight[packetId] = nil
+        pump()
+        return true
+    }
+
+    /// PUBREC (QoS 2, first half) — returns false when no such message was in flight.
+    func received(_ packetId: UInt16, reasonCode: ReasonCode) -> Bool {
+        guard var entry = inflight[packetId], entry.pending.qos == .exactlyOnce else { return false }
+        if reasonCode.isError {
+            inflight[packetId] = nil
+            pump()
+            return true
+        }
+        entry.phase = .awaitingComplete
+        inflight[packetId] = entry
+        return true
+    }
+
+    /// PUBCOMP (QoS 2, second half) — returns false when no such message was awaiting it.
+    func completed(_ packetId: UInt16) -> Bool {
+        guard let entry = inflight[packetId], entry.phase == .awaitingComplete else { return false }
+        inflight[packetId] = nil
+        pump()
+        return true
+    }
+
+    // MARK: - Incoming QoS 2
+
+    /// Records an incoming QoS 2 PUBLISH; false means it is a duplicate already routed.
+    func beginIncomingExactlyOnce(_ packetId: UInt16) -> Bool {
+        awaitingRelease.insert(packetId).inserted
+    }
+
+    /// PUBREL from the client; false when the id was unknown.
+    func releaseIncoming(_ packetId: UInt16) -> Bool {
+        awaitingRelease.remove(packetId) != nil
+    }
+
+    // MARK: - Shared subscriptions
+
+    /// Hands the shared-subscription messages this member holds unacknowledged (in flight or
+    /// queued) to other members of their groups, since this member has gone.
+    private func redispatchSharedMessages() {
+        var handed: [(Message, Delivery)] = []
+        for (packetId, entry) in inflight where entry.pending.sharedGroup != nil && entry.phase == .awaitingAck {
+            if let target = broker.router.redispatchTarget(for: entry.pending.sharedGroup!, topic: entry.pending.message.topic,
+                                                           publisherId: entry.pending.message.publisherId, leaving: self) {
+                inflight[packetId] = nil
+                handed.append((entry.pending.message, target))
+            }
+        }
+        var kept = CircularBuffer<PendingMessage>()
+        for pending in queue {
+            if let key = pending.sharedGroup,
+               let target = broker.router.redispatchTarget(for: key, topic: pending.message.topic,
+                                                           publisherId: pending.message.publisherId, leaving: self) {
+                queuedBytes -= pending.payloadBytes
+                handed.append((pending.message, target))
+            } else {
+                kept.append(pending)
+            }
+        }
+        queue = kept
+        for (message, delivery) in handed { context.deliver(message, delivery) }
+    }
+
+    // MARK: - Introspection
+
+    /// A summary of the session for logs, the API and tests.
+    var summary: SessionSummary {
+        SessionSummary(clientId: clientId, connected: connection != nil, subscriptions: subscriptions,
+                       inflight: inflight.count, queued: queue.count, expiryInterval: expiryInterval)
+    }
+}
+
+/// A read-only picture of a session.
+public struct SessionSummary: Sendable {
+    public let clientId: String
+    public let connected: Bool
+    public let subscriptions: [String: SubscriptionOptions]
+    public let inflight: Int
+    public let queued: Int
+    public let expiryInterval: UInt32
+}
+
+extension Delivery {
+    /// The same delivery addressed to a session's successor.
+    init(forwarding delivery: Delivery, to session: Session) {
+        self.init(session: session, options: SubscriptionOptions(qos: delivery.qos, retainAsPublished: delivery.retainAsPublished),
+                  sharedGroup: delivery.sharedGroup)
+        self.identifiers = delivery.identifiers
+    }
+}
