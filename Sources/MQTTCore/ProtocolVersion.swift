@@ -37,3 +37,25 @@ public enum PacketType: UInt8, Sendable, Hashable {
     case connect = 1, connack, publish, puback, pubrec, pubrel, pubcomp,
          subscribe, suback, unsubscribe, unsuback, pingreq, pingresp, disconnect, auth
 }
+
+extension PacketType: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .connect: return "CONNECT"
+        case .connack: return "CONNACK"
+        case .publish: return "PUBLISH"
+        case .puback: return "PUBACK"
+        case .pubrec: return "PUBREC"
+        case .pubrel: return "PUBREL"
+        case .pubcomp: return "PUBCOMP"
+        case .subscribe: return "SUBSCRIBE"
+        case .suback: return "SUBACK"
+        case .unsubscribe: return "UNSUBSCRIBE"
+        case .unsuback: return "UNSUBACK"
+        case .pingreq: return "PINGREQ"
+        case .pingresp: return "PINGRESP"
+        case .disconnect: return "DISCONNECT"
+        case .auth: return "AUTH"
+        }
+    }
+}
