@@ -111,6 +111,7 @@ extension MQTTConnection {
         session.expiryInterval = expiry
         self.session = session
         let resume = !connect.cleanStart
+        let connAckProperties = ackProperties
         guard let previous = broker.registry.claim(session) else {
             session.install(nil)
             return completeConnect(session: session, sessionPresent: false, ackProperties: ackProperties)
@@ -119,7 +120,7 @@ extension MQTTConnection {
             previous.handOver(to: session, resume: resume) { state in
                 loopContext.loop.execute {
                     session.install(state)
-                    self.completeConnect(session: session, sessionPresent: state != nil, ackProperties: ackProperties)
+                    self.completeConnect(session: session, sessionPresent: state != nil, ackProperties: connAckProperties)
                 }
             }
         }

@@ -1,0 +1,137 @@
+import Dispatch
+import NIOConcurrencyHelpers
+import Logging
+import NIOCore
+import NIOPosix
+import StarlingKernel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One running Starling node: the kernel, its listeners, and a graceful stop on SIGINT/SIGTERM.
+public enum StarlingNode {
+    /// Starts the node and returns once it has stopped (signal) — or throws when a listener
+    /// cannot bind, naming the address.
+    public static func run(config: ServerConfig, logger: Logger) async throws {
+        let node = try await RunningNode.start(config: config, logger: logger)
+        await waitForTerminationSignal(logger: logger)
+        await node.stop()
+    }
+}
+
+/// A started node; `stop()` shuts it down gracefully.
+public final class RunningNode: Sendable {
+    public let broker: Broker
+    /// The bound listeners with their real addresses (a port of 0 is resolved).
+    public let listeners: [(config: ListenerConfig, address: SocketAddress)]
+    private let group: MultiThreadedEventLoopGroup
+    private let serverChannels: [Channel]
+    private let logger: Logger
+
+    private init(broker: Broker, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
+                 listeners: [(config: ListenerConfig, address: SocketAddress)], logger: Logger) {
+        self.broker = broker
+        self.group = group
+        self.serverChannels = serverChannels
+        self.listeners = listeners
+        self.logger = logger
+    }
+
+    /// Creates the kernel and binds every enabled listener. Logs `listening on HOST:PORT` for each.
+    public static func start(config: ServerConfig, logger: Logger) async throws -> RunningNode {
+        let settings = config.settings
+        let loops = settings.eventLoops > 0 ? settings.eventLoops : System.coreCount
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+        let allowAnonymous: Bool
+        if let explicit = settings.allowAnonymous {
+            allowAnonymous = explicit
+        } else {
+            allowAnonymous = config.isLoopbackOnly()
+            if !allowAnonymous {
+                logger.warning("anonymous clients are refused: a listener is not on a loopback address and mqtt.allow_anonymous is not set")
+            }
+        }
+        let broker = Broker(settings: settings, group: group, allowAnonymous: allowAnonymous, logger: logger)
+        var channels: [Channel] = []
+        var bound: [(config: ListenerConfig, address: SocketAddress)] = []
+        do {
+            for listener in config.listeners where listener.enabled {
+                let channel: Channel
+                do {
+                    channel = try await ListenerTuning.tcpBootstrap(group: group, broker: broker)
+                        .bind(host: listener.bind, port: listener.port).get()
+                } catch {
+                    throw NodeStartError(message: "cannot listen on \(listener.bind):\(listener.port) (listener \(listener.qualifiedName)): \(error)")
+                }
+                channels.append(channel)
+                let address = channel.localAddress!
+                bound.append((listener, address))
+                logger.info("listening on \(listener.bind):\(address.port ?? listener.port)",
+                            metadata: ["listener": "\(listener.qualifiedName)", "event_loops": "\(loops)"])
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        return RunningNode(broker: broker, group: group, serverChannels: channels, listeners: bound, logger: logger)
+    }
+
+    /// Stops accepting, tells 5.0 clients the server is shutting down (0x8B), closes every
+    /// connection and stops the event loops.
+    public func stop() async {
+        logger.info("shutting down")
+        for channel in serverChannels { try? await channel.close() }
+        try? await broker.disconnectAll().get()
+        // Let the DISCONNECT packets leave before the loops stop.
+        try? await Task.sleep(nanoseconds: 100_000_000)
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}
+
+/// A node that could not start, with a message naming the cause.
+public struct NodeStartError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Returns on the first SIGINT or SIGTERM.
+func waitForTerminationSignal(logger: Logger) async {
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let queue = DispatchQueue(label: "starling.signals")
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let resumed = SignalOnce(continuation)
+        var sources: [DispatchSourceSignal] = []
+        for signalNumber in [SIGINT, SIGTERM] {
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler {
+                logger.info("received signal \(signalNumber)")
+                resumed.fire()
+            }
+            source.resume()
+            sources.append(source)
+        }
+        resumed.keep(sources)
+    }
+}
+
+/// Resumes a continuation once and keeps the signal sources alive until then.
+private final class SignalOnce: @unchecked Sendable {
+    private var continuation: CheckedContinuation<Void, Never>?
+    private var sources: [DispatchSourceSignal] = []
+    private let lock = NIOLock()
+
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+
+    func keep(_ sources: [DispatchSourceSignal]) { lock.withLock { self.sources = sources } }
+
+    func fire() {
+        let pending: CheckedContinuation<Void, Never>? = lock.withLock {
+            defer { continuation = nil }
+            return continuation
+        }
+        pending?.resume()
+    }
+}
