@@ -1,0 +1,3 @@
+import Logging
+
+public enum StarlingNode { public static func run(config: ServerConfig, logger: Logger) async throws { logger.info("not yet") } }
