@@ -54,13 +54,10 @@ struct ConfigLoader {
         }
         let origin = ConfigOrigin.file(path)
         for (sectionName, node) in root {
-            let sectionTable = try Self.table(node, at: sectionName, origin: origin, unknown: {
-                Self.unknownSection(sectionName, origin: origin)
-            })
             if sectionName == "listeners" {
-                try applyListenersTable(sectionTable, origin: origin)
+                try applyListenersTable(Self.table(node, at: sectionName, origin: origin), origin: origin)
             } else if let section = ConfigSchema.section(named: sectionName) {
-                for (key, value) in sectionTable {
+                for (key, value) in try Self.table(node, at: sectionName, origin: origin) {
                     try Self.set(key, in: section.keys, section: sectionName, raw: Self.raw(value), target: &config, origin: origin)
                 }
             } else {
@@ -74,11 +71,11 @@ struct ConfigLoader {
         config.listeners = []
         for (kindName, kindNode) in listeners {
             let kind = try Self.listenerKind(kindName, origin: origin)
-            let kindTable = try Self.table(kindNode, at: "listeners.\(kindName)", origin: origin, unknown: nil)
+            let kindTable = try Self.table(kindNode, at: "listeners.\(kindName)", origin: origin)
             for (name, node) in kindTable {
                 let index = try listenerIndex(kind: kind, name: name, origin: origin)
                 let section = "listeners.\(kindName).\(name)"
-                for (key, value) in try Self.table(node, at: section, origin: origin, unknown: nil) {
+                for (key, value) in try Self.table(node, at: section, origin: origin) {
                     try Self.set(key, in: ConfigSchema.listenerKeys, section: section, raw: Self.raw(value),
                                  target: &config.listeners[index], origin: origin)
                 }
@@ -86,12 +83,10 @@ struct ConfigLoader {
         }
     }
 
-    /// `node` as a table, or an error: `unknown` when given, else "X must be a table [X]".
-    private static func table(
-        _ node: TOMLValueConvertible, at path: String, origin: ConfigOrigin, unknown: (() -> ConfigError)?
-    ) throws(ConfigError) -> TOMLTable {
+    /// `node` as a table, or an error saying that `path` must be one.
+    private static func table(_ node: TOMLValueConvertible, at path: String, origin: ConfigOrigin) throws(ConfigError) -> TOMLTable {
         if let table = node.table { return table }
-        throw unknown?() ?? ConfigError("\(path) = \(raw(node).display)\(origin.valueNote): expected a table [\(path)]")
+        throw ConfigError("\(path) = \(raw(node).display)\(origin.valueNote): expected a table [\(path)]")
     }
 
     private static func raw(_ node: TOMLValueConvertible) -> RawValue {
