@@ -74,6 +74,10 @@ let package = Package(
             dependencies: ["StarlingKernel", "MQTTCore"]
         ),
         .testTarget(
+            name: "StarlingServerTests",
+            dependencies: ["StarlingServer", "StarlingKernel", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: ["MQTTClient", "MQTTCore", "StarlingServer",
                            .product(name: "NIOCore", package: "swift-nio"),

@@ -1,0 +1,143 @@
+import Logging
+import NIOCore
+import StarlingKernel
+
+/// The protocol a listener speaks on its socket.
+public enum ListenerKind: String, Sendable, Equatable, CaseIterable {
+    /// MQTT over plain TCP.
+    case tcp
+}
+
+/// One socket the node accepts MQTT connections on: `[listeners.KIND.NAME]` in the config file.
+public struct ListenerConfig: Sendable, Equatable {
+    public var kind: ListenerKind
+    /// The listener's name, unique within its kind: letters, digits, `_` and `-`.
+    public var name: String
+    /// The address to bind: an IPv4 or IPv6 literal, `localhost` or a host name.
+    public var bind: String
+    /// The port to bind; 0 picks a free one.
+    public var port: Int
+    public var enabled: Bool
+    /// The most connections this listener accepts at once.
+    public var maxConnections: Int
+
+    public init(
+        kind: ListenerKind = .tcp, name: String, bind: String = "127.0.0.1", port: Int = 1883,
+        enabled: Bool = true, maxConnections: Int = 1_000_000
+    ) {
+        self.kind = kind
+        self.name = name
+        self.bind = bind
+        self.port = port
+        self.enabled = enabled
+        self.maxConnections = maxConnections
+    }
+
+    /// `KIND.NAME`, as listeners are named in messages.
+    public var qualifiedName: String { "\(kind.rawValue).\(name)" }
+
+    /// True when `bind` is a loopback address: 127.x.x.x, ::1 or `localhost`.
+    public var isLoopback: Bool {
+        if bind.lowercased() == "localhost" { return true }
+        guard let address = try? SocketAddress(ipAddress: bind, port: 0), let ip = address.ipAddress else {
+            return false
+        }
+        switch address.protocol {
+        case .inet: return ip.hasPrefix("127.")
+        case .inet6: return ip == "::1"
+        default: return false
+        }
+    }
+}
+
+/// The node's whole configuration: the kernel's settings plus what the server around it needs.
+///
+/// Built by ``load(file:environment:overrides:)`` from defaults, a TOML file, `STARLING_…__…`
+/// environment variables and command-line flags, each overriding the ones before.
+public struct ServerConfig: Sendable, Equatable {
+    /// The kernel's settings. `settings.allowAnonymous` stays `nil` (automatic) unless
+    /// `mqtt.allow_anonymous` is set explicitly.
+    public var settings: BrokerSettings
+    /// The listeners; by default one TCP listener `default` on 127.0.0.1:1883. A file with a
+    /// `[listeners…]` section replaces this list with its own.
+    public var listeners: [ListenerConfig]
+    public var logLevel: Logger.Level
+    /// Where the node keeps its data (relative paths are relative to the working directory).
+    public var dataDir: String
+
+    public init(
+        settings: BrokerSettings = BrokerSettings(),
+        listeners: [ListenerConfig] = [ListenerConfig(name: "default")],
+        logLevel: Logger.Level = .info,
+        dataDir: String = "data"
+    ) {
+        self.settings = settings
+        self.listeners = listeners
+        self.logLevel = logLevel
+        self.dataDir = dataDir
+    }
+
+    /// True when every enabled listener binds a loopback address; anonymous clients are then
+    /// allowed unless `mqtt.allow_anonymous` says otherwise.
+    public func isLoopbackOnly() -> Bool {
+        listeners.allSatisfy { !$0.enabled || $0.isLoopback }
+    }
+
+    /// Loads the configuration: defaults, then the TOML `file` (if any), then the `STARLING_`
+    /// variables of `environment` that contain `__`, then `overrides`.
+    ///
+    /// - Throws: ``ConfigError`` naming the key, the value and what is allowed, for an unreadable
+    ///   or malformed file, an unknown key or section, a wrong type or an out-of-range value.
+    public static func load(
+        file: String?, environment: [String: String], overrides: CommandLineOverrides
+    ) throws(ConfigError) -> ServerConfig {
+        var loader = ConfigLoader()
+        if let file { try loader.applyFile(at: file) }
+        try loader.applyEnvironment(environment)
+        try loader.apply(overrides)
+        try loader.validate()
+        return loader.config
+    }
+
+    /// The effective configuration as a TOML document that loads back to this value.
+    public func renderTOML() -> String {
+        var lines: [String] = []
+        for section in ConfigSchema.sections {
+            lines.append("[\(section.name)]")
+            lines += section.keys.map { $0.renderLine(self) }
+            lines.append("")
+        }
+        for listener in listeners {
+            lines.append("[listeners.\(listener.qualifiedName)]")
+            lines += ConfigSchema.listenerKeys.map { $0.renderLine(listener) }
+            lines.append("")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Settings given on the command line; they override the file and the environment.
+public struct CommandLineOverrides: Sendable, Equatable {
+    /// `--bind`: the address of listener `tcp.default`.
+    public var bind: String?
+    /// `--port`: the port of listener `tcp.default`.
+    public var port: Int?
+    /// `--log-level`: one of trace, debug, info, notice, warning, error, critical.
+    public var logLevel: String?
+
+    public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil) {
+        self.bind = bind
+        self.port = port
+        self.logLevel = logLevel
+    }
+}
+
+/// Why a configuration could not be loaded; `description` is the message to show the user.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    /// The message without the `config error: ` prefix.
+    public var message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { "config error: \(message)" }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import Logging
+import StarlingServer
+
+/// The `starling` command: `start` (the default), `check-config` and `version`.
+@main
+struct Starling: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "starling",
+        abstract: "Starling, an MQTT broker.",
+        version: starlingVersion,
+        subcommands: [Start.self, CheckConfig.self, Version.self],
+        defaultSubcommand: Start.self
+    )
+}
+
+/// `--config FILE`, shared by the commands that load the configuration.
+struct ConfigFileOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The TOML config file (see docs/starling.example.toml).", valueName: "file"))
+    var config: String?
+}
+
+/// Runs the broker.
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the broker (the default command).",
+        discussion: """
+            Settings come from defaults, the config file, STARLING_<SECTION>__<KEY> environment \
+            variables and these flags, each overriding the ones before.
+            """)
+
+    @OptionGroup var file: ConfigFileOption
+
+    @Option(help: ArgumentHelp("The address of listener tcp.default.", valueName: "host"))
+    var bind: String?
+
+    @Option(help: ArgumentHelp("The port of listener tcp.default (0 picks a free one).", valueName: "n"))
+    var port: Int?
+
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+    var logLevel: String?
+
+    func run() async throws {
+        let overrides = CommandLineOverrides(bind: bind, port: port, logLevel: logLevel)
+        let config = try loadConfig(file: file.config, overrides: overrides, failureCode: 2)
+        StderrLogHandler.bootstrap(logLevel: config.logLevel)
+        let logger = Logger(label: "starling")
+        logger.info("starting", metadata: ["version": "\(starlingVersion)", "node": "\(config.settings.nodeName)"])
+        try await StarlingNode.run(config: config, logger: logger)
+    }
+}
+
+/// Loads the configuration and prints it, or the error.
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Load the configuration and print the effective settings (exit 0), or the error (exit 1).")
+
+    @OptionGroup var file: ConfigFileOption
+
+    func run() async throws {
+        let config = try loadConfig(file: file.config, overrides: CommandLineOverrides(), failureCode: 1)
+        print("# effective configuration: defaults < \(file.config ?? "no config file") < environment\n")
+        print(config.renderTOML(), terminator: "")
+    }
+}
+
+/// Prints the version.
+struct Version: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print Starling's version.")
+
+    func run() async throws {
+        print(starlingVersion)
+    }
+}
+
+/// Loads the configuration from `file`, the process environment and `overrides`; on a
+/// `ConfigError`, prints `starling: <message>` to standard error and exits with `failureCode`.
+func loadConfig(file: String?, overrides: CommandLineOverrides, failureCode: Int32) throws -> ServerConfig {
+    do {
+        return try ServerConfig.load(file: file, environment: ProcessInfo.processInfo.environment, overrides: overrides)
+    } catch {
+        StderrLogHandler.writeToStandardError("starling: \(error)\n")
+        throw ExitCode(failureCode)
+    }
+}
