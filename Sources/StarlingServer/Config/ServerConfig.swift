@@ -10,6 +10,7 @@ public enum ListenerKind: String, Sendable, Equatable, CaseIterable {
 
 /// One socket the node accepts MQTT connections on: `[listeners.KIND.NAME]` in the config file.
 public struct ListenerConfig: Sendable, Equatable {
+    /// The protocol spoken on the socket.
     public var kind: ListenerKind
     /// The listener's name, unique within its kind: letters, digits, `_` and `-`.
     public var name: String
@@ -17,10 +18,12 @@ public struct ListenerConfig: Sendable, Equatable {
     public var bind: String
     /// The port to bind; 0 picks a free one.
     public var port: Int
+    /// A disabled listener is configured but not opened.
     public var enabled: Bool
     /// The most connections this listener accepts at once.
     public var maxConnections: Int
 
+    /// A listener; the defaults are those of the built-in `tcp.default`.
     public init(
         kind: ListenerKind = .tcp, name: String, bind: String = "127.0.0.1", port: Int = 1883,
         enabled: Bool = true, maxConnections: Int = 1_000_000
@@ -61,10 +64,12 @@ public struct ServerConfig: Sendable, Equatable {
     /// The listeners; by default one TCP listener `default` on 127.0.0.1:1883. A file with a
     /// `[listeners…]` section replaces this list with its own.
     public var listeners: [ListenerConfig]
+    /// The least severe level logged; `.info` by default.
     public var logLevel: Logger.Level
     /// Where the node keeps its data (relative paths are relative to the working directory).
     public var dataDir: String
 
+    /// A configuration; the defaults are those of a node started with no file, variable or flag.
     public init(
         settings: BrokerSettings = BrokerSettings(),
         listeners: [ListenerConfig] = [ListenerConfig(name: "default")],
@@ -125,6 +130,7 @@ public struct CommandLineOverrides: Sendable, Equatable {
     /// `--log-level`: one of trace, debug, info, notice, warning, error, critical.
     public var logLevel: String?
 
+    /// Overrides; nil leaves a setting as the file and the environment have it.
     public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil) {
         self.bind = bind
         self.port = port
@@ -139,5 +145,6 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 
     public init(_ message: String) { self.message = message }
 
+    /// `config error: <message>`.
     public var description: String { "config error: \(message)" }
 }

@@ -11,9 +11,13 @@ import Logging
 /// `2026-11-25T16:30:00.123Z info starling: message key=value` (UTC time with milliseconds,
 /// level, label, message, then the metadata sorted by key).
 public struct StderrLogHandler: LogHandler {
+    /// The logger's label, printed after the level.
     public let label: String
+    /// The least severe level written.
     public var logLevel: Logger.Level
+    /// Metadata written with every message (the message's own wins on a clash).
     public var metadata: Logger.Metadata = [:]
+    /// Supplies metadata at each message, such as task-local context.
     public var metadataProvider: Logger.MetadataProvider?
     private let output: @Sendable (String) -> Void
 
@@ -35,11 +39,13 @@ public struct StderrLogHandler: LogHandler {
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label, logLevel: logLevel) }
     }
 
+    /// One entry of ``metadata``.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes `event` as one line.
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
