@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds Starling (release) and starts one broker on 127.0.0.1:1883 with embedded defaults.
+# Extra arguments go to `starling start` (e.g. --port 1884, --config starling.toml, --log-level debug).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "start.sh: the Swift toolchain (swift) is not on PATH; install Swift 6 first" >&2
+    exit 1
+fi
+swift build -c release --product starling
+exec .build/release/starling start "$@"
