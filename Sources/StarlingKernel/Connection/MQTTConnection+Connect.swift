@@ -81,6 +81,10 @@ extension MQTTConnection {
             clientMaximumPacketSize = Int(connect.properties.maximumPacketSize ?? UInt32.max)
             clientTopicAliasMaximum = Int(connect.properties.topicAliasMaximum ?? 0)
             if let assignedClientId { ackProperties.assignedClientIdentifier = assignedClientId }
+            if connect.properties.requestResponseInformation == 1 {
+                // A topic prefix the client may use for response topics.
+                ackProperties.responseInformation = "responses/\(clientId)"
+            }
             if sessionSettings.receiveMaximum < 65_535 {
                 ackProperties.receiveMaximum = UInt16(sessionSettings.receiveMaximum)
             }

@@ -252,7 +252,10 @@ final class Session: @unchecked Sendable {
         let packetId = allocatePacketId()
         sequence &+= 1
         inflight[packetId] = InflightMessage(pending: pending, phase: .awaitingAck, sequence: sequence)
-        connection.sendPublish(pending, packetId: packetId, dup: false)
+        if !connection.sendPublish(pending, packetId: packetId, dup: false), connection.state == .connected {
+            // Larger than the client accepts: dropped for this client (counted by the connection).
+            inflight[packetId] = nil
+        }
     }
 
     private func allocatePacketId() -> UInt16 {
