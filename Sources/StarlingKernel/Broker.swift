@@ -56,7 +56,7 @@ public final class Broker: Sendable {
         }
         var deliveries = context.takeScratch()
         defer { context.returnScratch(&deliveries) }
-        router.match(topic: message.topic, publisherId: message.publisherId, into: &deliveries)
+        router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
         if deliveries.isEmpty { context.stats.dropped(.noSubscribers) }
         for delivery in deliveries { context.deliver(message, delivery) }
         return deliveries.count

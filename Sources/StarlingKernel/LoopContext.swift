@@ -14,6 +14,7 @@ final class LoopContext: @unchecked Sendable {
     let index: Int
     unowned(unsafe) var broker: Broker!
     let stats = LoopStats()
+    let routeCache = RouteCache()
 
     private var remote: [[(Message, Delivery)]]
     private var dirty: [MQTTConnection] = []

@@ -77,10 +77,17 @@ struct PacketReader {
         // The closure returns a verdict; throwing from inside `withUnsafeReadableBytes` would lose the error type.
         let verdict: Result<String, MQTTProtocolError> = buffer.withUnsafeReadableBytes { raw in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[..<length])
-            guard let string = String(validating: bytes, as: UTF8.self) else {
+            // Fast path: plain ASCII (most topics) needs no UTF-8 validation.
+            var isASCII = true
+            for byte in bytes {
+                if byte == 0 { return .failure(MQTTProtocolError(.nullCharacter)) }
+                if byte >= 0x80 { isASCII = false }
+            }
+            if isASCII { return .success(String(decoding: bytes, as: UTF8.self)) }
+            guard let string = String(validating: bytes.bindMemory(to: UInt8.self), as: UTF8.self) else {
                 return .failure(MQTTProtocolError(.invalidUTF8))
             }
-            return bytes.contains(0) ? .failure(MQTTProtocolError(.nullCharacter)) : .success(string)
+            return .success(string)
         }
         let string = try verdict.get()
         buffer.moveReaderIndex(forwardBy: length)

@@ -1,5 +1,5 @@
+import Atomics
 import MQTTCore
-import NIOConcurrencyHelpers
 
 /// The local route table: which sessions subscribe to which filters, normal and shared.
 /// Read on every publish under a shared lock, written on (un)subscribe under an exclusive one.
@@ -12,6 +12,8 @@ final class Router: @unchecked Sendable {
     /// Sessions holding more than one non-shared filter; when zero a match needs no merging.
     private var sessionsWithSeveralFilters = 0
     private(set) var subscriptionCount = 0
+    /// Bumped by every change to the table, so loops can tell whether a cached match is stale.
+    private let generation = ManagedAtomic<UInt64>(0)
 
     init(strategy: SharedDispatchStrategy) {
         self.strategy = strategy
@@ -48,6 +50,7 @@ final class Router: @unchecked Sendable {
     }
 
     private func subscribeLocked(_ session: Session, filter: String, options: SubscriptionOptions) -> Bool {
+        generation.wrappingIncrement(ordering: .releasing)
         let subscriber = Subscriber(session: session, options: options)
         if let (group, plainFilter) = MQTTTopic.parseShared(filter) {
             let node = root.descend(plainFilter.split(separator: "/", omittingEmptySubsequences: false), create: true)!
@@ -77,6 +80,7 @@ final class Router: @unchecked Sendable {
     }
 
     private func removeLocked(_ session: Session, filter: String) -> Bool {
+        generation.wrappingIncrement(ordering: .releasing)
         let id = ObjectIdentifier(session)
         if let (group, plainFilter) = MQTTTopic.parseShared(filter) {
             let levels = plainFilter.split(separator: "/", omittingEmptySubsequences: false)
@@ -102,31 +106,48 @@ final class Router: @unchecked Sendable {
 
     /// Every delivery for a message on `topic`: one per subscribed session (overlapping
     /// subscriptions merged: highest QoS, all identifiers) and one per shared group.
-    func match(topic: String, publisherId: String?, into deliveries: inout [Delivery]) {
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
-        let dollarTopic = topic.utf8.first == UInt8(ascii: "$")
-        var subscribers: [Subscriber] = []
-        var groups: [SharedGroup] = []
-        lock.withReadLock {
-            root.collect(levels, 0, dollarTopic: dollarTopic, into: &subscribers, groups: &groups)
-            let mayOverlap = sessionsWithSeveralFilters > 0
-            let start = deliveries.count
-            for subscriber in subscribers {
-                if subscriber.options.noLocal, let publisherId, subscriber.session.clientId == publisherId {
-                    continue
-                }
-                deliveries.append(Delivery(session: subscriber.session, options: subscriber.options))
+    /// `cache` is the calling loop's memo of recent matches, valid while no (un)subscribe
+    /// has happened since; a hit skips the tree walk and the lock.
+    func match(topic: String, publisherId: String?, cache: RouteCache, into deliveries: inout [Delivery]) {
+        let route = cache.route(for: topic, generation: generation.load(ordering: .acquiring)) ?? {
+            let fresh = lock.withReadLock { () -> CachedRoute in
+                let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+                var subscribers: [Subscriber] = []
+                var groups: [SharedGroup] = []
+                root.collect(levels, 0, dollarTopic: topic.utf8.first == UInt8(ascii: "$"),
+                             into: &subscribers, groups: &groups)
+                return CachedRoute(generation: generation.load(ordering: .relaxed), subscribers: subscribers,
+                                   groups: groups, mayOverlap: sessionsWithSeveralFilters > 0)
             }
-            if mayOverlap, deliveries.count - start > 1 {
-                Router.mergeOverlapping(&deliveries, from: start)
+            cache.store(fresh, for: topic)
+            return fresh
+        }()
+        let start = deliveries.count
+        for subscriber in route.subscribers {
+            if subscriber.options.noLocal, let publisherId, subscriber.session.clientId == publisherId {
+                continue
             }
-            for group in groups {
-                if let member = pick(from: group, topic: topic, publisherId: publisherId) {
-                    deliveries.append(Delivery(session: member.session, options: member.options,
-                                               sharedGroup: group.key))
+            deliveries.append(Delivery(session: subscriber.session, options: subscriber.options))
+        }
+        if route.mayOverlap, deliveries.count - start > 1 {
+            Router.mergeOverlapping(&deliveries, from: start)
+        }
+        if !route.groups.isEmpty {
+            // Group membership changes under the write lock; read it under the read lock.
+            lock.withReadLock {
+                for group in route.groups {
+                    if let member = pick(from: group, topic: topic, publisherId: publisherId) {
+                        deliveries.append(Delivery(session: member.session, options: member.options,
+                                                   sharedGroup: group.key))
+                    }
                 }
             }
         }
+    }
+
+    /// `match` without a memo (tests, one-off lookups).
+    func match(topic: String, publisherId: String?, into deliveries: inout [Delivery]) {
+        match(topic: topic, publisherId: publisherId, cache: RouteCache(capacity: 1), into: &deliveries)
     }
 
     /// Merges deliveries to the same session into one (MQTT 5.0 section 3.3.4: one copy with the
