@@ -49,8 +49,10 @@ public final class Broker: Sendable {
 
     /// Routes `message` to every matching subscription (and stores it if retained).
     /// Returns the number of sessions it was handed to. Must run on `context.loop`.
+    /// `beforeDelivery` runs with the number of matching sessions before anything is sent to
+    /// them, so a publisher's acknowledgement goes out ahead of the copies.
     @discardableResult
-    func publish(_ message: Message, from context: LoopContext) -> Int {
+    func publish(_ message: Message, from context: LoopContext, beforeDelivery: (Int) -> Void = { _ in }) -> Int {
         if message.retain, settings.mqtt.retainAvailable {
             retained.update(with: message)
         }
@@ -58,6 +60,7 @@ public final class Broker: Sendable {
         defer { context.returnScratch(&deliveries) }
         router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
         if deliveries.isEmpty { context.stats.dropped(.noSubscribers) }
+        beforeDelivery(deliveries.count)
         for delivery in deliveries { context.deliver(message, delivery) }
         return deliveries.count
     }

@@ -135,10 +135,11 @@ extension MQTTConnection {
         guard state == .connecting else {
             // The socket closed during the hand-over: the session stays, without a connection.
             session.attach(self)
-            session.connectionClosed(self, will: will, willDelay: willDelay)
+            session.connectionClosed(self, will: takenOver ? nil : will, willDelay: willDelay)
             will = nil
             return
         }
+        attachedToSession = true
         sendConnAck(ConnAck(sessionPresent: sessionPresent, reasonCode: .success,
                             properties: version == .v5 ? ackProperties : []))
         state = .connected

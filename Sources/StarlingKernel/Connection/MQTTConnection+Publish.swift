@@ -45,24 +45,33 @@ extension MQTTConnection {
             broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
                            from: loopContext)
         case .atLeastOnce:
-            let matched = broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
-                                         from: loopContext)
-            sendAck(.puback(PublishAck(packetIdentifier: publish.packetIdentifier!,
-                                       reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
+            let packetId = publish.packetIdentifier!
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
+                           from: loopContext) { matched in
+                sendAck(.puback(PublishAck(packetIdentifier: packetId,
+                                           reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
+            }
         case .exactlyOnce:
             let packetId = publish.packetIdentifier!
-            var reasonCode = ReasonCode.success
-            if !session.awaitingRelease.contains(packetId) {
-                guard session.awaitingRelease.count < broker.settings.session.maxAwaitingRel else {
-                    return disconnect(.receiveMaximumExceeded, reason: "too many QoS 2 messages awaiting PUBREL")
-                }
-                _ = session.beginIncomingExactlyOnce(packetId)
-                let matched = broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
-                                             from: loopContext)
-                if matched == 0 { reasonCode = .noMatchingSubscribers }
+            guard !session.awaitingRelease.contains(packetId) else {
+                // A retransmission of a message already routed: acknowledge it again, route it once.
+                return sendAck(.pubrec(PublishAck(packetIdentifier: packetId)))
             }
-            sendAck(.pubrec(PublishAck(packetIdentifier: packetId, reasonCode: reasonCode)))
+            guard session.awaitingRelease.count < incomingQoS2Limit else {
+                return disconnect(.receiveMaximumExceeded, reason: "more QoS 2 messages awaiting PUBREL than the receive maximum")
+            }
+            _ = session.beginIncomingExactlyOnce(packetId)
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
+                           from: loopContext) { matched in
+                sendAck(.pubrec(PublishAck(packetIdentifier: packetId,
+                                           reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
+            }
         }
+    }
+
+    /// QoS 2 messages a client may have awaiting PUBREL: the receive maximum announced in CONNACK.
+    private var incomingQoS2Limit: Int {
+        min(broker.settings.session.receiveMaximum, broker.settings.session.maxAwaitingRel)
     }
 
     /// Refuses one message without closing: a failure PUBACK/PUBREC for QoS 1/2 on 5.0; a

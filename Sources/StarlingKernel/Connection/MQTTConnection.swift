@@ -43,7 +43,9 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Packets that arrived while the session was being handed over.
     var packetsWhileConnecting: [MQTTPacket] = []
     var countedAsConnection = false
-    private var takenOver = false
+    /// Set once the session is attached; from then on the session hears when the connection ends.
+    var attachedToSession = false
+    private(set) var takenOver = false
 
     // Keep alive.
     var keepAliveTimeout: TimeAmount?
@@ -83,7 +85,6 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        let wasConnected = state == .connected || state == .connecting
         state = .closed
         keepAliveTask?.cancel()
         keepAliveTask = nil
@@ -92,7 +93,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             countedAsConnection = false
             broker.connectionCount.wrappingDecrement(ordering: .relaxed)
         }
-        if wasConnected, !takenOver, let session {
+        if attachedToSession, !takenOver, let session {
             session.connectionClosed(self, will: will, willDelay: willDelay)
             logger.debug("client disconnected", metadata: ["will": "\(will != nil)"])
         }
@@ -342,8 +343,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func close() {
         guard state != .closed else { return }
-        state = .closed
         flush()
+        state = .closed
         channelContext.close(promise: nil)
     }
 

@@ -207,6 +207,6 @@ final class Router: @unchecked Sendable {
         }
     }
 
-    /// Distinct filters with at least one subscriber (for stats).
+    /// Subscriptions held (plain and shared), for stats.
     var filterCount: Int { lock.withReadLock { subscriptionCount } }
 }

@@ -275,6 +275,15 @@ final class Session: @unchecked Sendable {
         }
         let messageLimit = settings.maxQueuedMessages
         let byteLimit = settings.maxQueuedBytes
+        if byteLimit > 0, pending.payloadBytes > byteLimit {
+            // It can never fit: drop it rather than empty the queue for it.
+            if pending.qos == .atMostOnce {
+                context.stats.dropped(.queueFull)
+            } else {
+                broker.reportDrop(of: pending, session: self, reason: .queueFull)
+            }
+            return
+        }
         while !queue.isEmpty,
               (messageLimit > 0 && queue.count >= messageLimit)
                 || (byteLimit > 0 && queuedBytes + pending.payloadBytes > byteLimit) {
