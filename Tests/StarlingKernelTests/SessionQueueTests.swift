@@ -131,4 +131,13 @@ final class SessionQueueTests: KernelTestCase {
         XCTAssertEqual(try session.onLoop { broker.publish(message("a/b", "gone"), from: context) }, 0)
         try assertQueue(session, ["hit"])
     }
+
+    /// A single message larger than `maxQueuedBytes` is dropped; the queue keeps what fits.
+    func testMessageLargerThanTheByteLimitIsDroppedWithoutEvictingTheQueue() throws {
+        let session = byteBoundedSession(10)
+        for payload in ["1111", "2222", "12345678901"] { try session.deliverNow(message("t", payload)) }
+        XCTAssertLessThanOrEqual(try XCTUnwrap(session.queuedByteCount()), 10, "the byte bound holds")
+        XCTAssertEqual(try session.queuedPayloads(), ["1111", "2222"])
+        XCTAssertEqual(drops(.queueFull), 1, "only the oversized message is dropped")
+    }
 }
