@@ -15,7 +15,8 @@ public final class Broker: Sendable {
     let router: Router
     let registry = SessionRegistry()
     let retained = RetainedStore()
-    let connectionCount = ManagedAtomic<Int>(0)
+    /// The node-wide connection limit (`maxConnections`); listeners have their own.
+    let connections: ConnectionLimit
     let peakConnections = ManagedAtomic<Int>(0)
     let shuttingDown = ManagedAtomic<Bool>(false)
     let startTime = NIODeadline.now()
@@ -28,6 +29,7 @@ public final class Broker: Sendable {
         self.allowAnonymous = allowAnonymous
         self.logger = logger
         self.router = Router(strategy: settings.sharedSubscription.strategy)
+        self.connections = ConnectionLimit(maximum: settings.maxConnections)
         let loops = Array(group.makeIterator())
         self.contexts = loops.enumerated().map { LoopContext(loop: $0.element, index: $0.offset, loopCount: loops.count) }
         for context in contexts { context.broker = self }
@@ -40,10 +42,11 @@ public final class Broker: Sendable {
     }
 
     /// Sets up an accepted channel: the MQTT connection handler and socket options.
-    public func configure(channel: Channel) -> EventLoopFuture<Void> {
+    public func configure(channel: Channel, limit: ConnectionLimit) -> EventLoopFuture<Void> {
         let context = self.context(for: channel.eventLoop)
         return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(MQTTConnection(broker: self, loopContext: context))
+            try channel.pipeline.syncOperations.addHandler(
+                MQTTConnection(broker: self, loopContext: context, listenerLimit: limit))
         }
     }
 
@@ -87,7 +90,7 @@ public final class Broker: Sendable {
     /// Counts for the operator.
     public var stats: BrokerStats {
         var stats = BrokerStats()
-        stats.connections = connectionCount.load(ordering: .relaxed)
+        stats.connections = connections.count
         stats.peakConnections = peakConnections.load(ordering: .relaxed)
         stats.sessions = registry.count
         stats.subscriptions = router.filterCount

@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 import NIOPosix
 
@@ -14,13 +15,33 @@ public enum ListenerTuning {
     public static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 64 * 1024, high: 512 * 1024)
 
     /// A server bootstrap for MQTT over TCP on `group`, handing connections to `broker`.
-    public static func tcpBootstrap(group: EventLoopGroup, broker: Broker) -> ServerBootstrap {
+    public static func tcpBootstrap(group: EventLoopGroup, broker: Broker, limit: ConnectionLimit) -> ServerBootstrap {
         ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: receiveAllocator)
             .childChannelOption(.writeBufferWaterMark, value: writeBufferWaterMark)
-            .childChannelInitializer { channel in broker.configure(channel: channel) }
+            .childChannelInitializer { channel in broker.configure(channel: channel, limit: limit) }
     }
+}
+
+/// The most MQTT connections one listener (or the whole node) holds at once. Counted at
+/// CONNECT, so a refused client still hears why (CONNACK 0x97 quota exceeded).
+public final class ConnectionLimit: Sendable {
+    public let maximum: Int
+    private let current = ManagedAtomic<Int>(0)
+
+    public init(maximum: Int) { self.maximum = maximum }
+
+    /// Takes a slot; false (and nothing taken) when the limit is reached.
+    func acquire() -> Bool {
+        if current.wrappingIncrementThenLoad(ordering: .relaxed) <= maximum { return true }
+        current.wrappingDecrement(ordering: .relaxed)
+        return false
+    }
+
+    func release() { current.wrappingDecrement(ordering: .relaxed) }
+
+    public var count: Int { current.load(ordering: .relaxed) }
 }

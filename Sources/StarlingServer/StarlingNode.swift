@@ -58,7 +58,8 @@ public final class RunningNode: Sendable {
             for listener in config.listeners where listener.enabled {
                 let channel: Channel
                 do {
-                    channel = try await ListenerTuning.tcpBootstrap(group: group, broker: broker)
+                    channel = try await ListenerTuning.tcpBootstrap(group: group, broker: broker,
+                                                                         limit: ConnectionLimit(maximum: listener.maxConnections))
                         .bind(host: listener.bind, port: listener.port).get()
                 } catch {
                     throw NodeStartError(message: "cannot listen on \(listener.bind):\(listener.port) (listener \(listener.qualifiedName)): \(error)")

@@ -57,7 +57,7 @@ class KernelTestCase: XCTestCase {
     /// Marks `session` online by attaching a connection that has no channel. Only what reads
     /// `isOnline` may follow: anything that writes to that connection would trap.
     func bringOnline(_ session: Session) throws {
-        let connection = MQTTConnection(broker: broker, loopContext: session.context)
+        let connection = MQTTConnection(broker: broker, loopContext: session.context, listenerLimit: ConnectionLimit(maximum: 1))
         try session.onLoop { session.attach(connection) }
         XCTAssertTrue(session.isOnline)
     }

@@ -35,12 +35,19 @@ extension MQTTConnection {
             return refuse(.badAuthenticationMethod, "no enhanced authentication method is configured")
         }
 
-        // Connection limit.
-        let current = broker.connectionCount.wrappingIncrementThenLoad(ordering: .relaxed)
-        countedAsConnection = true
-        guard current <= broker.settings.maxConnections, !broker.shuttingDown.load(ordering: .relaxed) else {
-            return refuse(.quotaExceeded, "connection limit \(broker.settings.maxConnections) reached")
+        // Connection limits: the node's and the listener's.
+        guard !broker.shuttingDown.load(ordering: .relaxed) else {
+            return refuse(.serverUnavailable, "the node is shutting down")
         }
+        guard broker.connections.acquire() else {
+            return refuse(.quotaExceeded, "connection limit \(broker.connections.maximum) of the node reached")
+        }
+        guard listenerLimit.acquire() else {
+            broker.connections.release()
+            return refuse(.quotaExceeded, "connection limit \(listenerLimit.maximum) of the listener reached")
+        }
+        countedAsConnection = true
+        let current = broker.connections.count
         var peak = broker.peakConnections.load(ordering: .relaxed)
         while current > peak {
             let (exchanged, original) = broker.peakConnections.compareExchange(

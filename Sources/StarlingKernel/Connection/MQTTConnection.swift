@@ -18,6 +18,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     let broker: Broker
     let loopContext: LoopContext
+    let listenerLimit: ConnectionLimit
     var logger: Logger
     private(set) var channelContext: ChannelHandlerContext!
     var state = State.awaitingConnect
@@ -55,8 +56,9 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Set while the connection has writes waiting for the loop's flush.
     var needsFlush = false
 
-    init(broker: Broker, loopContext: LoopContext) {
+    init(broker: Broker, loopContext: LoopContext, listenerLimit: ConnectionLimit) {
         self.broker = broker
+        self.listenerLimit = listenerLimit
         self.loopContext = loopContext
         self.logger = broker.logger
         self.decoder = MQTTPacketDecoder(version: nil, maximumPacketSize: broker.settings.mqtt.maxPacketSize,
@@ -91,7 +93,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         loopContext.unregister(self)
         if countedAsConnection {
             countedAsConnection = false
-            broker.connectionCount.wrappingDecrement(ordering: .relaxed)
+            broker.connections.release()
+            listenerLimit.release()
         }
         if attachedToSession, !takenOver, let session {
             session.connectionClosed(self, will: will, willDelay: willDelay)
