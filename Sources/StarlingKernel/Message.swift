@@ -45,7 +45,7 @@ public final class Message: Sendable {
             }
             properties.list.removeAll { property in
                 switch property {
-                case .topicAlias, .subscriptionIdentifier, .messageExpiryInterval: return true
+                case .topicAlias, .subscriptionIdentifier, .messageExpiryInterval, .willDelayInterval: return true
                 default: return false
                 }
             }
