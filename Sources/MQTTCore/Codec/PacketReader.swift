@@ -77,13 +77,47 @@ struct PacketReader {
         // The closure returns a verdict; throwing from inside `withUnsafeReadableBytes` would lose the error type.
         let verdict: Result<String, MQTTProtocolError> = buffer.withUnsafeReadableBytes { raw in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[..<length])
-            guard let string = String(validating: bytes, as: UTF8.self) else {
-                return .failure(MQTTProtocolError(.invalidUTF8))
+            switch Self.scan(bytes) {
+            case .null:
+                return .failure(MQTTProtocolError(.nullCharacter))
+            case .ascii:
+                // ASCII is well-formed UTF-8, so decoding cannot repair anything here; it is 2–3× faster than
+                // `String(validating:)`, and topics are mostly ASCII.
+                return .success(String(decoding: bytes, as: UTF8.self))
+            case .nonASCII:
+                guard let string = String(validating: bytes, as: UTF8.self) else {
+                    return .failure(MQTTProtocolError(.invalidUTF8))
+                }
+                return .success(string)
             }
-            return bytes.contains(0) ? .failure(MQTTProtocolError(.nullCharacter)) : .success(string)
         }
         let string = try verdict.get()
         buffer.moveReaderIndex(forwardBy: length)
         return string
+    }
+
+    private enum Scan { case ascii, nonASCII, null }
+
+    /// Whether `bytes` hold a zero byte, else whether they are all ASCII — eight bytes at a time.
+    private static func scan(_ bytes: UnsafeRawBufferPointer) -> Scan {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        var high: UInt64 = 0
+        var zero: UInt64 = 0
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            high |= word
+            zero |= (word &- ones) & ~word  // its high bits are non-zero exactly when the word has a zero byte
+            offset += 8
+        }
+        while offset < bytes.count {
+            let byte = UInt64(bytes[offset])
+            high |= byte
+            if byte == 0 { zero |= 0x80 }
+            offset += 1
+        }
+        if zero & highBits != 0 { return .null }
+        return high & highBits == 0 ? .ascii : .nonASCII
     }
 }
