@@ -12,7 +12,7 @@ public final class MQTTClient: Sendable {
     public let configuration: MQTTClientConfiguration
     /// The server's CONNACK (always a success: a refusal throws from `connect`).
     public let connAck: ConnAck
-    /// Incoming PUBLISHes, acknowledged automatically per QoS unless `autoAck` is off. A QoS 2 message is
+    /// Incoming PUBLISHes (read by one task), acknowledged automatically per QoS unless `autoAck` is off. A QoS 2 message is
     /// delivered on receipt, once: a resent PUBLISH with the same packet identifier before PUBREL is dropped.
     /// Topic aliases the server sets are resolved (the topic is filled in; the alias property stays).
     public let messages: AsyncStream<Publish>
@@ -166,7 +166,7 @@ public final class MQTTClient: Sendable {
         try await Self.wait(for: written, timeout: configuration.responseTimeout, "write of raw bytes")
     }
 
-    /// Sends DISCONNECT and closes the connection.
+    /// Sends DISCONNECT and closes the connection; throws `.connectionClosed` when it is already closed.
     public func disconnect(_ reasonCode: ReasonCode = .success, properties: Properties = []) async throws {
         try await send(.disconnect(Disconnect(reasonCode: reasonCode, properties: properties)))
         await closeAbruptly()

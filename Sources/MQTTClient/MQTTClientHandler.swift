@@ -70,7 +70,9 @@ final class MQTTClientHandler: ChannelInboundHandler {
 
     func sendRaw(_ buffer: ByteBuffer) -> EventLoopFuture<Void> {
         guard let context, !isClosed else { return eventLoop.makeFailedFuture(closedError) }
-        return context.writeAndFlush(wrapOutboundOut(buffer))
+        return context.writeAndFlush(wrapOutboundOut(buffer)).flatMapErrorThrowing { error in
+            throw MQTTClientError(.connectionClosed, "write failed: \(error)")
+        }
     }
 
     /// Sends the packet `make` builds around a free packet identifier; the future gives the packet that ends the
