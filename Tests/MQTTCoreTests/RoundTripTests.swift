@@ -42,7 +42,7 @@ struct RoundTripTests {
     func verifier(version: ProtocolVersion) throws {
         let pairs = SamplePackets.all(version).map { (encode([$0], version: version), [$0]) }
         try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) {
-            MQTTDecoderAdapter(decoder: MQTTPacketDecoder(version: version, expectsConnectFirst: false))
+            MQTTByteToMessageDecoder(MQTTPacketDecoder(version: version, expectsConnectFirst: false))
         }
     }
 

@@ -68,6 +68,7 @@ enum SamplePackets {
         ] + Properties(userProperties))),
         .connack(ConnAck(reasonCode: .badUserNameOrPassword)),
         .publish(Publish(topic: "a/b", payload: buffer("hello"))),
+        .publish(Publish(topic: "long/ascii/topic/crossing/words/ünï/✓/😀", payload: buffer("x"))),
         .publish(Publish(topic: "a/b", payload: buffer(Array(repeating: 7, count: 20_000)), qos: .exactlyOnce,
                          retain: true, dup: true, packetIdentifier: 7, properties: [
             .payloadFormatIndicator(0), .messageExpiryInterval(99), .topicAlias(3), .responseTopic("reply"),

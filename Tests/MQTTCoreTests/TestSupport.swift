@@ -64,21 +64,3 @@ func decodeEverySplit(_ input: [UInt8], decoder: MQTTPacketDecoder)
     for first in 1..<max(input.count, 1) { splits.append([first]) }
     return (whole, splits.filter { attempt($0) != whole })
 }
-
-/// A `ByteToMessageDecoder` over `MQTTPacketDecoder`, for NIOTestUtils' `ByteToMessageDecoderVerifier`.
-struct MQTTDecoderAdapter: ByteToMessageDecoder {
-    typealias InboundOut = MQTTPacket
-    var decoder: MQTTPacketDecoder
-
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let packet = try decoder.next(from: &buffer) else { return .needMoreData }
-        context.fireChannelRead(wrapInboundOut(packet))
-        return .continue
-    }
-
-    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
-        -> DecodingState
-    {
-        try decode(context: context, buffer: &buffer)
-    }
-}
