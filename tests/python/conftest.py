@@ -335,23 +335,9 @@ class Broker:
         cmd = [str(binary), "start", "--bind", HOST, "--port", "0", "--log-level", "debug",
                "--config", str(self.config_path)]
         self.proc = self._spawn(cmd)
-        pattern = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        with self._line_cv:
-            while True:
-                for line in self._all_lines:
-                    m = pattern.search(line)
-                    if m:
-                        self.port = int(m.group(1))
-                        break
-                if self.port is not None:
-                    break
-                if self.proc.poll() is not None and all(not t.is_alive() for t in self._threads):
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._line_cv.wait(min(left, 0.2))
+        found = self._wait_for_line(re.compile(r"listening on 127\.0\.0\.1:(\d+)"), STARTUP_TIMEOUT)
+        if found:
+            self.port = int(found.group(1))
         if self.port is None or self.port == 0:
             self.stop()
             pytest.fail(f"Starling did not report 'listening on 127.0.0.1:PORT' within "
@@ -363,20 +349,27 @@ class Broker:
         self.port = free_port()
         self.config_path.write_text(mosquitto_conf(self.port, self.sections))
         self.proc = self._spawn(["/usr/sbin/mosquitto", "-c", str(self.config_path)])
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                time.sleep(0.1)
-                pytest.fail(f"mosquitto exited with {self.proc.returncode}:\n{self.log_text()}\n"
-                            f"config:\n{self.config_path.read_text()}", pytrace=False)
-            try:
-                socket.create_connection((HOST, self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"mosquitto did not listen on {self.port}:\n{self.log_text()}", pytrace=False)
-                time.sleep(0.02)
+        # Wait for its "running" log line rather than probing the port: a probe connection
+        # would count against max_connections in Mosquitto 2.0.11 (its count goes wrong).
+        if not self._wait_for_line(re.compile(r"mosquitto version \S+ running"), STARTUP_TIMEOUT):
+            self.stop()
+            pytest.fail(f"mosquitto did not start (status {self.proc.returncode}):\n{self.log_text()}\n"
+                        f"config:\n{self.config_path.read_text()}", pytrace=False)
+
+    def _wait_for_line(self, pattern: "re.Pattern", timeout: float) -> "re.Match | None":
+        deadline = time.monotonic() + timeout
+        with self._line_cv:
+            while True:
+                for line in self._all_lines:
+                    found = pattern.search(line)
+                    if found:
+                        return found
+                if self.proc.poll() is not None and all(not t.is_alive() for t in self._threads):
+                    return None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._line_cv.wait(min(left, 0.2))
 
     def _spawn(self, cmd: list[str]) -> subprocess.Popen:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
