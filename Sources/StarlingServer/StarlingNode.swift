@@ -13,8 +13,9 @@ public enum StarlingNode {
     /// Starts the node and returns once it has stopped (signal) — or throws when a listener
     /// cannot bind, naming the address.
     public static func run(config: ServerConfig, logger: Logger) async throws {
+        let signals = TerminationSignals(logger: logger)
         let node = try await RunningNode.start(config: config, logger: logger)
-        await waitForTerminationSignal(logger: logger)
+        await signals.wait()
         await node.stop()
     }
 }
@@ -97,42 +98,45 @@ public struct NodeStartError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Returns on the first SIGINT or SIGTERM.
-func waitForTerminationSignal(logger: Logger) async {
-    signal(SIGINT, SIG_IGN)
-    signal(SIGTERM, SIG_IGN)
-    let queue = DispatchQueue(label: "starling.signals")
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        let resumed = SignalOnce(continuation)
-        var sources: [DispatchSourceSignal] = []
+/// SIGINT and SIGTERM, caught from the moment this is created (before any listener opens,
+/// so an early signal still stops the node gracefully).
+final class TerminationSignals: @unchecked Sendable {
+    private let lock = NIOLock()
+    private var fired = false
+    private var continuation: CheckedContinuation<Void, Never>?
+    private var sources: [DispatchSourceSignal] = []
+
+    init(logger: Logger) {
+        let queue = DispatchQueue(label: "starling.signals")
         for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-            source.setEventHandler {
+            source.setEventHandler { [self] in
                 logger.info("received signal \(signalNumber)")
-                resumed.fire()
+                fire()
             }
             source.resume()
             sources.append(source)
         }
-        resumed.keep(sources)
     }
-}
 
-/// Resumes a continuation once and keeps the signal sources alive until then.
-private final class SignalOnce: @unchecked Sendable {
-    private var continuation: CheckedContinuation<Void, Never>?
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NIOLock()
+    /// Returns once a signal has arrived (at once if one already did).
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let alreadyFired = lock.withLock {
+                if !fired { self.continuation = continuation }
+                return fired
+            }
+            if alreadyFired { continuation.resume() }
+        }
+    }
 
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
-
-    func keep(_ sources: [DispatchSourceSignal]) { lock.withLock { self.sources = sources } }
-
-    func fire() {
-        let pending: CheckedContinuation<Void, Never>? = lock.withLock {
+    private func fire() {
+        let waiting: CheckedContinuation<Void, Never>? = lock.withLock {
+            fired = true
             defer { continuation = nil }
             return continuation
         }
-        pending?.resume()
+        waiting?.resume()
     }
 }

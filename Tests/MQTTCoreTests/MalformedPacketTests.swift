@@ -155,7 +155,7 @@ private let malformedCases: [MalformedCase] = [
     MalformedCase("Payload Format Indicator 2", server5, publish5(topic: Array("t".utf8), properties: props([0x01, 2])),
                   .invalidPropertyValue(0x01), .protocolError),
     MalformedCase("Topic Alias 0", server5, publish5(topic: Array("t".utf8), properties: props([0x23, 0, 0])),
-                  .invalidPropertyValue(0x23), .protocolError),
+                  .invalidPropertyValue(0x23), .topicAliasInvalid),
     MalformedCase("Response Topic with a wildcard", server5,
                   publish5(topic: Array("t".utf8), properties: props([0x08], str("r/+"))),
                   .invalidPropertyValue(0x08), .protocolError),

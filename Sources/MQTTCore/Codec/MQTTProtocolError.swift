@@ -89,6 +89,8 @@ public struct MQTTProtocolError: Error, Hashable, Sendable, CustomStringConverti
         case .packetTooLarge: return .packetTooLarge
         case .unsupportedProtocolVersion, .invalidProtocolName: return .unsupportedProtocolVersion
         case .invalidTopicName: return .topicNameInvalid
+        // A topic alias of 0 has its own code (section 3.3.2.3.4).
+        case .invalidPropertyValue(0x23): return .topicAliasInvalid
         case .firstPacketNotConnect, .secondConnect, .duplicateProperty, .invalidPropertyValue,
              .authenticationDataWithoutMethod, .noTopicFilters, .invalidSubscriptionOptions, .missingTopicName:
             return .protocolError

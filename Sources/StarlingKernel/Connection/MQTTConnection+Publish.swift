@@ -74,11 +74,14 @@ extension MQTTConnection {
         min(broker.settings.session.receiveMaximum, broker.settings.session.maxAwaitingRel)
     }
 
-    /// Refuses one message without closing: a failure PUBACK/PUBREC for QoS 1/2 on 5.0; a
-    /// 3.1.1 client cannot be told, so its message is dropped (QoS 1/2 still acknowledged, as
-    /// Mosquitto does for a denied publish) — except QoS 0 on 5.0, which gets DISCONNECT.
+    /// Refuses one message. A 5.0 client hears why in a failure PUBACK/PUBREC (QoS 1/2) or a
+    /// DISCONNECT (QoS 0). A 3.1.1 client cannot be told: a message it may not send is dropped
+    /// and acknowledged (as Mosquitto does for a denied publish), an invalid one closes the connection.
     private func refusePublish(_ publish: Publish, _ reasonCode: ReasonCode, _ why: String) {
         logger.debug("refused PUBLISH: \(why)", metadata: ["topic": "\(publish.topic)"])
+        if version != .v5, reasonCode != .notAuthorized {
+            return disconnect(reasonCode, reason: why)
+        }
         switch publish.qos {
         case .atMostOnce:
             if version == .v5, reasonCode != .notAuthorized { disconnect(reasonCode, reason: why) }
