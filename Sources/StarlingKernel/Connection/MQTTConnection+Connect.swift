@@ -25,7 +25,6 @@ extension MQTTConnection {
         guard clientId.utf8.count <= limits.maxClientIdLength else {
             return refuse(.clientIdentifierNotValid, "client id longer than \(limits.maxClientIdLength) bytes")
         }
-        logger[metadataKey: "client_id"] = "\(clientId)"
 
         // Authentication: no authenticator is configured without plugins, so only the anonymous rule applies.
         guard broker.allowAnonymous else {

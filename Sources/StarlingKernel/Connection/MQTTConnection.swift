@@ -19,7 +19,14 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     let broker: Broker
     let loopContext: LoopContext
     let listenerLimit: ConnectionLimit
-    var logger: Logger
+    /// The broker's logger with this connection's peer and client id, built only when something
+    /// is logged (an idle connection keeps no metadata of its own).
+    var logger: Logger {
+        var logger = broker.logger
+        if let peer = channelContext?.remoteAddress { logger[metadataKey: "peer"] = "\(peer)" }
+        if !clientId.isEmpty { logger[metadataKey: "client_id"] = "\(clientId)" }
+        return logger
+    }
     private(set) var channelContext: ChannelHandlerContext!
     var state = State.awaitingConnect
     var decoder: MQTTPacketDecoder
@@ -60,7 +67,6 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         self.broker = broker
         self.listenerLimit = listenerLimit
         self.loopContext = loopContext
-        self.logger = broker.logger
         self.decoder = MQTTPacketDecoder(version: nil, maximumPacketSize: broker.settings.mqtt.maxPacketSize,
                                          expectsConnectFirst: true)
     }
@@ -71,7 +77,6 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         channelContext = context
-        if let peer = context.remoteAddress { logger[metadataKey: "peer"] = "\(peer)" }
     }
 
     func channelActive(context: ChannelHandlerContext) {

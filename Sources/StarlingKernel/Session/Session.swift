@@ -22,7 +22,8 @@ final class Session: @unchecked Sendable {
     private(set) var connection: MQTTConnection?
     private(set) var subscriptions: [String: SubscriptionOptions] = [:]
     private var inflight: [UInt16: InflightMessage] = [:]
-    private var queue = CircularBuffer<PendingMessage>()
+    /// Starts with room for one: most sessions never queue, and each idle connection has one.
+    private var queue = CircularBuffer<PendingMessage>(initialCapacity: 1)
     private var queuedBytes = 0
     /// Incoming QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
     private(set) var awaitingRelease = Set<UInt16>()
@@ -385,7 +386,7 @@ final class Session: @unchecked Sendable {
                 handed.append((entry.pending.message, target))
             }
         }
-        var kept = CircularBuffer<PendingMessage>()
+        var kept = CircularBuffer<PendingMessage>(initialCapacity: 1)
         for pending in queue {
             if let key = pending.sharedGroup,
                let target = broker.router.redispatchTarget(for: key, topic: pending.message.topic,
