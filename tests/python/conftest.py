@@ -407,6 +407,7 @@ class Broker:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM, then SIGKILL after `timeout`. Returns the exit status."""
+        self.stopped_by_test = True
         if self.proc is None:
             return None
         if self.proc.poll() is None:
