@@ -257,11 +257,19 @@ _ALL_PROCS: list[subprocess.Popen] = []
 _broker_counter = itertools.count(1)
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL whatever is left of a broker's process group (it runs in a session of its own)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _kill_leftovers():
     for p in _ALL_PROCS:
         if p.poll() is None:
+            _kill_group(p)
             try:
-                p.kill()
                 p.wait(5)
             except Exception:
                 pass
@@ -399,6 +407,7 @@ class Broker:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM, then SIGKILL after `timeout`. Returns the exit status."""
+        self.stopped_by_test = True
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -406,10 +415,11 @@ class Broker:
                 self.proc.send_signal(signal.SIGTERM)
                 self.returncode = self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                _kill_group(self.proc)
                 self.returncode = self.proc.wait(5)
         else:
             self.returncode = self.proc.returncode
+        _kill_group(self.proc)  # any child it left behind
         self._join_drains()
         return self.returncode
 

@@ -1,5 +1,7 @@
 """The config file contract: documented keys accepted, unknown keys and bad values refused."""
 
+import os
+import signal
 import subprocess
 
 import pytest
@@ -13,19 +15,22 @@ def test_full_documented_config_is_accepted(broker_factory):
     assert_broker_serves(b, protocol=4)
 
 
-def run_with_config(tmp_path, text: str, timeout: float = 20):
+def run_with_config(tmp_path, text: str, timeout: float = 10):
     cfg = tmp_path / "bad.toml"
     cfg.write_text(text)
     binary = starling_binary()
     if not binary.exists():
         pytest.fail(f"Starling binary not found at {binary}", pytrace=False)
+    proc = subprocess.Popen([str(binary), "start", "--bind", "127.0.0.1", "--port", "0", "--log-level",
+                             "debug", "--config", str(cfg)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True)
     try:
-        res = subprocess.run([str(binary), "start", "--bind", "127.0.0.1", "--port", "0", "--log-level",
-                              "debug", "--config", str(cfg)], stdin=subprocess.DEVNULL,
-                             capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"starling kept running with a bad config:\n{text}\nstderr: {e.stderr}", pytrace=False)
-    return res.returncode, res.stderr
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        pytest.fail(f"starling kept running with a bad config:\n{text}\nstderr:\n{stderr}", pytrace=False)
+    return proc.returncode, stderr
 
 
 BAD = [

@@ -80,8 +80,8 @@ def test_max_topic_levels(broker_factory, raw_factory, client_factory, uid, vers
     r.try_send(m.publish(f"{uid}/b/c/d", b"four", qos=1, pid=2, version=version))
     try:
         p = r.recv(3)
-        if p.type == m.PUBACK:
-            assert p.pid == 2 and version == m.V5 and p.rc >= 0x80, p
+        if p.type == m.PUBACK:  # 3.1.1 cannot say why: acknowledging and dropping is allowed
+            assert p.pid == 2 and (version == m.V311 or p.rc >= 0x80), p
         else:
             assert p.type == m.DISCONNECT and p.rc >= 0x80, p
             r.read_until_closed(5)
@@ -93,11 +93,11 @@ def test_max_topic_levels(broker_factory, raw_factory, client_factory, uid, vers
     assert watcher.payloads() == [b"three", b"marker"]
 
 
-# Mosquitto has no setting for the client id length. The spec has servers accept at least 23
-# bytes, so 23 is the smallest limit the config allows.
+# Mosquitto has no setting for the client id length.
 @pytest.mark.starling_only
 @pytest.mark.parametrize("version", [m.V311, m.V5])
 def test_max_clientid_len(broker_factory, raw_factory, version):
+    # 23 is the smallest sensible limit: servers MUST accept ids of 1 to 23 bytes (3.1.3-5)
     b = broker_factory({"mqtt": {"max_clientid_len": 23}})
     ok = raw_factory(b, version)
     assert ok.connect("c" * 23, version=version).rc == 0

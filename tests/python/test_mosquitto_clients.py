@@ -15,7 +15,7 @@ FMT = "MSG|%t|%q|%r|%p"  # a message line, told apart from -d debug lines ("@" i
 class Sub:
     """A running mosquitto_sub whose stdout is read in a thread."""
 
-    def __init__(self, broker, args, wait_suback=True):
+    def __init__(self, broker, args):
         self.proc = subprocess.Popen(
             # stdbuf: mosquitto_sub's stdout is block-buffered on a pipe
             ["stdbuf", "-oL", SUB, "-h", broker.host, "-p", str(broker.port), "-d", "-F", FMT, *args],
@@ -23,10 +23,11 @@ class Sub:
         self.lines: list[str] = []
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
-        if wait_suback:
-            wait_for(lambda: any("SUBACK" in x for x in self.lines) or self.proc.poll() is not None, 10,
-                     message=lambda: f"mosquitto_sub SUBACK; output: {self.lines}")
-            assert self.proc.poll() is None, self.lines
+
+    def wait_suback(self):
+        wait_for(lambda: any("SUBACK" in x for x in self.lines) or self.proc.poll() is not None, 10,
+                 message=lambda: f"mosquitto_sub SUBACK; output: {self.lines}")
+        assert self.proc.poll() is None, self.lines
 
     def _read(self):
         for line in self.proc.stdout:
@@ -58,8 +59,10 @@ def subs():
     made = []
 
     def make(broker, args, wait_suback=True):
-        s = Sub(broker, args, wait_suback)
-        made.append(s)
+        s = Sub(broker, args)
+        made.append(s)  # registered first: killed at teardown even if the wait fails
+        if wait_suback:
+            s.wait_suback()
         return s
     yield make
     for s in made:
