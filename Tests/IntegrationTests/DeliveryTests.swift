@@ -41,12 +41,16 @@ final class DeliveryTests: IntegrationTestCase {
         XCTAssertEqual(setting?.reasonCode, .success)
         let using = try await publisher.mqtt.publish("", payload: "2", qos: .atLeastOnce, properties: [.topicAlias(1)])
         XCTAssertEqual(using?.reasonCode, .success)
+        // The same alias set again stands for the new topic.
+        try await publisher.mqtt.publish("ta/other", payload: "3", qos: .atLeastOnce, properties: [.topicAlias(1)])
+        try await publisher.mqtt.publish("", payload: "4", qos: .atLeastOnce, properties: [.topicAlias(1)])
 
-        try await subscriber.messages.wait(for: 2)
+        try await subscriber.messages.wait(for: 4)
         let onTheWire = subscriber.packets.matches { $0.publish }
-        XCTAssertEqual(onTheWire.topics, ["ta/long/topic", "ta/long/topic"])
-        XCTAssertEqual(onTheWire.texts, ["1", "2"])
-        XCTAssertEqual(onTheWire.map(\.properties.topicAlias), [nil, nil], "the publisher's alias is not forwarded")
+        XCTAssertEqual(onTheWire.topics, ["ta/long/topic", "ta/long/topic", "ta/other", "ta/other"])
+        XCTAssertEqual(onTheWire.texts, ["1", "2", "3", "4"])
+        XCTAssertEqual(onTheWire.map(\.properties.topicAlias), [nil, nil, nil, nil],
+                       "the publisher's alias is not forwarded")
     }
 
     /// A subscriber that allows topic aliases gets them: the topic once with a new alias, then the alias alone.
@@ -64,6 +68,26 @@ final class DeliveryTests: IntegrationTestCase {
         let onTheWire = subscriber.packets.matches { $0.publish }
         XCTAssertEqual(onTheWire.topics, ["sa/x", "", "sa/y", ""])
         XCTAssertEqual(onTheWire.map(\.properties.topicAlias), [1, 1, 2, 1])
+    }
+
+    /// A message dropped because it exceeds the subscriber's maximum packet size must not leave an alias
+    /// behind that the subscriber never learned: the next message on that topic carries the topic name.
+    func testTopicAliasIsNotTakenByAMessageTooLargeForTheSubscriber() async throws {
+        let subscriber = try await connect("sd-sub") {
+            $0.connectProperties.topicAliasMaximum = 4
+            $0.connectProperties.maximumPacketSize = 64
+        }
+        try await subscriber.subscribe("sd/#")
+        let publisher = try await connect("sd-pub")
+        try await publisher.mqtt.publish("sd/x", payload: String(repeating: "x", count: 200), qos: .atLeastOnce)
+        try await publisher.mqtt.publish("sd/x", payload: "small", qos: .atLeastOnce)
+
+        let delivered = try await subscriber.messages.wait(for: 1)
+        XCTAssertEqual(delivered.texts, ["small"])
+        let onTheWire = subscriber.packets.matches { $0.publish }
+        XCTAssertEqual(onTheWire.topics, ["sd/x"],
+                       "the first PUBLISH a subscriber sees for a topic must name it, not use an alias it never got")
+        XCTAssertEqual(delivered.topics, ["sd/x"], "the client could not resolve the alias")
     }
 
     /// Receive maximum 3: three QoS 1 messages in flight until one is acknowledged, then the next.

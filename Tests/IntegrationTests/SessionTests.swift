@@ -98,6 +98,38 @@ final class SessionTests: IntegrationTestCase {
         XCTAssertEqual(back.messages.count, 4)
     }
 
+    /// Redelivery after a reconnect respects the receive maximum of the new connection (5.0 section 4.9: the
+    /// server must not have more unacknowledged QoS 1/2 PUBLISHes towards the client than it allows).
+    func testRedeliveryAfterReconnectRespectsTheNewReceiveMaximum() async throws {
+        let subscriber = try await connect("rw-sub", cleanStart: false, sessionExpiry: 60) {
+            $0.connectProperties.receiveMaximum = 3
+            $0.autoAck = false
+        }
+        try await subscriber.subscribe("rw/t")
+        let publisher = try await connect("rw-pub")
+        try await publisher.publishNumbered(5, to: "rw/t")
+        try await subscriber.messages.wait(for: 3)
+        await subscriber.mqtt.closeAbruptly()
+        try await waitForConnections(1)
+
+        let back = try await connect("rw-sub", cleanStart: false, sessionExpiry: 60) {
+            $0.connectProperties.receiveMaximum = 1
+            $0.autoAck = false
+        }
+        try await back.messages.wait(for: 1)
+        try await settle()
+        XCTAssertEqual(back.messages.count, 1, "receive maximum 1, yet \(back.messages.count) unacknowledged PUBLISHes came")
+
+        // Acknowledging one at a time brings the rest, in order.
+        for acknowledged in 0..<5 {
+            let received = try await back.messages.wait(for: acknowledged + 1)
+            try await back.acknowledge(received[acknowledged])
+        }
+        let all = back.messages.all
+        XCTAssertEqual(all.texts, (0..<5).map { "m\($0)" })
+        XCTAssertEqual(all.map(\.dup), [true, true, true, false, false])
+    }
+
     /// A second 5.0 connection with the same client id closes the first with DISCONNECT 0x8E and works.
     func testSameClientIdTakesTheConnectionOver() async throws {
         let first = try await connect("to-client")

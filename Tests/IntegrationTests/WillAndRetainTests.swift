@@ -13,8 +13,10 @@ final class WillAndRetainTests: IntegrationTestCase {
     func testWillIsPublishedWithItsPropertiesOnAbruptClose() async throws {
         let watcher = try await connect("will-watch")
         try await watcher.subscribe("will/#")
+        // A will delay beyond the session expiry (0) does not hold the will back, and is not forwarded.
         let properties: Properties = [.contentType("text/plain"), .userProperty("reason", "crash"),
-                                      .payloadFormatIndicator(1)]
+                                      .payloadFormatIndicator(1), .responseTopic("will/replies"),
+                                      .correlationData(ByteBuffer(string: "c-1")), .willDelayInterval(30)]
         let client = try await connect("will-abrupt") { $0.will = self.will("will/abrupt", properties: properties) }
         await client.mqtt.closeAbruptly()
 
@@ -26,6 +28,9 @@ final class WillAndRetainTests: IntegrationTestCase {
         XCTAssertEqual(message.properties.contentType, "text/plain")
         XCTAssertEqual(message.properties.payloadFormatIndicator, 1)
         XCTAssertEqual(message.properties.userProperties.map { "\($0.0)=\($0.1)" }, ["reason=crash"])
+        XCTAssertEqual(message.properties.responseTopic, "will/replies")
+        XCTAssertEqual(message.properties.correlationData, ByteBuffer(string: "c-1"))
+        XCTAssertNil(message.properties.willDelayInterval)
     }
 
     /// A normal DISCONNECT discards the will; DISCONNECT 0x04 (disconnect with will message) publishes it.
