@@ -81,7 +81,8 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: ["MQTTClient", "MQTTCore", "StarlingServer",
                            .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOPosix", package: "swift-nio")]
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )
