@@ -272,15 +272,18 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         } else {
             var publish = Publish(topic: message.topic, payload: message.payload, qos: pending.qos,
                                   retain: pending.retain, dup: dup, packetIdentifier: packetId)
+            var newAlias: UInt16? = nil
             if version == .v5 {
                 publish.properties = message.outgoingProperties(now: .now(), subscriptionIdentifiers: pending.identifiers)
-                applyOutboundAlias(&publish)
+                newAlias = applyOutboundAlias(&publish)
             }
             let size = MQTTPacketEncoder.encodedSize(ofPublish: publish, version: version)
             guard size <= clientMaximumPacketSize else {
                 stats.dropped(.tooLarge)
                 return false
             }
+            // An alias counts as set only once a PUBLISH carrying it goes out.
+            if let newAlias { outboundAliases[message.topic] = newAlias }
             var header = channelContext.channel.allocator.buffer(capacity: size - message.payload.readableBytes)
             MQTTPacketEncoder.encodePublishHeader(publish, version: version, into: &header)
             channelContext.write(wrapOutboundOut(header), promise: nil)
@@ -293,17 +296,19 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         return true
     }
 
-    /// Replaces the topic by an alias the client allowed (5.0 topic alias maximum).
-    private func applyOutboundAlias(_ publish: inout Publish) {
-        guard clientTopicAliasMaximum > 0 else { return }
+    /// Replaces the topic by an alias the client allowed (5.0 topic alias maximum). Returns a
+    /// new alias to record once the packet is really sent.
+    private func applyOutboundAlias(_ publish: inout Publish) -> UInt16? {
+        guard clientTopicAliasMaximum > 0 else { return nil }
         if let alias = outboundAliases[publish.topic] {
             publish.topic = ""
             publish.properties.topicAlias = alias
-        } else if outboundAliases.count < clientTopicAliasMaximum {
-            let alias = UInt16(outboundAliases.count + 1)
-            outboundAliases[publish.topic] = alias
-            publish.properties.topicAlias = alias
+            return nil
         }
+        guard outboundAliases.count < clientTopicAliasMaximum else { return nil }
+        let alias = UInt16(outboundAliases.count + 1)
+        publish.properties.topicAlias = alias
+        return alias
     }
 
     func flush() {

@@ -28,6 +28,10 @@ final class Session: @unchecked Sendable {
     /// Incoming QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
     private(set) var awaitingRelease = Set<UInt16>()
     private var nextPacketId: UInt16 = 1
+    /// In-flight packet ids of an earlier connection not yet resent on this one, in send order.
+    private var awaitingRedelivery = CircularBuffer<UInt16>(initialCapacity: 1)
+    /// Messages sent on the current connection and not yet acknowledged.
+    private var onTheWire: Int { inflight.count - awaitingRedelivery.count }
     private var sequence: UInt64 = 0
 
     /// Seconds the session outlives its connection; 0 ends it with the connection.
@@ -74,21 +78,16 @@ final class Session: @unchecked Sendable {
         waiting.forEach { $0() }
     }
 
-    /// Attaches a live connection: redelivers what is in flight (DUP) and sends what is queued.
+    /// Attaches a live connection: redelivers what is in flight (DUP, same packet ids, within the
+    /// new connection's receive maximum) and sends what is queued.
     func attach(_ connection: MQTTConnection) {
         loop.preconditionInEventLoop()
         self.connection = connection
         online.store(true, ordering: .relaxed)
         expiryTimer?.cancel()
         expiryTimer = nil
-        for (packetId, entry) in inflight.sorted(by: { $0.value.sequence < $1.value.sequence }) {
-            switch entry.phase {
-            case .awaitingAck:
-                connection.sendPublish(entry.pending, packetId: packetId, dup: true)
-            case .awaitingComplete:
-                connection.sendAck(.pubrel(PublishAck(packetIdentifier: packetId)))
-            }
-        }
+        awaitingRedelivery = CircularBuffer(
+            inflight.sorted(by: { $0.value.sequence < $1.value.sequence }).map(\.key))
         pump()
     }
 
@@ -98,6 +97,7 @@ final class Session: @unchecked Sendable {
         loop.preconditionInEventLoop()
         guard connection === closed else { return }
         connection = nil
+        awaitingRedelivery.removeAll()
         online.store(false, ordering: .relaxed)
         redispatchSharedMessages()
         if let will {
@@ -160,6 +160,7 @@ final class Session: @unchecked Sendable {
         }
         let oldConnection = connection
         connection = nil
+        awaitingRedelivery.removeAll()
         online.store(false, ordering: .relaxed)
         expiryTimer?.cancel()
         expiryTimer = nil
@@ -241,7 +242,7 @@ final class Session: @unchecked Sendable {
                     connection.sendPublish(pending, packetId: nil, dup: false)
                     return
                 }
-            } else if inflight.count < connection.sendQuota {
+            } else if onTheWire < connection.sendQuota, awaitingRedelivery.isEmpty {
                 sendInflight(pending, on: connection)
                 return
             }
@@ -306,9 +307,21 @@ final class Session: @unchecked Sendable {
         queuedBytes += pending.payloadBytes
     }
 
-    /// Moves queued messages to the client while its window and socket allow.
+    /// Moves queued messages to the client while its window and socket allow: first the
+    /// in-flight messages of an earlier connection, then the queue.
     func pump() {
         guard let connection else { return }
+        while let packetId = awaitingRedelivery.first, onTheWire < connection.sendQuota {
+            awaitingRedelivery.removeFirst()
+            guard let entry = inflight[packetId] else { continue }
+            switch entry.phase {
+            case .awaitingAck:
+                connection.sendPublish(entry.pending, packetId: packetId, dup: true)
+            case .awaitingComplete:
+                connection.sendAck(.pubrel(PublishAck(packetIdentifier: packetId)))
+            }
+        }
+        guard awaitingRedelivery.isEmpty else { return }
         let now = NIODeadline.now()
         while let head = queue.first {
             if head.message.isExpired(at: now) {
@@ -321,7 +334,7 @@ final class Session: @unchecked Sendable {
                 queuedBytes -= head.payloadBytes
                 connection.sendPublish(queue.removeFirst(), packetId: nil, dup: false)
             } else {
-                guard inflight.count < connection.sendQuota else { return }
+                guard onTheWire < connection.sendQuota else { return }
                 queuedBytes -= head.payloadBytes
                 sendInflight(queue.removeFirst(), on: connection)
             }
@@ -330,12 +343,20 @@ final class Session: @unchecked Sendable {
 
     // MARK: - Acknowledgements from the client
 
+    /// Drops an acknowledged message from the in-flight set.
+    private func forget(_ packetId: UInt16) {
+        inflight[packetId] = nil
+        if !awaitingRedelivery.isEmpty, let index = awaitingRedelivery.firstIndex(of: packetId) {
+            awaitingRedelivery.remove(at: index)
+        }
+    }
+
     /// PUBACK (QoS 1) — returns false when no such message was in flight.
     func acknowledged(_ packetId: UInt16) -> Bool {
         guard let entry = inflight[packetId], entry.phase == .awaitingAck, entry.pending.qos == .atLeastOnce else {
             return false
         }
-        inflight[packetId] = nil
+        forget(packetId)
         pump()
         return true
     }
@@ -344,7 +365,7 @@ final class Session: @unchecked Sendable {
     func received(_ packetId: UInt16, reasonCode: ReasonCode) -> Bool {
         guard var entry = inflight[packetId], entry.pending.qos == .exactlyOnce else { return false }
         if reasonCode.isError {
-            inflight[packetId] = nil
+            forget(packetId)
             pump()
             return true
         }
@@ -356,7 +377,7 @@ final class Session: @unchecked Sendable {
     /// PUBCOMP (QoS 2, second half) — returns false when no such message was awaiting it.
     func completed(_ packetId: UInt16) -> Bool {
         guard let entry = inflight[packetId], entry.phase == .awaitingComplete else { return false }
-        inflight[packetId] = nil
+        forget(packetId)
         pump()
         return true
     }
