@@ -79,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer",
+            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]

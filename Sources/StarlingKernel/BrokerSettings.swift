@@ -1,10 +1,17 @@
+import NIOCore
+
 /// Everything that tunes the kernel, as plain values. `StarlingServer` fills it from the
 /// config file, the environment and the command line; the defaults work with none of them.
 public struct BrokerSettings: Sendable, Equatable {
     /// The node's name, `name@host`.
     public var nodeName: String = "starling@127.0.0.1"
-    /// Event loops (threads) serving connections; 0 means one per core.
+    /// Event loops (threads) serving connections; 0 means `automaticEventLoops`.
     public var eventLoops: Int = 0
+
+    /// One loop per core but one, at least one: the kernel's network stack needs a core too, and a
+    /// delivery between loops costs a thread wake-up (docs/benchmarks.md measures 1 against 2 loops
+    /// on 2 cores: one loop won every test).
+    public static var automaticEventLoops: Int { max(1, System.coreCount - 1) }
     /// Whether clients without a username may connect. `nil` means automatic, as in Mosquitto 2.0:
     /// allowed while every listener is bound to a loopback address, refused otherwise.
     public var allowAnonymous: Bool? = nil

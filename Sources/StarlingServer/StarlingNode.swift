@@ -41,7 +41,7 @@ public final class RunningNode: Sendable {
     /// Creates the kernel and binds every enabled listener. Logs `listening on HOST:PORT` for each.
     public static func start(config: ServerConfig, logger: Logger) async throws -> RunningNode {
         let settings = config.settings
-        let loops = settings.eventLoops > 0 ? settings.eventLoops : System.coreCount
+        let loops = settings.eventLoops > 0 ? settings.eventLoops : BrokerSettings.automaticEventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         let allowAnonymous: Bool
         if let explicit = settings.allowAnonymous {

@@ -3,7 +3,7 @@ import MQTTCore
 import XCTest
 
 /// What ends connections: malformed input, refused filters, node shutdown, keep alive.
-final class ConnectionTests: IntegrationTestCase {
+final class ConnectionTests: IntegrationTestCase, @unchecked Sendable {
     /// A PUBLISH with both QoS bits set is malformed: DISCONNECT 0x81 and close, for that client only.
     func testPublishWithQoS3IsMalformedAndClosesOnlyThatConnection() async throws {
         let bystander = try await connect("mal-bystander")

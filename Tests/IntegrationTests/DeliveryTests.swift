@@ -3,7 +3,7 @@ import MQTTCore
 import XCTest
 
 /// How messages reach subscribers: shared subscriptions, topic aliases, the inflight window.
-final class DeliveryTests: IntegrationTestCase {
+final class DeliveryTests: IntegrationTestCase, @unchecked Sendable {
     /// Three members of `$share/g/…` split 30 messages round robin: each message once, 10 per member.
     func testSharedSubscriptionSplitsMessagesRoundRobin() async throws {
         var members: [TestClient] = []

@@ -3,7 +3,7 @@ import MQTTCore
 import XCTest
 
 /// Publish → subscribe round trips at every QoS, in both protocol versions.
-final class PublishSubscribeTests: IntegrationTestCase {
+final class PublishSubscribeTests: IntegrationTestCase, @unchecked Sendable {
     func testRoundTripAtEveryQoSOverMQTT311() async throws {
         try await roundTrip(.v3_1_1)
     }

@@ -4,7 +4,7 @@ import NIOCore
 import XCTest
 
 /// Sessions that outlive their connections: QoS 2 state, queued and in-flight messages, takeover.
-final class SessionTests: IntegrationTestCase {
+final class SessionTests: IntegrationTestCase, @unchecked Sendable {
     /// A QoS 2 PUBLISH resent with DUP after a reconnect (before PUBREL) is acknowledged again but routed once.
     ///
     /// The publisher is a raw connection: `MQTTClient` answers any PUBREC it did not ask for with PUBREL, which
@@ -159,5 +159,26 @@ final class SessionTests: IntegrationTestCase {
         let received = try await second.messages.wait(for: 2)
         XCTAssertEqual(received.texts, ["m0", "m1"])
         XCTAssertEqual(first.messages.count, 0)
+    }
+
+    /// Eight connects racing with one client id leave exactly one connection, which owns the session.
+    func testRacingConnectsWithOneClientIdLeaveExactlyOneWinner() async throws {
+        let clients = try await withThrowingTaskGroup(of: TestClient.self) { group in
+            for _ in 0..<8 {
+                group.addTask { try await self.connect("race-client", cleanStart: false, sessionExpiry: 60) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try await waitForConnections(1)
+        try await waitUntil("the losers see their connections closed") {
+            clients.filter { $0.mqtt.isActive }.count == 1
+        }
+        let winner = try XCTUnwrap(clients.first { $0.mqtt.isActive })
+        try await winner.subscribe("race/t")
+        let publisher = try await connect("race-pub")
+        try await publisher.publishNumbered(1, to: "race/t")
+        let received = try await winner.messages.wait(for: 1)
+        XCTAssertEqual(received.texts, ["m0"])
+        XCTAssertEqual(try node.broker.stats.sessions, 2, "one session for the raced id, one for the publisher")
     }
 }

@@ -4,7 +4,7 @@ import NIOCore
 import XCTest
 
 /// Will messages and retained messages.
-final class WillAndRetainTests: IntegrationTestCase {
+final class WillAndRetainTests: IntegrationTestCase, @unchecked Sendable {
     private func will(_ topic: String, properties: Properties = []) -> Will {
         Will(topic: topic, payload: ByteBuffer(string: "gone: \(topic)"), qos: .atLeastOnce, properties: properties)
     }

@@ -145,6 +145,15 @@ extension MQTTConnection {
             will = nil
             return
         }
+        if session.successor != nil {
+            // A newer connection with this client id took the session over while this one was
+            // still connecting: it is accepted and at once told it was taken over.
+            sendConnAck(ConnAck(sessionPresent: sessionPresent, reasonCode: .success,
+                                properties: version == .v5 ? ackProperties : []))
+            state = .connected
+            _ = takeOver()
+            return
+        }
         attachedToSession = true
         sendConnAck(ConnAck(sessionPresent: sessionPresent, reasonCode: .success,
                             properties: version == .v5 ? ackProperties : []))

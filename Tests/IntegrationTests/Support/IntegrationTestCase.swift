@@ -11,7 +11,7 @@ import XCTest
 ///
 /// Every client and raw connection made through the helpers, and the node, are closed in `tearDown` (also
 /// when the test failed or threw), each close bounded.
-class IntegrationTestCase: XCTestCase {
+class IntegrationTestCase: XCTestCase, @unchecked Sendable {  // its state is behind `lock`
     private let lock = NSLock()
     private var runningNode: RunningNode?
     private var clients: [MQTTClient] = []
