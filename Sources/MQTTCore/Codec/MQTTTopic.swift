@@ -11,7 +11,13 @@ public enum MQTTTopic {
     public static func isValidName(_ topic: String) -> Bool {
         let utf8 = topic.utf8
         guard !utf8.isEmpty, utf8.count <= 65_535 else { return false }
-        return !utf8.contains { $0 == plus || $0 == hash || $0 == 0 }
+        // Native strings are contiguous: a plain loop over the bytes is several times faster on
+        // the publish path than the generic `contains(where:)`.
+        let verdict = utf8.withContiguousStorageIfAvailable { bytes in
+            for byte in bytes where byte == plus || byte == hash || byte == 0 { return false }
+            return true
+        }
+        return verdict ?? !utf8.contains { $0 == plus || $0 == hash || $0 == 0 }
     }
 
     /// Filter rules: non-empty; `#` only as the whole last level; `+` only as a whole level; `$share/GROUP/FILTER`
@@ -93,6 +99,12 @@ public enum MQTTTopic {
 
     /// Number of levels: one more than the number of `/`.
     public static func levelCount(_ s: String) -> Int {
+        let counted = s.utf8.withContiguousStorageIfAvailable { bytes in
+            var count = 1
+            for byte in bytes where byte == slash { count += 1 }
+            return count
+        }
+        if let counted { return counted }
         var count = 1
         for byte in s.utf8 where byte == slash { count += 1 }
         return count
