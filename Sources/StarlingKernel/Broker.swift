@@ -1,5 +1,6 @@
 import Atomics
 import Logging
+import NIOConcurrencyHelpers
 import MQTTCore
 import NIOCore
 import NIOPosix
@@ -7,9 +8,10 @@ import NIOPosix
 /// The broker kernel of one node: sessions, routing, retained messages and limits. Listeners
 /// hand it their accepted channels through `configure(channel:)`.
 public final class Broker: Sendable {
-    public let settings: BrokerSettings
-    /// Whether clients without credentials may connect (the setting, or the loopback rule resolved).
-    public let allowAnonymous: Bool
+    /// The settings in force (`allowAnonymous` resolved). Each loop keeps its own copy for the
+    /// hot path; `update(settings:)` replaces all of them.
+    public var settings: BrokerSettings { currentSettings.withLockedValue { $0 } }
+    private let currentSettings: NIOLockedValueBox<BrokerSettings>
     let logger: Logger
     let contexts: [LoopContext]
     let router: Router
@@ -23,15 +25,16 @@ public final class Broker: Sendable {
 
     /// - Parameters:
     ///   - group: the event loops connections run on (each gets a delivery context).
-    ///   - allowAnonymous: the resolved anonymous policy.
-    public init(settings: BrokerSettings, group: MultiThreadedEventLoopGroup, allowAnonymous: Bool, logger: Logger) {
-        self.settings = settings
-        self.allowAnonymous = allowAnonymous
+    ///   - settings: with `allowAnonymous` resolved (nil counts as false).
+    public init(settings: BrokerSettings, group: MultiThreadedEventLoopGroup, logger: Logger) {
+        self.currentSettings = NIOLockedValueBox(settings)
         self.logger = logger
         self.router = Router(strategy: settings.sharedSubscription.strategy)
         self.connections = ConnectionLimit(maximum: settings.maxConnections)
         let loops = Array(group.makeIterator())
-        self.contexts = loops.enumerated().map { LoopContext(loop: $0.element, index: $0.offset, loopCount: loops.count) }
+        self.contexts = loops.enumerated().map {
+            LoopContext(loop: $0.element, index: $0.offset, loopCount: loops.count, settings: settings)
+        }
         for context in contexts { context.broker = self }
     }
 
@@ -56,7 +59,7 @@ public final class Broker: Sendable {
     /// them, so a publisher's acknowledgement goes out ahead of the copies.
     @discardableResult
     func publish(_ message: Message, from context: LoopContext, beforeDelivery: (Int) -> Void = { _ in }) -> Int {
-        if message.retain, settings.mqtt.retainAvailable {
+        if message.retain, context.settings.mqtt.retainAvailable {
             retained.update(with: message)
         }
         var deliveries = context.takeScratch()
@@ -74,6 +77,23 @@ public final class Broker: Sendable {
         session.context.logRateLimited(logger, "dropped a QoS \(pending.qos) message for a session",
                                        metadata: ["client_id": "\(session.clientId)", "topic": "\(pending.message.topic)",
                                                   "reason": "\(reason.name)"])
+    }
+
+    /// Puts new settings in force on every loop: limits, queue bounds, anonymous access, the
+    /// connection limit and the shared-subscription strategy change at once. The node name and
+    /// the event-loop count are fixed for the life of the broker and are kept as they are.
+    public func update(settings new: BrokerSettings) {
+        var applied = new
+        let old = settings
+        applied.nodeName = old.nodeName
+        applied.eventLoops = old.eventLoops
+        let final = applied
+        currentSettings.withLockedValue { $0 = final }
+        connections.maximum = final.maxConnections
+        router.strategy = final.sharedSubscription.strategy
+        for context in contexts {
+            context.loop.execute { context.settings = final }
+        }
     }
 
     // MARK: - Shutdown and introspection

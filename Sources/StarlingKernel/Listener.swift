@@ -29,10 +29,16 @@ public enum ListenerTuning {
 /// The most MQTT connections one listener (or the whole node) holds at once. Counted at
 /// CONNECT, so a refused client still hears why (CONNACK 0x97 quota exceeded).
 public final class ConnectionLimit: Sendable {
-    public let maximum: Int
+    private let limit: ManagedAtomic<Int>
     private let current = ManagedAtomic<Int>(0)
 
-    public init(maximum: Int) { self.maximum = maximum }
+    public init(maximum: Int) { limit = ManagedAtomic(maximum) }
+
+    /// The limit; lowering it refuses new connections and keeps the ones already there.
+    public var maximum: Int {
+        get { limit.load(ordering: .relaxed) }
+        set { limit.store(newValue, ordering: .relaxed) }
+    }
 
     /// Takes a slot; false (and nothing taken) when the limit is reached.
     func acquire() -> Bool {

@@ -24,7 +24,11 @@ final class LoopContext: @unchecked Sendable {
     /// Every open connection of this loop (for shutdown).
     private(set) var connections: [ObjectIdentifier: MQTTConnection] = [:]
 
-    init(loop: EventLoop, index: Int, loopCount: Int) {
+    /// This loop's copy of the broker's settings (read on every packet; replaced by `Broker.update`).
+    var settings: BrokerSettings
+
+    init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
+        self.settings = settings
         self.loop = loop
         self.index = index
         self.remote = Array(repeating: [], count: loopCount)

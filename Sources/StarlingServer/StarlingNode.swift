@@ -43,16 +43,7 @@ public final class RunningNode: Sendable {
         let settings = config.settings
         let loops = settings.eventLoops > 0 ? settings.eventLoops : BrokerSettings.automaticEventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
-        let allowAnonymous: Bool
-        if let explicit = settings.allowAnonymous {
-            allowAnonymous = explicit
-        } else {
-            allowAnonymous = config.isLoopbackOnly()
-            if !allowAnonymous {
-                logger.warning("anonymous clients are refused: a listener is not on a loopback address and mqtt.allow_anonymous is not set")
-            }
-        }
-        let broker = Broker(settings: settings, group: group, allowAnonymous: allowAnonymous, logger: logger)
+        let broker = Broker(settings: config.resolvedSettings(logger: logger), group: group, logger: logger)
         var channels: [Channel] = []
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
         do {
@@ -89,6 +80,21 @@ public final class RunningNode: Sendable {
         try? await Task.sleep(nanoseconds: 100_000_000)
         try? await group.shutdownGracefully()
         logger.info("stopped")
+    }
+}
+
+extension ServerConfig {
+    /// The kernel's settings with `allowAnonymous` resolved: the explicit setting, or (as in
+    /// Mosquitto 2.0) allowed only while every listener is on a loopback address.
+    public func resolvedSettings(logger: Logger) -> BrokerSettings {
+        var resolved = settings
+        if resolved.allowAnonymous == nil {
+            resolved.allowAnonymous = isLoopbackOnly()
+            if resolved.allowAnonymous == false {
+                logger.warning("anonymous clients are refused: a listener is not on a loopback address and mqtt.allow_anonymous is not set")
+            }
+        }
+        return resolved
     }
 }
 

@@ -26,9 +26,10 @@ class KernelTestCase: XCTestCase {
     /// making sessions: they belong to the broker they were made with.
     func reconfigure(_ configure: (inout BrokerSettings) -> Void) {
         var settings = BrokerSettings()
+        settings.allowAnonymous = true
         configure(&settings)
         let quiet = Logger(label: "starling.kernel-tests", factory: { _ in SwiftLogNoOpLogHandler() })
-        broker = Broker(settings: settings, group: group, allowAnonymous: true, logger: quiet)
+        broker = Broker(settings: settings, group: group, logger: quiet)
     }
 
     /// A session without a connection (offline) on the broker's first loop.

@@ -6,8 +6,10 @@ extension MQTTConnection {
     /// and answers CONNACK once the session is in place.
     func handleConnect(_ connect: Connect) {
         version = connect.protocolVersion
-        let limits = broker.settings.mqtt
-        let sessionSettings = broker.settings.session
+        username = connect.username
+        cleanStart = connect.cleanStart
+        let limits = loopContext.settings.mqtt
+        let sessionSettings = loopContext.settings.session
         if version == .v5 {
             requestProblemInformation = connect.properties.requestProblemInformation != 0
         }
@@ -27,7 +29,7 @@ extension MQTTConnection {
         }
 
         // Authentication: no authenticator is configured without plugins, so only the anonymous rule applies.
-        guard broker.allowAnonymous else {
+        guard loopContext.settings.allowAnonymous ?? false else {
             return refuse(.notAuthorized, "anonymous access is disabled and no authentication is configured")
         }
         if connect.properties.authenticationMethod != nil {
@@ -113,6 +115,7 @@ extension MQTTConnection {
             keepAlive = limits.serverKeepAlive
             ackProperties.serverKeepAlive = UInt16(clamping: keepAlive)
         }
+        negotiatedKeepAlive = keepAlive
         startKeepAlive(seconds: keepAlive)
 
         // The session: claim the client id; a previous holder hands over (or ends).
@@ -155,6 +158,10 @@ extension MQTTConnection {
             return
         }
         attachedToSession = true
+        session.recordConnection(ConnectionInfo(
+            username: username, peer: channelContext.remoteAddress.flatMap(Self.describe),
+            protocolVersion: version, keepAlive: negotiatedKeepAlive, cleanStart: cleanStart,
+            connectedAt: Int64(NIODeadline.wallClockNow)))
         sendConnAck(ConnAck(sessionPresent: sessionPresent, reasonCode: .success,
                             properties: version == .v5 ? ackProperties : []))
         state = .connected
@@ -177,8 +184,14 @@ extension MQTTConnection {
 
     /// Checks the node's topic length and depth limits.
     func checkTopicLimits(_ topic: String) -> Bool {
-        let limits = broker.settings.mqtt
+        let limits = loopContext.settings.mqtt
         return topic.utf8.count <= limits.maxTopicLength && MQTTTopic.levelCount(topic) <= limits.maxTopicLevels
+    }
+
+    /// `HOST:PORT` of a peer address.
+    static func describe(_ address: SocketAddress) -> String? {
+        guard let ip = address.ipAddress, let port = address.port else { return nil }
+        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     private static func makeClientId() -> String {

@@ -5,7 +5,7 @@ extension MQTTConnection {
     /// An application message from the client: resolves its topic alias, checks it against the
     /// node's limits, routes it and acknowledges it per its QoS.
     func handlePublish(_ incoming: Publish, session: Session) {
-        let limits = broker.settings.mqtt
+        let limits = loopContext.settings.mqtt
         var publish = incoming
         loopContext.stats.add(loopContext.stats.messagesReceived)
 
@@ -71,7 +71,7 @@ extension MQTTConnection {
 
     /// QoS 2 messages a client may have awaiting PUBREL: the receive maximum announced in CONNACK.
     private var incomingQoS2Limit: Int {
-        min(broker.settings.session.receiveMaximum, broker.settings.session.maxAwaitingRel)
+        min(loopContext.settings.session.receiveMaximum, loopContext.settings.session.maxAwaitingRel)
     }
 
     /// Refuses one message. A 5.0 client hears why in a failure PUBACK/PUBREC (QoS 1/2) or a

@@ -4,7 +4,7 @@ import NIOCore
 extension MQTTConnection {
     /// SUBSCRIBE: one reason code per filter, then the retained messages each new subscription asks for.
     func handleSubscribe(_ subscribe: Subscribe, session: Session) {
-        let limits = broker.settings.mqtt
+        let limits = loopContext.settings.mqtt
         let identifier = version == .v5 ? subscribe.properties.subscriptionIdentifiers.first : nil
         if identifier != nil, !limits.subscriptionIdentifiersAvailable {
             return disconnect(.subscriptionIdentifiersNotSupported, reason: "subscription identifiers are not supported")

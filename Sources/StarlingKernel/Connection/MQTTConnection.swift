@@ -35,6 +35,9 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     // Negotiated at CONNECT.
     var version = ProtocolVersion.v3_1_1
     var clientId = ""
+    var username: String?
+    var cleanStart = true
+    var negotiatedKeepAlive = 0
     var session: Session?
     /// The will to publish if the connection ends without a normal DISCONNECT.
     var will: Message?
@@ -67,7 +70,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         self.broker = broker
         self.listenerLimit = listenerLimit
         self.loopContext = loopContext
-        self.decoder = MQTTPacketDecoder(version: nil, maximumPacketSize: broker.settings.mqtt.maxPacketSize,
+        self.decoder = MQTTPacketDecoder(version: nil, maximumPacketSize: loopContext.settings.mqtt.maxPacketSize,
                                          expectsConnectFirst: true)
     }
 
@@ -212,7 +215,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
                 self.disconnect(.protocolError, reason: "session expiry set on DISCONNECT after 0 at CONNECT")
                 return
             }
-            session.expiryInterval = min(expiry, UInt32(clamping: broker.settings.session.maxSessionExpiry))
+            session.expiryInterval = min(expiry, UInt32(clamping: loopContext.settings.session.maxSessionExpiry))
         }
         if disconnect.reasonCode != .disconnectWithWillMessage { will = nil }
         logger.debug("client sent DISCONNECT", metadata: ["reason": "\(disconnect.reasonCode)"])
@@ -225,7 +228,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         keepAliveTask?.cancel()
         keepAliveTask = nil
         guard seconds > 0 else { return }
-        let timeout = TimeAmount.nanoseconds(Int64(Double(seconds) * broker.settings.mqtt.keepAliveMultiplier * 1e9))
+        let timeout = TimeAmount.nanoseconds(Int64(Double(seconds) * loopContext.settings.mqtt.keepAliveMultiplier * 1e9))
         keepAliveTimeout = timeout
         scheduleKeepAliveCheck(in: timeout)
     }

@@ -6,7 +6,12 @@ import MQTTCore
 final class Router: @unchecked Sendable {
     private let lock = ReadWriteLock()
     private let root = TopicNode()
-    private let strategy: SharedDispatchStrategy
+    private let currentStrategy: ManagedAtomic<Int>
+    /// How shared groups pick a member; may change at run time (config reload).
+    var strategy: SharedDispatchStrategy {
+        get { SharedDispatchStrategy.allCases[currentStrategy.load(ordering: .relaxed)] }
+        set { currentStrategy.store(SharedDispatchStrategy.allCases.firstIndex(of: newValue)!, ordering: .relaxed) }
+    }
     /// Subscriptions per session, to know whether overlapping matches are possible.
     private var filtersPerSession: [ObjectIdentifier: Int] = [:]
     /// Sessions holding more than one non-shared filter; when zero a match needs no merging.
@@ -16,7 +21,7 @@ final class Router: @unchecked Sendable {
     private let generation = ManagedAtomic<UInt64>(0)
 
     init(strategy: SharedDispatchStrategy) {
-        self.strategy = strategy
+        self.currentStrategy = ManagedAtomic(SharedDispatchStrategy.allCases.firstIndex(of: strategy)!)
     }
 
     /// Adds or replaces `session`'s subscription to `filter` (plain or `$share/…`/`$queue/…`).
@@ -204,6 +209,15 @@ final class Router: @unchecked Sendable {
                   member.session.isOnline
             else { return nil }
             return Delivery(session: member.session, options: member.options, sharedGroup: key)
+        }
+    }
+
+    /// Every filter with at least one subscriber (shared ones as `$share/GROUP/FILTER`).
+    func filters() -> [String] {
+        lock.withReadLock {
+            var result: [String] = []
+            root.appendFilters(prefix: nil, into: &result)
+            return result
         }
     }
 

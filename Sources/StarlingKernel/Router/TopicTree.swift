@@ -95,4 +95,18 @@ final class TopicNode {
         if !self.subscribers.isEmpty { subscribers.append(contentsOf: self.subscribers.values) }
         if !shared.isEmpty { groups.append(contentsOf: shared.values) }
     }
+
+    /// Appends the filter of this node (when subscribed) and of every node below it.
+    func appendFilters(prefix: String?, into result: inout [String]) {
+        if let prefix {
+            if !subscribers.isEmpty { result.append(prefix) }
+            for group in shared.keys {
+                result.append(group == "$queue" ? "$queue/\(prefix)" : "$share/\(group)/\(prefix)")
+            }
+        }
+        func path(_ level: String) -> String { prefix.map { "\($0)/\(level)" } ?? level }
+        for (level, child) in children { child.appendFilters(prefix: path(level), into: &result) }
+        plus?.appendFilters(prefix: path("+"), into: &result)
+        hash?.appendFilters(prefix: path("#"), into: &result)
+    }
 }

@@ -270,7 +270,7 @@ final class Session: @unchecked Sendable {
     }
 
     private func enqueue(_ pending: PendingMessage) {
-        let settings = broker.settings.session
+        let settings = context.settings.session
         if connection == nil, pending.qos == .atMostOnce, !settings.queueQoS0Offline {
             context.stats.dropped(.qos0Offline)
             return
@@ -424,21 +424,37 @@ final class Session: @unchecked Sendable {
 
     // MARK: - Introspection
 
-    /// A summary of the session for logs, the API and tests.
-    var summary: SessionSummary {
-        SessionSummary(clientId: clientId, connected: connection != nil, subscriptions: subscriptions,
-                       inflight: inflight.count, queued: queue.count, expiryInterval: expiryInterval)
-    }
-}
+    /// What the last connection of this session said about itself (kept while offline).
+    private(set) var lastConnection: ConnectionInfo?
 
-/// A read-only picture of a session.
-public struct SessionSummary: Sendable {
-    public let clientId: String
-    public let connected: Bool
-    public let subscriptions: [String: SubscriptionOptions]
-    public let inflight: Int
-    public let queued: Int
-    public let expiryInterval: UInt32
+    func recordConnection(_ info: ConnectionInfo) { lastConnection = info }
+
+    /// The session as the management API shows it. Runs on the session's loop.
+    var clientInfo: ClientInfo {
+        ClientInfo(clientId: clientId, username: lastConnection?.username, peer: lastConnection?.peer,
+                   protocolVersion: lastConnection?.protocolVersion.description ?? "",
+                   connected: connection != nil, keepAlive: lastConnection?.keepAlive ?? 0,
+                   cleanStart: lastConnection?.cleanStart ?? true, connectedAt: lastConnection?.connectedAt,
+                   sessionExpiryInterval: expiryInterval, subscriptions: subscriptions.count,
+                   inflight: inflight.count, queued: queue.count)
+    }
+
+    /// This session's subscriptions, for the management API.
+    var subscriptionInfos: [SubscriptionInfo] {
+        subscriptions.map { SubscriptionInfo(clientId: clientId, filter: $0.key, options: $0.value) }
+    }
+
+    /// Closes the connection (5.0: DISCONNECT 0x98 administrative action) and discards the
+    /// session, without its will. Runs on the session's loop.
+    func kick() {
+        expiryInterval = 0
+        if let connection {
+            connection.will = nil
+            connection.disconnect(.administrativeAction, reason: "kicked by an administrator")
+        } else {
+            end()
+        }
+    }
 }
 
 extension Delivery {

@@ -9,3 +9,4 @@ enum UTF8Validation {
         }
     }
 }
+
