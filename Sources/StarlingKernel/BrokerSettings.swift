@@ -52,6 +52,9 @@ public struct MQTTLimits: Sendable, Equatable {
 public struct SessionSettings: Sendable, Equatable {
     /// The broker's receive maximum: QoS 1/2 PUBLISHes a client may have unacknowledged towards it.
     public var receiveMaximum: Int = 65_535
+    /// QoS 1/2 messages sent to a client and not yet acknowledged, at most (the client's receive
+    /// maximum lowers it further). Past it messages wait in the session's bounded queue.
+    public var maxInflight: Int = 256
     /// The cap on a client's session expiry interval, in seconds.
     public var maxSessionExpiry: Int = 7 * 24 * 3600
     /// Messages queued per session beyond the inflight window (connected or not); 0 = unlimited.

@@ -193,3 +193,25 @@ def test_inflight_window_respects_client_receive_maximum(broker, raw_factory, cl
         complete(p) if qos == 1 else None
     assert [p.payload for p in got] == [f"m{i}".encode() for i in range(5)]
     assert len({p.pid for p in got[-2:]}) == 2
+
+
+# Mosquitto's max_inflight_messages is the same idea, but the suite maps our
+# session.receive_maximum to it, so this test is ours alone.
+@pytest.mark.starling_only
+@pytest.mark.parametrize("version", [m.V311, m.V5])
+def test_max_inflight_caps_the_window_for_every_client(broker_factory, raw_factory, client_factory, uid, version):
+    """session.max_inflight bounds unacknowledged QoS 1 messages, also for 3.1.1 clients (no receive maximum)."""
+    b = broker_factory({"session": {"max_inflight": 3}})
+    topic = f"t/{uid}/cap"
+    s = raw_factory(b, version)
+    raw_connect_ok(s, f"{uid}-sub", version=version)
+    assert raw_subscribe(s, [(topic, 1)]) == [1]
+    pub = client_factory(b, "pub")
+    for i in range(6):
+        pub.publish(topic, f"m{i}", qos=1)
+    got = s.recv_publishes(3)
+    assert [p.payload for p in got] == [b"m0", b"m1", b"m2"]
+    s.expect_silence(0.7)
+    s.send(m.puback(got[0].pid))
+    assert [p.payload for p in s.recv_publishes(1)] == [b"m3"]
+    s.expect_silence(0.5)

@@ -85,7 +85,7 @@ extension MQTTConnection {
             let requested = connect.properties.sessionExpiryInterval ?? 0
             expiry = min(requested, UInt32(clamping: sessionSettings.maxSessionExpiry))
             if expiry != requested { ackProperties.sessionExpiryInterval = expiry }
-            sendQuota = Int(connect.properties.receiveMaximum ?? 65_535)
+            sendQuota = min(Int(connect.properties.receiveMaximum ?? 65_535), sessionSettings.maxInflight)
             clientMaximumPacketSize = Int(connect.properties.maximumPacketSize ?? UInt32.max)
             clientTopicAliasMaximum = Int(connect.properties.topicAliasMaximum ?? 0)
             if let assignedClientId { ackProperties.assignedClientIdentifier = assignedClientId }
@@ -106,7 +106,7 @@ extension MQTTConnection {
         } else {
             // 3.x: a persistent session lives until the node's cap.
             expiry = connect.cleanStart ? 0 : UInt32(clamping: sessionSettings.maxSessionExpiry)
-            sendQuota = 65_535
+            sendQuota = sessionSettings.maxInflight
         }
 
         // Keep alive: 5.0 clients may be told a different value.

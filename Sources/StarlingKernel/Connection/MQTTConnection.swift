@@ -42,8 +42,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// The will to publish if the connection ends without a normal DISCONNECT.
     var will: Message?
     var willDelay: UInt32 = 0
-    /// The client's receive maximum: QoS 1/2 messages it accepts unacknowledged.
-    var sendQuota = 65_535
+    /// QoS 1/2 messages the client may have unacknowledged: its receive maximum, capped by `session.max_inflight`.
+    var sendQuota = 256
     /// The largest packet the client accepts.
     var clientMaximumPacketSize = Int.max
     var clientTopicAliasMaximum = 0

@@ -124,6 +124,7 @@ enum ConfigSchema {
         ]),
         ConfigSection(name: "session", keys: [
             .int("receive_maximum", 1...65_535, \.settings.session.receiveMaximum),
+            .int("max_inflight", 1...65_535, \.settings.session.maxInflight),
             .seconds("max_session_expiry", 0...Int(UInt32.max), \.settings.session.maxSessionExpiry),
             .int("max_queued_messages", 0...Int.max, \.settings.session.maxQueuedMessages),
             .bytes("max_queued_bytes", 0...Int.max, \.settings.session.maxQueuedBytes),
