@@ -208,11 +208,12 @@ def test_ctl_options_after_the_subcommand(broker):
 
 def test_reload_applies_live_settings_and_names_restart_keys(broker, raw_factory, uid):
     text = broker.config_path.read_text()
-    broker.config_path.write_text(text + "\n[api]\nport = 1\n" if "[api]" not in text else text)
-    broker.config_path.write_text(broker.config_path.read_text().replace("allow_anonymous = true", "allow_anonymous = false"))
+    assert "[node]\n" in text and "allow_anonymous = true" in text
+    text = text.replace("[node]\n", '[node]\nname = "renamed@127.0.0.1"\n')
+    broker.config_path.write_text(text.replace("allow_anonymous = true", "allow_anonymous = false"))
     status, body = api(broker, "POST", "/reload")
     assert status == 200 and "mqtt.allow_anonymous" in body["changed"], body
-    assert any(k.startswith("api.") for k in body["restart_required"]), body
+    assert "node.name" in body["restart_required"], body
     r = raw_factory(broker)
     assert r.connect(f"{uid}-anon").rc == 0x87
     broker.config_path.write_text("this is [not toml")
