@@ -50,9 +50,16 @@ public final class RunningNode: Sendable {
             for listener in config.listeners where listener.enabled {
                 let channel: Channel
                 do {
-                    channel = try await ListenerTuning.tcpBootstrap(group: group, broker: broker,
-                                                                         limit: ConnectionLimit(maximum: listener.maxConnections))
-                        .bind(host: listener.bind, port: listener.port).get()
+                    let limit = ConnectionLimit(maximum: listener.maxConnections)
+                    let bootstrap: ServerBootstrap
+                    switch listener.kind {
+                    case .tcp:
+                        bootstrap = ListenerTuning.tcpBootstrap(group: group, broker: broker, limit: limit)
+                    case .ws:
+                        bootstrap = WebSocketListener.bootstrap(group: group, broker: broker, limit: limit,
+                                                                path: listener.path)
+                    }
+                    channel = try await bootstrap.bind(host: listener.bind, port: listener.port).get()
                 } catch {
                     throw NodeStartError(message: "cannot listen on \(listener.bind):\(listener.port) (listener \(listener.qualifiedName)): \(error)")
                 }

@@ -343,9 +343,15 @@ class Broker:
         cmd = [str(binary), "start", "--bind", HOST, "--port", "0", "--log-level", "debug",
                "--config", str(self.config_path)]
         self.proc = self._spawn(cmd)
-        found = self._wait_for_line(re.compile(r"listening on 127\.0\.0\.1:(\d+)"), STARTUP_TIMEOUT)
+        found = self._wait_for_line(re.compile(r"listening on 127\.0\.0\.1:(\d+).*listener=tcp\.default"),
+                                    STARTUP_TIMEOUT)
         if found:
             self.port = int(found.group(1))
+        # Other listeners (e.g. ws.default) log their own line; record their ports by name.
+        self.listener_ports = {
+            m_.group(2): int(m_.group(1))
+            for m_ in re.finditer(r"listening on 127\.0\.0\.1:(\d+).*listener=([a-z]+\.[A-Za-z0-9_-]+)", self.log_text())
+        }
         if self.port is None or self.port == 0:
             self.stop()
             pytest.fail(f"Starling did not report 'listening on 127.0.0.1:PORT' within "

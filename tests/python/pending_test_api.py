@@ -89,7 +89,7 @@ def test_kick_sends_disconnect_0x98(broker, raw_factory, uid):
     assert status == 204
     got = r.read_until_closed(5)
     assert [(p.type, p.rc) for p in got] == [(m.DISCONNECT, 0x98)], got
-    wait_for(lambda: api(broker, "GET", f"/clients/{uid}-kicked")[0] == 404, 5, msg="the kicked session is gone")
+    wait_for(lambda: api(broker, "GET", f"/clients/{uid}-kicked")[0] == 404, 5, message="the kicked session is gone")
 
 
 def test_http_publish_reaches_a_paho_subscriber(broker, client_factory, uid):

@@ -80,18 +80,28 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) {
         channelContext = context
+        // Added after an HTTP upgrade (WebSocket), the channel is already active.
+        if context.channel.isActive { start() }
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        start()
+        context.fireChannelActive()
+    }
+
+    private var started = false
+
+    private func start() {
+        guard !started else { return }
+        started = true
         loopContext.register(self)
         // A connection must send CONNECT promptly; idle sockets do not hold a slot.
-        keepAliveTask = context.eventLoop.scheduleTask(in: .seconds(15)) { [self] in
+        keepAliveTask = channelContext.eventLoop.scheduleTask(in: .seconds(15)) { [self] in
             if state == .awaitingConnect {
                 logger.debug("closing a connection that sent no CONNECT within 15 s")
                 close()
             }
         }
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -162,6 +162,9 @@ struct ConfigLoader {
         guard !enabled.isEmpty else {
             throw ConfigError("no enabled listener: enable one in a [listeners.tcp.NAME] section")
         }
+        for listener in config.listeners where listener.kind != .ws && listener.path != "/mqtt" {
+            throw ConfigError("listeners.\(listener.qualifiedName).path: only WebSocket (ws) listeners have a path")
+        }
         var seen: [String: String] = [:]
         for listener in enabled where listener.port != 0 {
             let address = "\(listener.bind):\(listener.port)"
@@ -197,7 +200,7 @@ struct ConfigLoader {
         guard isValidName(name[...]) else {
             throw ConfigError("invalid listener name '\(name)'\(origin.whereNote): expected letters, digits, '_' and '-'")
         }
-        config.listeners.append(ListenerConfig(kind: kind, name: name))
+        config.listeners.append(ListenerConfig(kind: kind, name: name, port: kind.defaultPort))
         return config.listeners.count - 1
     }
 

@@ -139,6 +139,8 @@ enum ConfigSchema {
         .string("bind", \.bind, expected: hostExpected, valid: { isValidHost($0[...]) }),
         .int("port", 0...65_535, \.port),
         .int("max_connections", 1...Int(Int32.max), \.maxConnections),
+        .string("path", \.path, expected: "an HTTP path starting with '/' (WebSocket listeners only)",
+                valid: { $0.hasPrefix("/") && !$0.contains(where: { $0 == " " || $0 == "?" || $0 == "#" }) }),
     ]
 
     /// Section names in the order the file documents them, for "known sections" messages.

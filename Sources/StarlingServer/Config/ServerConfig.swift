@@ -6,6 +6,16 @@ import StarlingKernel
 public enum ListenerKind: String, Sendable, Equatable, CaseIterable {
     /// MQTT over plain TCP.
     case tcp
+    /// MQTT over WebSocket (binary frames, subprotocol `mqtt`), as browsers and EMQX's port 8083 speak it.
+    case ws
+
+    /// The port a listener of this kind takes when its section names none.
+    public var defaultPort: Int {
+        switch self {
+        case .tcp: return 1883
+        case .ws: return 8083
+        }
+    }
 }
 
 /// One socket the node accepts MQTT connections on: `[listeners.KIND.NAME]` in the config file.
@@ -22,12 +32,15 @@ public struct ListenerConfig: Sendable, Equatable {
     public var enabled: Bool
     /// The most connections this listener accepts at once.
     public var maxConnections: Int
+    /// The HTTP path a WebSocket listener upgrades on (`ws` listeners only).
+    public var path: String
 
     /// A listener; the defaults are those of the built-in `tcp.default`.
     public init(
         kind: ListenerKind = .tcp, name: String, bind: String = "127.0.0.1", port: Int = 1883,
-        enabled: Bool = true, maxConnections: Int = 1_000_000
+        enabled: Bool = true, maxConnections: Int = 1_000_000, path: String = "/mqtt"
     ) {
+        self.path = path
         self.kind = kind
         self.name = name
         self.bind = bind
