@@ -23,8 +23,10 @@ extension Broker {
         for reason in LoopStats.DropReason.allCases {
             stats.dropped[reason.name] = total(.dropped(reason))
         }
-        for type in PacketType.all {
+        for type in PacketType.fromClients {
             stats.packetsReceived[type.label] = total(.received(type))
+        }
+        for type in PacketType.toClients {
             stats.packetsSent[type.label] = total(.sent(type))
         }
         for reason in DisconnectReason.allCases {
@@ -43,8 +45,12 @@ extension Broker {
 }
 
 extension PacketType {
-    /// Every packet type, in the order of their numbers.
-    static let all: [PacketType] = (1...15).compactMap { PacketType(rawValue: $0) }
+    /// The packet types a client may send (any other one closes its connection).
+    static let fromClients: [PacketType] = [.connect, .publish, .puback, .pubrec, .pubrel, .pubcomp, .subscribe,
+                                            .unsubscribe, .pingreq, .disconnect, .auth]
+    /// The packet types the broker sends.
+    static let toClients: [PacketType] = [.connack, .publish, .puback, .pubrec, .pubrel, .pubcomp, .suback,
+                                          .unsuback, .pingresp, .disconnect, .auth]
 
     /// The type's name in lower case (`publish`), as metrics label it.
     public var label: String { description.lowercased() }

@@ -26,9 +26,10 @@ public struct BrokerStats: Sendable {
     public var bytesReceived = 0
     /// Bytes written to client sockets.
     public var bytesSent = 0
-    /// Packets decoded from clients, by lower-case packet type (`publish`, `pingreq`, …).
+    /// Packets decoded from clients, by lower-case packet type (`publish`, `pingreq`, …), for the
+    /// types a client may send.
     public var packetsReceived: [String: Int] = [:]
-    /// Packets sent to clients, by lower-case packet type.
+    /// Packets sent to clients, by lower-case packet type, for the types the broker sends.
     public var packetsSent: [String: Int] = [:]
 
     /// Clients that completed CONNECT.
