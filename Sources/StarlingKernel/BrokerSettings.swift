@@ -20,6 +20,7 @@ public struct BrokerSettings: Sendable, Equatable {
     public var mqtt = MQTTLimits()
     public var session = SessionSettings()
     public var sharedSubscription = SharedSubscriptionSettings()
+    public var sys = SysSettings()
 
     public init() {}
 }
@@ -79,5 +80,15 @@ public enum SharedDispatchStrategy: String, Sendable, Equatable, CaseIterable {
 
 public struct SharedSubscriptionSettings: Sendable, Equatable {
     public var strategy: SharedDispatchStrategy = .roundRobin
+    public init() {}
+}
+
+/// The broker's own `$SYS/brokers/{node}/…` topics.
+public struct SysSettings: Sendable, Equatable {
+    /// Seconds between two publications of the node's stats and metrics; 0 turns them off.
+    public var interval: Int = 30
+    /// Whether client connected and disconnected events are published.
+    public var clientEvents: Bool = true
+
     public init() {}
 }

@@ -27,18 +27,21 @@ public final class RunningNode: Sendable {
     public let listeners: [(config: ListenerConfig, address: SocketAddress)]
     private let group: MultiThreadedEventLoopGroup
     private let serverChannels: [Channel]
+    private let sys: SysPublisher
     private let logger: Logger
 
     private init(broker: Broker, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
-                 listeners: [(config: ListenerConfig, address: SocketAddress)], logger: Logger) {
+                 listeners: [(config: ListenerConfig, address: SocketAddress)], sys: SysPublisher, logger: Logger) {
         self.broker = broker
         self.group = group
         self.serverChannels = serverChannels
         self.listeners = listeners
+        self.sys = sys
         self.logger = logger
     }
 
-    /// Creates the kernel and binds every enabled listener. Logs `listening on HOST:PORT` for each.
+    /// Creates the kernel, binds every enabled listener and starts the `$SYS` topics. Logs
+    /// `listening on HOST:PORT` for each listener.
     public static func start(config: ServerConfig, logger: Logger) async throws -> RunningNode {
         let settings = config.settings
         let loops = settings.eventLoops > 0 ? settings.eventLoops : BrokerSettings.automaticEventLoops
@@ -74,13 +77,17 @@ public final class RunningNode: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
-        return RunningNode(broker: broker, group: group, serverChannels: channels, listeners: bound, logger: logger)
+        let sys = SysPublisher(broker: broker, version: starlingVersion)
+        sys.start()
+        return RunningNode(broker: broker, group: group, serverChannels: channels, listeners: bound, sys: sys,
+                           logger: logger)
     }
 
     /// Stops accepting, tells 5.0 clients the server is shutting down (0x8B), closes every
     /// connection and stops the event loops.
     public func stop() async {
         logger.info("shutting down")
+        sys.stop()
         for channel in serverChannels { try? await channel.close() }
         try? await broker.disconnectAll().get()
         // Let the DISCONNECT packets leave before the loops stop.

@@ -30,8 +30,10 @@ extension MQTTConnection {
 
         // Authentication: no authenticator is configured without plugins, so only the anonymous rule applies.
         guard loopContext.settings.allowAnonymous ?? false else {
+            loopContext.stats.add(.authenticated(.failure))
             return refuse(.notAuthorized, "anonymous access is disabled and no authentication is configured")
         }
+        loopContext.stats.add(.authenticated(.anonymous))
         if connect.properties.authenticationMethod != nil {
             return refuse(.badAuthenticationMethod, "no enhanced authentication method is configured")
         }
@@ -167,6 +169,7 @@ extension MQTTConnection {
         state = .connected
         logger.debug("client connected", metadata: ["protocol": "\(version)", "session_present": "\(sessionPresent)"])
         session.attach(self)
+        announceConnected()
         let waiting = packetsWhileConnecting
         packetsWhileConnecting = []
         for packet in waiting where state == .connected { handleConnected(packet) }

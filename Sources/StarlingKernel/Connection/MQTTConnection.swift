@@ -57,6 +57,12 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Set once the session is attached; from then on the session hears when the connection ends.
     var attachedToSession = false
     private(set) var takenOver = false
+    /// Set once the client has been counted (and announced on `$SYS`) as connected; its
+    /// disconnect is then counted and announced when the channel closes.
+    var announcedConnected = false
+    /// Why the connection is ending, as the first close path to know it said (nil: the socket
+    /// closed or failed by itself).
+    var closeReason: DisconnectReason?
 
     // Keep alive.
     var keepAliveTimeout: TimeAmount?
@@ -119,6 +125,10 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             logger.debug("client disconnected", metadata: ["will": "\(will != nil)"])
         }
         will = nil
+        if announcedConnected {
+            announcedConnected = false
+            announceDisconnected(reason: closeReason ?? .socketError)
+        }
         context.fireChannelInactive()
     }
 
@@ -126,7 +136,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         var incoming = unwrapInboundIn(data)
         guard state != .closed else { return }
         lastActivity = .now()
-        loopContext.stats.add(loopContext.stats.bytesReceived, incoming.readableBytes)
+        loopContext.stats.add(.bytesReceived, incoming.readableBytes)
         if var buffered = cumulation {
             cumulation = nil
             buffered.writeBuffer(&incoming)
@@ -146,6 +156,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             guard let packet else { break }
+            loopContext.stats.add(.received(packet.type))
             handle(packet)
         }
         if state != .closed, buffer.readableBytes > 0 {
@@ -229,6 +240,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         if disconnect.reasonCode != .disconnectWithWillMessage { will = nil }
         logger.debug("client sent DISCONNECT", metadata: ["reason": "\(disconnect.reasonCode)"])
+        if closeReason == nil { closeReason = .normal }
         close()
     }
 
@@ -264,6 +276,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         var buffer = channelContext.channel.allocator.buffer(
             capacity: MQTTPacketEncoder.encodedSize(of: packet, version: version))
         MQTTPacketEncoder.encode(packet, version: version, into: &buffer)
+        loopContext.stats.sent(packet.type, bytes: buffer.readableBytes)
         channelContext.write(wrapOutboundOut(buffer), promise: nil)
         loopContext.markDirty(self)
     }
@@ -281,6 +294,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
                 stats.dropped(.tooLarge)
                 return false
             }
+            stats.sent(.publish, bytes: shared.readableBytes)
             channelContext.write(wrapOutboundOut(shared), promise: nil)
         } else {
             var publish = Publish(topic: message.topic, payload: message.payload, qos: pending.qos,
@@ -299,12 +313,13 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             if let newAlias { outboundAliases[message.topic] = newAlias }
             var header = channelContext.channel.allocator.buffer(capacity: size - message.payload.readableBytes)
             MQTTPacketEncoder.encodePublishHeader(publish, version: version, into: &header)
+            stats.sent(.publish, bytes: header.readableBytes + message.payload.readableBytes)
             channelContext.write(wrapOutboundOut(header), promise: nil)
             if message.payload.readableBytes > 0 {
                 channelContext.write(wrapOutboundOut(message.payload), promise: nil)
             }
         }
-        stats.add(stats.messagesSent)
+        stats.add(.messagesSent)
         loopContext.markDirty(self)
         return true
     }
@@ -336,6 +351,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// a connection the server closes for a fault publishes its will.
     func disconnect(_ reasonCode: ReasonCode, reason: String) {
         guard state != .closed else { return }
+        if closeReason == nil { closeReason = DisconnectReason(serverSent: reasonCode) }
         if version == .v5 && (state == .connected || state == .connecting) {
             var properties = Properties()
             if requestProblemInformation { properties.reasonString = reason }
