@@ -1,7 +1,7 @@
 """Black-box integration tests for the Starling MQTT broker.
 
 STARLING_TEST_BROKER=starling (default): runs `$STARLING_TEST_BIN` (or <repo>/.build/debug/starling)
-    as `starling start --bind 127.0.0.1 --port 0 --log-level debug --config <file>`.
+    as `starling start --bind 127.0.0.1 --port 0 --api-port 0 --log-level debug --config <file>`.
 STARLING_TEST_BROKER=mosquitto: runs Debian's /usr/sbin/mosquitto with the same settings translated;
     tests marked `starling_only` are deselected (and counted) in that mode only.
 """
@@ -340,7 +340,7 @@ class Broker:
             pytest.fail(f"Starling binary not found at {binary}: build it (swift build) or set "
                         f"STARLING_TEST_BIN, or run with STARLING_TEST_BROKER=mosquitto", pytrace=False)
         self.config_path.write_text(to_toml(self.sections))
-        cmd = [str(binary), "start", "--bind", HOST, "--port", "0", "--log-level", "debug",
+        cmd = [str(binary), "start", "--bind", HOST, "--port", "0", "--api-port", "0", "--log-level", "debug",
                "--config", str(self.config_path)]
         self.proc = self._spawn(cmd)
         found = self._wait_for_line(re.compile(r"listening on 127\.0\.0\.1:(\d+)"), STARTUP_TIMEOUT)

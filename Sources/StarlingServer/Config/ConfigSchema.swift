@@ -130,6 +130,11 @@ enum ConfigSchema {
             .bool("queue_qos0_offline", \.settings.session.queueQoS0Offline),
             .int("max_awaiting_rel", 1...65_535, \.settings.session.maxAwaitingRel),
         ]),
+        ConfigSection(name: "api", keys: [
+            .bool("enabled", \.api.enabled),
+            .string("bind", \.api.bind, expected: hostExpected, valid: { isValidHost($0[...]) }),
+            .int("port", 0...65_535, \.api.port),
+        ]),
     ]
 
     /// The keys of a `[listeners.KIND.NAME]` section.

@@ -37,7 +37,7 @@ class IntegrationTestCase: XCTestCase, @unchecked Sendable {  // its state is be
         settings.allowAnonymous = true
         let config = ServerConfig(settings: settings,
                                   listeners: [ListenerConfig(name: "default", bind: "127.0.0.1", port: 0)],
-                                  logLevel: .critical)
+                                  logLevel: .critical, api: APIConfig(enabled: false))
         let quiet = Logger(label: "starling.integration-tests") { _ in SwiftLogNoOpLogHandler() }
         let node = try await withTimeout(.seconds(10), "node start") {
             try await RunningNode.start(config: config, logger: quiet)
