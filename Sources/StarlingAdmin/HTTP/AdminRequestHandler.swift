@@ -21,7 +21,8 @@ final class AdminRequestHandler: ChannelInboundHandler {
         Task {
             let response = await respond(request)
             bound.eventLoop.execute {
-                AdminResponseWriter.write(response, version: version, keepAlive: keepAlive, context: bound.value)
+                AdminResponseWriter.write(response, version: version, connection: keepAlive ? .keepAlive : .close,
+                                          context: bound.value)
             }
         }
     }

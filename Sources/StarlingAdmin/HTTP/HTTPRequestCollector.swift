@@ -2,8 +2,10 @@ import NIOCore
 import NIOHTTP1
 
 /// Reads a request's head and body parts into one `AdminRequest`. A body over `maxBodySize`
-/// (by its Content-Length, or once its chunks pass the limit) is answered 413 at once and the
-/// connection closed after the answer. `Expect: 100-continue` is answered before the body comes.
+/// (by its Content-Length, or once its chunks pass the limit) is answered 413 at once; the rest of
+/// that body is read and dropped, and the connection closed at its end (closing while the client
+/// still sends would reset the connection and could lose the answer), or after `lingerTime`.
+/// `Expect: 100-continue` is answered before the body comes.
 final class HTTPRequestCollector: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = AdminRequest
@@ -17,10 +19,12 @@ final class HTTPRequestCollector: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private let maxBodySize: Int
+    private let lingerTime: TimeAmount
     private var state = State.idle
 
-    init(maxBodySize: Int) {
+    init(maxBodySize: Int, lingerTime: TimeAmount = .seconds(10)) {
         self.maxBodySize = maxBodySize
+        self.lingerTime = lingerTime
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -53,21 +57,23 @@ final class HTTPRequestCollector: ChannelInboundHandler, RemovableChannelHandler
                 request.keepAlive = head.isKeepAlive
                 context.fireChannelRead(wrapInboundOut(request))
             } catch {
-                AdminResponseWriter.write(.error(error), version: head.version, keepAlive: head.isKeepAlive,
-                                          context: context)
+                AdminResponseWriter.write(.error(error), version: head.version,
+                                          connection: head.isKeepAlive ? .keepAlive : .close, context: context)
             }
         case (.end, .refused):
-            state = .idle
+            context.close(promise: nil)
         case (.body, _), (.end, _):
             break
         }
     }
 
-    /// Answers 413 and closes the connection once the answer is out.
+    /// Answers 413 with `Connection: close`; the connection closes at the request's end.
     private func refuse(context: ChannelHandlerContext, version: HTTPVersion) {
         state = .refused
         let error = APIError(.payloadTooLarge, code: "PAYLOAD_TOO_LARGE",
                              "the request body is larger than \(maxBodySize) bytes")
-        AdminResponseWriter.write(.error(error), version: version, keepAlive: false, context: context)
+        AdminResponseWriter.write(.error(error), version: version, connection: .closeLater, context: context)
+        let channel = context.channel
+        channel.eventLoop.scheduleTask(in: lingerTime) { channel.close(promise: nil) }
     }
 }
