@@ -77,6 +77,8 @@ let package = Package(
             name: "starling",
             dependencies: [
                 "StarlingServer",
+                "StarlingAdmin",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
