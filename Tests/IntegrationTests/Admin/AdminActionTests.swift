@@ -81,7 +81,7 @@ final class AdminActionTests: AdminTestCase, @unchecked Sendable {
         _ = try await publisher.mqtt.publish("a/b/c", payload: "text", qos: .atLeastOnce, retain: true)
         _ = try await publisher.mqtt.publish("bin", payload: [0xFF, 0x00], qos: .atLeastOnce, retain: true)
         _ = try await request(.POST, "/api/v1/publish",
-                              json: #"{"topic": "via/http", "payload": "h", "retain": true, "properties": {"message_expiry_interval": 100}}"#)
+                              json: #"{"topic": "via/http", "payload": "h", "retain": true, "properties": {"message_expiry_interval": 100, "user_properties": {"myKey": "v"}}}"#)
 
         let list = try await get("/api/v1/retained")
         XCTAssertEqual(list.items.compactMap { $0["topic"]?.string }, ["a/b/c", "bin", "via/http"])
@@ -93,6 +93,7 @@ final class AdminActionTests: AdminTestCase, @unchecked Sendable {
         XCTAssertEqual(list.items[2]["qos"]?.int, 0)
         XCTAssertLessThanOrEqual(list.items[2]["expires_in"]?.int ?? 0, 100)
         XCTAssertGreaterThan(list.items[2]["expires_in"]?.int ?? 0, 90)
+        XCTAssertEqual(list.items[2]["properties"]?["user_properties"]?["myKey"]?.string, "v", "keys of user properties stay as sent")
 
         let one = try await get("/api/v1/retained/a%2Fb%2Fc")
         XCTAssertEqual(one["topic"]?.string, "a/b/c")
