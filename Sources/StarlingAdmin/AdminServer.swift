@@ -75,12 +75,16 @@ public final class AdminServer: Sendable {
         let router = AdminRouter(routes: configuration.extraRoutes + AdminAPI.routes(context))
         let policy = AccessPolicy(keys: keys)
         let respond: @Sendable (AdminRequest) async -> AdminResponse = { request in
+            let response: AdminResponse
             do throws(APIError) {
                 try policy.check(request)
+                response = await router.route(request)
             } catch {
-                return .error(error)
+                response = .error(error)
             }
-            return await router.route(request)
+            logger.debug("api \(request.method) \(request.path) \(response.status.code)",
+                         metadata: ["peer": "\(request.remoteAddress.map { "\($0)" } ?? "-")"])
+            return response
         }
         let channel: any Channel
         do {

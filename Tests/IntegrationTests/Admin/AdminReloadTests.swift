@@ -44,6 +44,7 @@ final class AdminReloadTests: AdminTestCase, @unchecked Sendable {
         XCTAssertEqual(settings.maxConnections, 50)
         XCTAssertEqual(settings.session.maxQueuedMessages, 7)
         XCTAssertEqual(try node.config.logLevel, .debug)
+        XCTAssertEqual(logLevel.level, .debug, "the process's log handlers follow")
         // A new connection is told the new limit.
         let client = try await connect("after-reload")
         XCTAssertEqual(client.connAck.properties.maximumPacketSize, 2048)
