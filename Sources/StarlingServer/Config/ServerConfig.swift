@@ -81,18 +81,22 @@ public struct ServerConfig: Sendable, Equatable {
     public var logLevel: Logger.Level
     /// Where the node keeps its data (relative paths are relative to the working directory).
     public var dataDir: String
+    /// The HTTP management API.
+    public var api: APIConfig
 
     /// A configuration; the defaults are those of a node started with no file, variable or flag.
     public init(
         settings: BrokerSettings = BrokerSettings(),
         listeners: [ListenerConfig] = [ListenerConfig(name: "default")],
         logLevel: Logger.Level = .info,
-        dataDir: String = "data"
+        dataDir: String = "data",
+        api: APIConfig = APIConfig()
     ) {
         self.settings = settings
         self.listeners = listeners
         self.logLevel = logLevel
         self.dataDir = dataDir
+        self.api = api
     }
 
     /// True when every enabled listener binds a loopback address; anonymous clients are then
@@ -142,12 +146,19 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var port: Int?
     /// `--log-level`: one of trace, debug, info, notice, warning, error, critical.
     public var logLevel: String?
+    /// `--api-bind`: `api.bind`, the address of the HTTP API.
+    public var apiBind: String?
+    /// `--api-port`: `api.port`, the port of the HTTP API (0 picks a free one).
+    public var apiPort: Int?
 
     /// Overrides; nil leaves a setting as the file and the environment have it.
-    public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil) {
+    public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil, apiBind: String? = nil,
+                apiPort: Int? = nil) {
         self.bind = bind
         self.port = port
         self.logLevel = logLevel
+        self.apiBind = apiBind
+        self.apiPort = apiPort
     }
 }
 
