@@ -56,7 +56,7 @@ struct StatusJSON: Encodable, Sendable {
     init(_ node: NodeDescription) {
         self.node = node.name
         version = node.version
-        uptimeSeconds = (NIODeadline.now() - node.startedAt).nanoseconds / 1_000_000_000
+        uptimeSeconds = node.uptimeSeconds
     }
 }
 
@@ -71,7 +71,7 @@ struct NodeJSON: Encodable, Sendable {
     init(_ node: NodeDescription) {
         name = node.name
         version = node.version
-        uptimeSeconds = (NIODeadline.now() - node.startedAt).nanoseconds / 1_000_000_000
+        uptimeSeconds = node.uptimeSeconds
         listeners = node.listeners
     }
 }

@@ -86,7 +86,7 @@ public struct AdminClient: Sendable {
             return "cannot resolve host '\(error.host)'"
         }
         if let error = error as? IOError { return String(cString: strerror(error.errnoCode)).lowercased() }
-        if case ChannelError.connectTimeout = error as? ChannelError ?? .alreadyClosed {
+        if let error = error as? ChannelError, case .connectTimeout = error {
             return "connection timed out after \(connectTimeout.nanoseconds / 1_000_000_000) s"
         }
         if let error = error as? SocketAddressError { return "cannot resolve host: \(error)" }

@@ -21,6 +21,8 @@ final class AdminRequestHandler: ChannelInboundHandler {
         Task {
             let response = await respond(request)
             bound.eventLoop.execute {
+                // The client may have gone while the handler ran.
+                guard bound.value.channel.isActive else { return }
                 AdminResponseWriter.write(response, version: version, connection: keepAlive ? .keepAlive : .close,
                                           context: bound.value)
             }

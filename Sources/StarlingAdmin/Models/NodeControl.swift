@@ -27,6 +27,9 @@ public struct NodeDescription: Sendable {
         self.startedAt = startedAt
         self.listeners = listeners
     }
+
+    /// Whole seconds since the node started.
+    public var uptimeSeconds: Int64 { (NIODeadline.now() - startedAt).nanoseconds / 1_000_000_000 }
 }
 
 /// One bound MQTT listener.

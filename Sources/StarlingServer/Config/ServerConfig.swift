@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import StarlingAdmin
 import StarlingKernel
 
 /// The protocol a listener speaks on its socket.
@@ -53,17 +54,7 @@ public struct ListenerConfig: Sendable, Equatable {
     public var qualifiedName: String { "\(kind.rawValue).\(name)" }
 
     /// True when `bind` is a loopback address: 127.x.x.x, ::1 or `localhost`.
-    public var isLoopback: Bool {
-        if bind.lowercased() == "localhost" { return true }
-        guard let address = try? SocketAddress(ipAddress: bind, port: 0), let ip = address.ipAddress else {
-            return false
-        }
-        switch address.protocol {
-        case .inet: return ip.hasPrefix("127.")
-        case .inet6: return ip == "::1"
-        default: return false
-        }
-    }
+    public var isLoopback: Bool { Loopback.isLoopback(host: bind) }
 }
 
 /// The node's whole configuration: the kernel's settings plus what the server around it needs.
