@@ -218,3 +218,20 @@ def test_reload_applies_live_settings_and_names_restart_keys(broker_factory, raw
     status, body = api(b, "POST", "/reload")
     assert status == 400 and "config" in body["message"], body
     assert raw_factory(b).connect(f"{uid}-anon2").rc == 0x87, "a bad config changes nothing"
+
+
+def test_metrics_json_counts_packets_bytes_and_outcomes(broker, client_factory, uid):
+    sub = client_factory(broker, "m-sub")
+    assert sub.subscribe(f"{uid}/m", 1) == [1]
+    pub = client_factory(broker, "m-pub")
+    for i in range(3):
+        pub.publish(f"{uid}/m", f"{i}", qos=1)
+    pub.publish(f"{uid}/nobody", b"x", qos=1)
+    sub.wait_messages(3)
+    status, m_ = api(broker, "GET", "/metrics")
+    assert status == 200, m_
+    assert m_["packets.received.publish"] == 4 and m_["packets.sent.puback"] == 4, m_
+    assert m_["packets.received.subscribe"] == 1 and m_["packets.sent.suback"] == 1, m_
+    assert m_["messages.received"] == 4 and m_["messages.dropped.no_subscribers"] == 1, m_
+    assert m_["bytes.received"] > 0 and m_["bytes.sent"] > 0 and m_["client.connects"] == 2, m_
+    assert m_["authentication.anonymous"] == 2 and "authorization.publish.deny" in m_, m_

@@ -38,9 +38,22 @@ enum StatusRoutes {
         var counters = [
             "messages.received": stats.messagesReceived,
             "messages.sent": stats.messagesSent,
-            "messages.dropped": stats.dropped.values.reduce(0, +),
+            "messages.dropped": stats.droppedTotal,
+            "bytes.received": stats.bytesReceived,
+            "bytes.sent": stats.bytesSent,
+            "packets.received": stats.packetsReceivedTotal,
+            "packets.sent": stats.packetsSentTotal,
+            "client.connects": stats.connects,
+            "client.disconnects": stats.disconnectsTotal,
         ]
         for (reason, count) in stats.dropped { counters["messages.dropped.\(reason)"] = count }
+        for (type, count) in stats.packetsReceived { counters["packets.received.\(type)"] = count }
+        for (type, count) in stats.packetsSent { counters["packets.sent.\(type)"] = count }
+        for (reason, count) in stats.disconnects { counters["client.disconnects.\(reason)"] = count }
+        for (result, count) in stats.authentications { counters["authentication.\(result)"] = count }
+        for (action, results) in stats.authorizations {
+            for (result, count) in results { counters["authorization.\(action).\(result)"] = count }
+        }
         for provider in context.metrics { counters.merge(provider()) { _, provided in provided } }
         return counters
     }
