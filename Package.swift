@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
         .library(name: "MQTTClient", targets: ["MQTTClient"]),
         .library(name: "StarlingKernel", targets: ["StarlingKernel"]),
+        .library(name: "StarlingPlugins", targets: ["StarlingPlugins"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -34,11 +35,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The plugin ABI's public C header, include/starling/plugin.h: the very file plugin authors read.
+        .target(
+            name: "CStarlingPlugin",
+            path: "include",
+            exclude: ["README.md"],
+            publicHeadersPath: "."
+        ),
+        // The dlopen loader and the bridge between the C plugin ABI and the kernel's hook chain.
+        .target(
+            name: "StarlingPlugins",
+            dependencies: [
+                "CStarlingPlugin",
+                "StarlingKernel",
+                "MQTTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
+        ),
         // Configuration (TOML file, environment, flags) and the node that runs listeners over the kernel.
         .target(
             name: "StarlingServer",
             dependencies: [
                 "StarlingKernel",
+                "StarlingPlugins",
                 "MQTTCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +100,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingServerTests",
-            dependencies: ["StarlingServer", "StarlingKernel", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["StarlingServer", "StarlingKernel", "StarlingPlugins", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IntegrationTests",
@@ -85,6 +108,13 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "PluginTests",
+            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import StarlingKernel
+import StarlingPlugins
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,30 +24,40 @@ public enum StarlingNode {
 /// A started node; `stop()` shuts it down gracefully.
 public final class RunningNode: Sendable {
     public let broker: Broker
+    /// Loads, unloads and reloads plugins at run time.
+    public let plugins: PluginManager
     /// The bound listeners with their real addresses (a port of 0 is resolved).
     public let listeners: [(config: ListenerConfig, address: SocketAddress)]
     private let group: MultiThreadedEventLoopGroup
     private let serverChannels: [Channel]
     private let logger: Logger
 
-    private init(broker: Broker, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
+    private init(broker: Broker, plugins: PluginManager, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
                  listeners: [(config: ListenerConfig, address: SocketAddress)], logger: Logger) {
         self.broker = broker
+        self.plugins = plugins
         self.group = group
         self.serverChannels = serverChannels
         self.listeners = listeners
         self.logger = logger
     }
 
-    /// Creates the kernel and binds every enabled listener. Logs `listening on HOST:PORT` for each.
+    /// Creates the kernel, loads the configured plugins (before any client can connect) and binds
+    /// every enabled listener. Logs `listening on HOST:PORT` for each.
+    ///
+    /// Throws `NodeStartError` when a listener cannot bind, or (exit status 2) when a plugin does
+    /// not load and `plugin_loader.on_error` is `stop`.
     public static func start(config: ServerConfig, logger: Logger) async throws -> RunningNode {
         let settings = config.settings
         let loops = settings.eventLoops > 0 ? settings.eventLoops : BrokerSettings.automaticEventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         let broker = Broker(settings: config.resolvedSettings(logger: logger), group: group, logger: logger)
+        let plugins = PluginManager(broker: broker, dataDirectory: config.dataDir, brokerVersion: starlingVersion,
+                                    logger: logger)
         var channels: [Channel] = []
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
         do {
+            try await loadPlugins(config, into: plugins, logger: logger)
             for listener in config.listeners where listener.enabled {
                 let channel: Channel
                 do {
@@ -71,10 +82,27 @@ public final class RunningNode: Sendable {
             }
         } catch {
             for channel in channels { try? await channel.close() }
+            await plugins.unloadAll()
             try? await group.shutdownGracefully()
             throw error
         }
-        return RunningNode(broker: broker, group: group, serverChannels: channels, listeners: bound, logger: logger)
+        return RunningNode(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
+                           logger: logger)
+    }
+
+    /// Loads the enabled `[[plugins]]` entries in order; a failure stops start-up or is skipped,
+    /// as `plugin_loader.on_error` says.
+    private static func loadPlugins(_ config: ServerConfig, into plugins: PluginManager, logger: Logger) async throws {
+        for plugin in config.plugins where plugin.enabled {
+            do {
+                try await plugins.load(path: plugin.path, name: plugin.name, options: plugin.options)
+            } catch {
+                guard config.pluginLoader.onError == .skip else {
+                    throw NodeStartError(message: error.description, exitCode: 2)
+                }
+                logger.error("\(error.description); skipped (plugin_loader.on_error = skip)")
+            }
+        }
     }
 
     /// Stops accepting, tells 5.0 clients the server is shutting down (0x8B), closes every
@@ -85,6 +113,7 @@ public final class RunningNode: Sendable {
         try? await broker.disconnectAll().get()
         // Let the DISCONNECT packets leave before the loops stop.
         try? await Task.sleep(nanoseconds: 100_000_000)
+        await plugins.unloadAll()
         try? await group.shutdownGracefully()
         logger.info("stopped")
     }
@@ -108,6 +137,8 @@ extension ServerConfig {
 /// A node that could not start, with a message naming the cause.
 public struct NodeStartError: Error, CustomStringConvertible {
     public let message: String
+    /// The exit status `starling start` ends with: 2 for a plugin that does not load, 1 otherwise.
+    public var exitCode: Int32 = 1
     public var description: String { message }
 }
 

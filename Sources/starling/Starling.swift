@@ -41,13 +41,23 @@ struct Start: AsyncParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?
 
+    @Option(name: .customLong("plugin"),
+            help: ArgumentHelp("Load the plugin at this path with no options, after the config file's (repeatable).",
+                               valueName: "path"))
+    var plugins: [String] = []
+
     func run() async throws {
-        let overrides = CommandLineOverrides(bind: bind, port: port, logLevel: logLevel)
+        let overrides = CommandLineOverrides(bind: bind, port: port, logLevel: logLevel, plugins: plugins)
         let config = try loadConfig(file: file.config, overrides: overrides, failureCode: 2)
         StderrLogHandler.bootstrap(logLevel: config.logLevel)
         let logger = Logger(label: "starling")
         logger.info("starting", metadata: ["version": "\(starlingVersion)", "node": "\(config.settings.nodeName)"])
-        try await StarlingNode.run(config: config, logger: logger)
+        do {
+            try await StarlingNode.run(config: config, logger: logger)
+        } catch let error as NodeStartError {
+            StderrLogHandler.writeToStandardError("starling: \(error.message)\n")
+            throw ExitCode(error.exitCode)
+        }
     }
 }
 

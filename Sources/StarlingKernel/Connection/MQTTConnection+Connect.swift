@@ -28,9 +28,9 @@ extension MQTTConnection {
             return refuse(.clientIdentifierNotValid, "client id longer than \(limits.maxClientIdLength) bytes")
         }
 
-        // Authentication: no authenticator is configured without plugins, so only the anonymous rule applies.
-        guard loopContext.settings.allowAnonymous ?? false else {
-            return refuse(.notAuthorized, "anonymous access is disabled and no authentication is configured")
+        // Authentication: the hook chain (plugins), else the anonymous rule.
+        if let refusal = authenticate(connect) {
+            return refuse(refusal.code, refusal.why)
         }
         if connect.properties.authenticationMethod != nil {
             return refuse(.badAuthenticationMethod, "no enhanced authentication method is configured")
@@ -167,6 +167,7 @@ extension MQTTConnection {
         state = .connected
         logger.debug("client connected", metadata: ["protocol": "\(version)", "session_present": "\(sessionPresent)"])
         session.attach(self)
+        announceConnected(sessionPresent: sessionPresent)
         let waiting = packetsWhileConnecting
         packetsWhileConnecting = []
         for packet in waiting where state == .connected { handleConnected(packet) }

@@ -57,6 +57,10 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Set once the session is attached; from then on the session hears when the connection ends.
     var attachedToSession = false
     private(set) var takenOver = false
+    /// Set once `client_connected` hooks were told; `client_disconnected` hooks hear the end then.
+    var announcedConnected = false
+    /// Who ended the connection, for `client_disconnected` hooks; nil: the socket closed.
+    var closeCause: (initiator: DisconnectInitiator, code: ReasonCode)?
 
     // Keep alive.
     var keepAliveTimeout: TimeAmount?
@@ -118,6 +122,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             session.connectionClosed(self, will: will, willDelay: willDelay)
             logger.debug("client disconnected", metadata: ["will": "\(will != nil)"])
         }
+        announceDisconnected()
         will = nil
         context.fireChannelInactive()
     }
@@ -228,6 +233,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             session.expiryInterval = min(expiry, UInt32(clamping: loopContext.settings.session.maxSessionExpiry))
         }
         if disconnect.reasonCode != .disconnectWithWillMessage { will = nil }
+        noteCloseCause(.client, disconnect.reasonCode)
         logger.debug("client sent DISCONNECT", metadata: ["reason": "\(disconnect.reasonCode)"])
         close()
     }
@@ -336,6 +342,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// a connection the server closes for a fault publishes its will.
     func disconnect(_ reasonCode: ReasonCode, reason: String) {
         guard state != .closed else { return }
+        noteCloseCause(.server, reasonCode)
         if version == .v5 && (state == .connected || state == .connecting) {
             var properties = Properties()
             if requestProblemInformation { properties.reasonString = reason }

@@ -131,6 +131,15 @@ enum ConfigSchema {
             .bool("queue_qos0_offline", \.settings.session.queueQoS0Offline),
             .int("max_awaiting_rel", 1...65_535, \.settings.session.maxAwaitingRel),
         ]),
+        ConfigSection(name: "authentication", keys: [
+            .choice("no_match", \.settings.authentication.noMatch),
+        ]),
+        ConfigSection(name: "authorization", keys: [
+            .choice("no_match", \.settings.authorization.noMatch),
+        ]),
+        ConfigSection(name: "plugin_loader", keys: [
+            .choice("on_error", \.pluginLoader.onError),
+        ]),
     ]
 
     /// The keys of a `[listeners.KIND.NAME]` section.
@@ -143,9 +152,12 @@ enum ConfigSchema {
                 valid: { $0.hasPrefix("/") && !$0.contains(where: { $0 == " " || $0 == "?" || $0 == "#" }) }),
     ]
 
+    /// The keys of a `[[plugins]]` entry (`options` is a table of its own, read apart).
+    static let pluginKeys = ["path", "name", "enabled", "options"]
+
     /// Section names in the order the file documents them, for "known sections" messages.
     static var sectionNames: [String] {
-        sections.map(\.name).flatMap { $0 == "log" ? [$0, "listeners"] : [$0] }
+        sections.map(\.name).flatMap { $0 == "log" ? [$0, "listeners"] : [$0] } + ["plugins"]
     }
 
     static func section(named name: String) -> ConfigSection? {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import StarlingKernel
+import StarlingPlugins
 
 /// The protocol a listener speaks on its socket.
 public enum ListenerKind: String, Sendable, Equatable, CaseIterable {
@@ -81,18 +82,26 @@ public struct ServerConfig: Sendable, Equatable {
     public var logLevel: Logger.Level
     /// Where the node keeps its data (relative paths are relative to the working directory).
     public var dataDir: String
+    /// Plugins to load at start-up, in order: the file's `[[plugins]]` entries, then `--plugin` flags.
+    public var plugins: [PluginConfig]
+    /// What a plugin that fails to load at start-up does to the node (`[plugin_loader]`).
+    public var pluginLoader: PluginLoaderSettings
 
     /// A configuration; the defaults are those of a node started with no file, variable or flag.
     public init(
         settings: BrokerSettings = BrokerSettings(),
         listeners: [ListenerConfig] = [ListenerConfig(name: "default")],
         logLevel: Logger.Level = .info,
-        dataDir: String = "data"
+        dataDir: String = "data",
+        plugins: [PluginConfig] = [],
+        pluginLoader: PluginLoaderSettings = PluginLoaderSettings()
     ) {
         self.settings = settings
         self.listeners = listeners
         self.logLevel = logLevel
         self.dataDir = dataDir
+        self.plugins = plugins
+        self.pluginLoader = pluginLoader
     }
 
     /// True when every enabled listener binds a loopback address; anonymous clients are then
@@ -130,6 +139,10 @@ public struct ServerConfig: Sendable, Equatable {
             lines += ConfigSchema.listenerKeys.map { $0.renderLine(listener) }
             lines.append("")
         }
+        for plugin in plugins {
+            lines += plugin.renderTOML()
+            lines.append("")
+        }
         return lines.joined(separator: "\n")
     }
 }
@@ -142,12 +155,15 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var port: Int?
     /// `--log-level`: one of trace, debug, info, notice, warning, error, critical.
     public var logLevel: String?
+    /// `--plugin PATH` (repeatable): plugins loaded with no options, after the file's.
+    public var plugins: [String]
 
     /// Overrides; nil leaves a setting as the file and the environment have it.
-    public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil) {
+    public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil, plugins: [String] = []) {
         self.bind = bind
         self.port = port
         self.logLevel = logLevel
+        self.plugins = plugins
     }
 }
 
