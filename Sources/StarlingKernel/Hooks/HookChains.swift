@@ -41,6 +41,14 @@ public struct HookList<Handler: Sendable>: Sendable {
         entries.removeAll { $0.owner === owner }
     }
 
+    /// The same entries in an array buffer of its own, so that loops reading their copies never
+    /// share (and bounce) one buffer's reference count.
+    func unshared() -> HookList {
+        var copy = HookList()
+        copy.entries = entries.map { $0 }
+        return copy
+    }
+
     /// Calls the hooks in order until one allows or denies; `.ignore` when all pass (or none is
     /// registered). Returns the deciding owner too, for logs.
     @inline(__always)
@@ -93,6 +101,17 @@ public struct HookChains: Sendable {
         authorizeSubscribe.remove(owner: owner)
         clientConnected.remove(owner: owner)
         clientDisconnected.remove(owner: owner)
+    }
+
+    /// The same chains with array buffers of their own (one copy per event loop).
+    func unshared() -> HookChains {
+        var copy = HookChains()
+        copy.authenticate = authenticate.unshared()
+        copy.authorizePublish = authorizePublish.unshared()
+        copy.authorizeSubscribe = authorizeSubscribe.unshared()
+        copy.clientConnected = clientConnected.unshared()
+        copy.clientDisconnected = clientDisconnected.unshared()
+        return copy
     }
 
     /// Hooks registered in all.

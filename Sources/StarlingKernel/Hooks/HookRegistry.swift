@@ -40,7 +40,8 @@ public final class HookRegistry: Sendable {
             return (state.chains, state.version)
         }
         let applied = contexts.map { context in
-            context.loop.submit {
+            let chains = chains.unshared()
+            return context.loop.submit {
                 // Updates may reach a loop out of order: the newest wins.
                 if version > context.hooksVersion {
                     context.hooks = chains
