@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MQTTClient", targets: ["MQTTClient"]),
         .library(name: "StarlingKernel", targets: ["StarlingKernel"]),
         .library(name: "StarlingPlugins", targets: ["StarlingPlugins"]),
+        .library(name: "StarlingMetrics", targets: ["StarlingMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -17,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MQTT 3.1, 3.1.1 and 5.0 packets as values and their codec. No I/O.
@@ -55,6 +58,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
+        ),
+        // The kernel's counters as swift-metrics, and their Prometheus text exposition.
+        .target(
+            name: "StarlingMetrics",
+            dependencies: [
+                "StarlingKernel",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         // Configuration (TOML file, environment, flags) and the node that runs listeners over the kernel.
         .target(
@@ -101,6 +114,11 @@ let package = Package(
         .testTarget(
             name: "StarlingServerTests",
             dependencies: ["StarlingServer", "StarlingKernel", "StarlingPlugins", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "MetricsTests",
+            dependencies: ["StarlingMetrics", "StarlingServer", "StarlingKernel", "MQTTClient", "MQTTCore",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IntegrationTests",

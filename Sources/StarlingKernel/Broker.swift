@@ -24,6 +24,7 @@ public final class Broker: Sendable {
     let peakConnections = ManagedAtomic<Int>(0)
     let shuttingDown = ManagedAtomic<Bool>(false)
     let startTime = NIODeadline.now()
+    let sysIntervalObserver = SysIntervalObserver()
 
     /// - Parameters:
     ///   - group: the event loops connections run on (each gets a delivery context).
@@ -94,6 +95,7 @@ public final class Broker: Sendable {
         currentSettings.withLockedValue { $0 = final }
         connections.maximum = final.maxConnections
         router.strategy = final.sharedSubscription.strategy
+        if final.sys.interval != old.sys.interval { sysIntervalObserver.notify(final.sys.interval) }
         for context in contexts {
             context.loop.execute { context.settings = final }
         }
@@ -109,34 +111,4 @@ public final class Broker: Sendable {
         }
         return EventLoopFuture.andAllComplete(futures, on: contexts[0].loop)
     }
-
-    /// Counts for the operator.
-    public var stats: BrokerStats {
-        var stats = BrokerStats()
-        stats.connections = connections.count
-        stats.peakConnections = peakConnections.load(ordering: .relaxed)
-        stats.sessions = registry.count
-        stats.subscriptions = router.filterCount
-        stats.retained = retained.count
-        for context in contexts {
-            stats.messagesReceived += context.stats.messagesReceived.load(ordering: .relaxed)
-            stats.messagesSent += context.stats.messagesSent.load(ordering: .relaxed)
-            for reason in LoopStats.DropReason.allCases {
-                stats.dropped[reason.name, default: 0] += context.stats.dropCount(reason)
-            }
-        }
-        return stats
-    }
-}
-
-/// A snapshot of the broker's counters.
-public struct BrokerStats: Sendable {
-    public var connections = 0
-    public var peakConnections = 0
-    public var sessions = 0
-    public var subscriptions = 0
-    public var retained = 0
-    public var messagesReceived = 0
-    public var messagesSent = 0
-    public var dropped: [String: Int] = [:]
 }

@@ -22,6 +22,7 @@ public struct BrokerSettings: Sendable, Equatable {
     public var sharedSubscription = SharedSubscriptionSettings()
     public var authentication = AuthenticationSettings()
     public var authorization = AuthorizationSettings()
+    public var sys = SysSettings()
 
     public init() {}
 }
@@ -96,5 +97,15 @@ public enum SharedDispatchStrategy: String, Sendable, Equatable, CaseIterable {
 
 public struct SharedSubscriptionSettings: Sendable, Equatable {
     public var strategy: SharedDispatchStrategy = .roundRobin
+    public init() {}
+}
+
+/// The broker's own `$SYS/brokers/{node}/…` topics.
+public struct SysSettings: Sendable, Equatable {
+    /// Seconds between two publications of the node's stats and metrics; 0 turns them off.
+    public var interval: Int = 30
+    /// Whether client connected and disconnected events are published.
+    public var clientEvents: Bool = true
+
     public init() {}
 }

@@ -112,35 +112,3 @@ final class LoopContext: @unchecked Sendable {
         }
     }
 }
-
-/// Counters of one event loop; written only by its loop, read by anyone (relaxed atomics, so
-/// no cache line is shared between loops on the hot path).
-final class LoopStats: Sendable {
-    enum DropReason: Int, CaseIterable, Sendable {
-        case queueFull, expired, qos0Offline, tooLarge, noSubscribers
-        var name: String {
-            switch self {
-            case .queueFull: return "queue_full"
-            case .expired: return "expired"
-            case .qos0Offline: return "qos0_offline"
-            case .tooLarge: return "too_large"
-            case .noSubscribers: return "no_subscribers"
-            }
-        }
-    }
-
-    let messagesReceived = ManagedAtomic<Int>(0)
-    let messagesSent = ManagedAtomic<Int>(0)
-    let bytesReceived = ManagedAtomic<Int>(0)
-    private let drops = (0..<DropReason.allCases.count).map { _ in ManagedAtomic<Int>(0) }
-
-    @inline(__always) func add(_ counter: ManagedAtomic<Int>, _ amount: Int = 1) {
-        counter.wrappingIncrement(by: amount, ordering: .relaxed)
-    }
-
-    func dropped(_ reason: DropReason) {
-        drops[reason.rawValue].wrappingIncrement(ordering: .relaxed)
-    }
-
-    func dropCount(_ reason: DropReason) -> Int { drops[reason.rawValue].load(ordering: .relaxed) }
-}

@@ -89,7 +89,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
         return decision(result, hook: "authorize_subscribe") { .notAuthorized }
     }
 
-    private func callClientConnected(_ request: ClientConnectedEvent) {
+    private func callClientConnected(_ request: ClientConnectedNotice) {
         withCString(request.clientId) { clientId, clientIdLength in
             withCString(request.username) { username, usernameLength in
                 request.peer.withCString { peer in
@@ -110,7 +110,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
         }
     }
 
-    private func callClientDisconnected(_ request: ClientDisconnectedEvent) {
+    private func callClientDisconnected(_ request: ClientDisconnectedNotice) {
         withCString(request.clientId) { clientId, clientIdLength in
             withCString(request.username) { username, usernameLength in
                 var event = starling_client_disconnected_event()

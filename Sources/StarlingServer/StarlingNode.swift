@@ -30,20 +30,23 @@ public final class RunningNode: Sendable {
     public let listeners: [(config: ListenerConfig, address: SocketAddress)]
     private let group: MultiThreadedEventLoopGroup
     private let serverChannels: [Channel]
+    private let sys: SysPublisher
     private let logger: Logger
 
     private init(broker: Broker, plugins: PluginManager, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
-                 listeners: [(config: ListenerConfig, address: SocketAddress)], logger: Logger) {
+                 listeners: [(config: ListenerConfig, address: SocketAddress)], sys: SysPublisher, logger: Logger) {
         self.broker = broker
         self.plugins = plugins
         self.group = group
         self.serverChannels = serverChannels
         self.listeners = listeners
+        self.sys = sys
         self.logger = logger
     }
 
-    /// Creates the kernel, loads the configured plugins (before any client can connect) and binds
-    /// every enabled listener. Logs `listening on HOST:PORT` for each.
+    /// Creates the kernel, loads the configured plugins (before any client can connect), binds
+    /// every enabled listener and starts the `$SYS` topics. Logs `listening on HOST:PORT` for each
+    /// listener.
     ///
     /// Throws `NodeStartError` when a listener cannot bind, or (exit status 2) when a plugin does
     /// not load and `plugin_loader.on_error` is `stop`.
@@ -86,8 +89,10 @@ public final class RunningNode: Sendable {
             try? await group.shutdownGracefully()
             throw error
         }
+        let sys = SysPublisher(broker: broker, version: starlingVersion)
+        sys.start()
         return RunningNode(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
-                           logger: logger)
+                           sys: sys, logger: logger)
     }
 
     /// Loads the enabled `[[plugins]]` entries in order; a failure stops start-up or is skipped,
@@ -109,6 +114,7 @@ public final class RunningNode: Sendable {
     /// connection and stops the event loops.
     public func stop() async {
         logger.info("shutting down")
+        sys.stop()
         for channel in serverChannels { try? await channel.close() }
         try? await broker.disconnectAll().get()
         // Let the DISCONNECT packets leave before the loops stop.

@@ -71,6 +71,9 @@ final class AuthenticationHookTests: PluginTestCase, @unchecked Sendable {
 
         let mallory = try await refusal("chain-mallory", username: "mallory", password: "pw")
         XCTAssertEqual(mallory, .banned, "high denies before low could allow")
+        _ = try await connect("chain-anonymous")
+        let counted = try node.broker.stats.authentications
+        XCTAssertEqual(counted, ["success": 1, "failure": 1, "anonymous": 1])
         XCTAssertNotNil(log.index(of: "high: authenticate chain-mallory"))
         XCTAssertNil(log.index(of: "low: authenticate chain-mallory"), "the chain ends at the first decision")
     }

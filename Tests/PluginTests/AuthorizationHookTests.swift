@@ -63,6 +63,9 @@ final class AuthorizationHookTests: PluginTestCase, @unchecked Sendable {
         // No subscribe hook is loaded: no_match decides every filter.
         let subAck = try await client.subscribe([TopicSubscription(filter: "ok/#", qos: .atLeastOnce)])
         XCTAssertEqual(subAck.reasonCodes, [.notAuthorized])
+        let counted = try node.broker.stats.authorizations
+        XCTAssertEqual(counted["publish"], ["allow": 1, "deny": 1])
+        XCTAssertEqual(counted["subscribe"], ["allow": 0, "deny": 1])
         await stopNode()
 
         try await startNode(plugins: [entry(plugin, ["allow_publish": "ok/"])])

@@ -73,6 +73,10 @@ STARLING_DEFAULTS: dict[str, dict[str, Any]] = {
     "node": {
         "max_connections": 1000000,
     },
+    "sys": {
+        "interval": 30,
+        "client_events": True,
+    },
 }
 
 

@@ -29,8 +29,12 @@ extension MQTTConnection {
         }
 
         // Authentication: the hook chain (plugins), else the anonymous rule.
-        if let refusal = authenticate(connect) {
-            return refuse(refusal.code, refusal.why)
+        switch authenticate(connect) {
+        case .refused(let code, let why):
+            loopContext.stats.add(.authenticated(.failure))
+            return refuse(code, why)
+        case .accepted(let result):
+            loopContext.stats.add(.authenticated(result))
         }
         if connect.properties.authenticationMethod != nil {
             return refuse(.badAuthenticationMethod, "no enhanced authentication method is configured")

@@ -7,7 +7,7 @@ extension MQTTConnection {
     func handlePublish(_ incoming: Publish, session: Session) {
         let limits = loopContext.settings.mqtt
         var publish = incoming
-        loopContext.stats.add(loopContext.stats.messagesReceived)
+        loopContext.stats.add(.messagesReceived)
 
         // Topic alias (5.0).
         if version == .v5, let alias = publish.properties.topicAlias {

@@ -57,9 +57,14 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Set once the session is attached; from then on the session hears when the connection ends.
     var attachedToSession = false
     private(set) var takenOver = false
-    /// Set once `client_connected` hooks were told; `client_disconnected` hooks hear the end then.
+    /// Set once the client has been counted (and announced on `$SYS` and to `client_connected`
+    /// hooks) as connected; its disconnect is then counted and announced when the channel closes.
     var announcedConnected = false
-    /// Who ended the connection, for `client_disconnected` hooks; nil: the socket closed.
+    /// Why the connection is ending, as the first close path to know it said (nil: the socket
+    /// closed or failed by itself).
+    var closeReason: DisconnectReason?
+    /// Who ended the connection and the DISCONNECT reason code, for `client_disconnected` hooks
+    /// (nil: the socket closed).
     var closeCause: (initiator: DisconnectInitiator, code: ReasonCode)?
 
     // Keep alive.
@@ -122,8 +127,11 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             session.connectionClosed(self, will: will, willDelay: willDelay)
             logger.debug("client disconnected", metadata: ["will": "\(will != nil)"])
         }
-        announceDisconnected()
         will = nil
+        if announcedConnected {
+            announcedConnected = false
+            announceDisconnected(reason: closeReason ?? .socketError)
+        }
         context.fireChannelInactive()
     }
 
@@ -131,7 +139,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         var incoming = unwrapInboundIn(data)
         guard state != .closed else { return }
         lastActivity = .now()
-        loopContext.stats.add(loopContext.stats.bytesReceived, incoming.readableBytes)
+        loopContext.stats.add(.bytesReceived, incoming.readableBytes)
         if var buffered = cumulation {
             cumulation = nil
             buffered.writeBuffer(&incoming)
@@ -151,6 +159,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             guard let packet else { break }
+            loopContext.stats.add(.received(packet.type))
             handle(packet)
         }
         if state != .closed, buffer.readableBytes > 0 {
@@ -235,6 +244,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         if disconnect.reasonCode != .disconnectWithWillMessage { will = nil }
         noteCloseCause(.client, disconnect.reasonCode)
         logger.debug("client sent DISCONNECT", metadata: ["reason": "\(disconnect.reasonCode)"])
+        if closeReason == nil { closeReason = .normal }
         close()
     }
 
@@ -270,6 +280,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         var buffer = channelContext.channel.allocator.buffer(
             capacity: MQTTPacketEncoder.encodedSize(of: packet, version: version))
         MQTTPacketEncoder.encode(packet, version: version, into: &buffer)
+        loopContext.stats.sent(packet.type, bytes: buffer.readableBytes)
         channelContext.write(wrapOutboundOut(buffer), promise: nil)
         loopContext.markDirty(self)
     }
@@ -287,6 +298,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
                 stats.dropped(.tooLarge)
                 return false
             }
+            stats.sent(.publish, bytes: shared.readableBytes)
             channelContext.write(wrapOutboundOut(shared), promise: nil)
         } else {
             var publish = Publish(topic: message.topic, payload: message.payload, qos: pending.qos,
@@ -305,12 +317,13 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             if let newAlias { outboundAliases[message.topic] = newAlias }
             var header = channelContext.channel.allocator.buffer(capacity: size - message.payload.readableBytes)
             MQTTPacketEncoder.encodePublishHeader(publish, version: version, into: &header)
+            stats.sent(.publish, bytes: header.readableBytes + message.payload.readableBytes)
             channelContext.write(wrapOutboundOut(header), promise: nil)
             if message.payload.readableBytes > 0 {
                 channelContext.write(wrapOutboundOut(message.payload), promise: nil)
             }
         }
-        stats.add(stats.messagesSent)
+        stats.add(.messagesSent)
         loopContext.markDirty(self)
         return true
     }
@@ -342,6 +355,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// a connection the server closes for a fault publishes its will.
     func disconnect(_ reasonCode: ReasonCode, reason: String) {
         guard state != .closed else { return }
+        if closeReason == nil { closeReason = DisconnectReason(serverSent: reasonCode) }
         noteCloseCause(.server, reasonCode)
         if version == .v5 && (state == .connected || state == .connecting) {
             var properties = Properties()

@@ -4,8 +4,8 @@ public typealias AuthenticateHook = @Sendable (AuthenticationRequest) -> HookDec
 public typealias AuthorizePublishHook = @Sendable (PublishAuthorizationRequest) -> HookDecision
 /// May lower `request.qos` when it does not deny.
 public typealias AuthorizeSubscribeHook = @Sendable (inout SubscribeAuthorizationRequest) -> HookDecision
-public typealias ClientConnectedHook = @Sendable (ClientConnectedEvent) -> Void
-public typealias ClientDisconnectedHook = @Sendable (ClientDisconnectedEvent) -> Void
+public typealias ClientConnectedHook = @Sendable (ClientConnectedNotice) -> Void
+public typealias ClientDisconnectedHook = @Sendable (ClientDisconnectedNotice) -> Void
 
 /// One registered hook.
 public struct HookEntry<Handler: Sendable>: Sendable {

@@ -33,7 +33,7 @@ public struct SubscribeAuthorizationRequest: Sendable {
 }
 
 /// A connection accepted (CONNACK sent).
-public struct ClientConnectedEvent: Sendable {
+public struct ClientConnectedNotice: Sendable {
     public var clientId: String
     public var username: String?
     public var peer: String
@@ -44,7 +44,7 @@ public struct ClientConnectedEvent: Sendable {
 }
 
 /// A connection that was announced as connected has ended.
-public struct ClientDisconnectedEvent: Sendable {
+public struct ClientDisconnectedNotice: Sendable {
     public var clientId: String
     public var username: String?
     public var initiator: DisconnectInitiator

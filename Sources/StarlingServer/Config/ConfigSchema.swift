@@ -131,6 +131,10 @@ enum ConfigSchema {
             .bool("queue_qos0_offline", \.settings.session.queueQoS0Offline),
             .int("max_awaiting_rel", 1...65_535, \.settings.session.maxAwaitingRel),
         ]),
+        ConfigSection(name: "sys", keys: [
+            .seconds("interval", 0...86_400, \.settings.sys.interval),
+            .bool("client_events", \.settings.sys.clientEvents),
+        ]),
         ConfigSection(name: "authentication", keys: [
             .choice("no_match", \.settings.authentication.noMatch),
         ]),

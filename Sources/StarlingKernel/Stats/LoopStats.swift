@@ -1,0 +1,94 @@
+import Atomics
+import MQTTCore
+
+/// Counters of one event loop, in one block of memory of their own.
+///
+/// Only the loop writes them, so an update is a relaxed load and a relaxed store: no
+/// read-modify-write, no lock prefix, and no cache line shared with another loop (the block is
+/// aligned to and padded to whole cache lines). Anyone may read them, with relaxed loads, to add
+/// up all loops (`Broker.stats`); a reader sees each counter's latest or a slightly older value.
+final class LoopStats: @unchecked Sendable {  // the block is written by one thread, read atomically
+    enum DropReason: Int, CaseIterable, Sendable {
+        case queueFull, expired, qos0Offline, tooLarge, noSubscribers
+        var name: String {
+            switch self {
+            case .queueFull: return "queue_full"
+            case .expired: return "expired"
+            case .qos0Offline: return "qos0_offline"
+            case .tooLarge: return "too_large"
+            case .noSubscribers: return "no_subscribers"
+            }
+        }
+    }
+
+    /// A counter's place in the block.
+    struct Slot: Sendable {
+        fileprivate let index: Int
+
+        static let messagesReceived = Slot(index: 0)
+        static let messagesSent = Slot(index: 1)
+        static let bytesReceived = Slot(index: 2)
+        static let bytesSent = Slot(index: 3)
+        static let connects = Slot(index: 4)
+        /// Indexed by packet type (1…15); slot 0 of each range is unused.
+        private static let packetsReceivedBase = 5
+        private static let packetsSentBase = packetsReceivedBase + 16
+        private static let dropsBase = packetsSentBase + 16
+        private static let disconnectsBase = dropsBase + DropReason.allCases.count
+        private static let authenticationsBase = disconnectsBase + DisconnectReason.allCases.count
+        private static let authorizationsBase = authenticationsBase + AuthenticationResult.allCases.count
+        static let count = authorizationsBase + AuthorizationAction.allCases.count * AuthorizationResult.allCases.count
+
+        static func received(_ type: PacketType) -> Slot { Slot(index: packetsReceivedBase + Int(type.rawValue)) }
+        static func sent(_ type: PacketType) -> Slot { Slot(index: packetsSentBase + Int(type.rawValue)) }
+        static func dropped(_ reason: DropReason) -> Slot { Slot(index: dropsBase + reason.rawValue) }
+        static func disconnected(_ reason: DisconnectReason) -> Slot {
+            Slot(index: disconnectsBase + DisconnectReason.allCases.firstIndex(of: reason)!)
+        }
+        static func authenticated(_ result: AuthenticationResult) -> Slot {
+            Slot(index: authenticationsBase + AuthenticationResult.allCases.firstIndex(of: result)!)
+        }
+        static func authorized(_ action: AuthorizationAction, _ result: AuthorizationResult) -> Slot {
+            let row = AuthorizationAction.allCases.firstIndex(of: action)!
+            let column = AuthorizationResult.allCases.firstIndex(of: result)!
+            return Slot(index: authorizationsBase + row * AuthorizationResult.allCases.count + column)
+        }
+    }
+
+    private static let cacheLine = 128
+    private let block: UnsafeMutablePointer<Int.AtomicRepresentation>
+
+    init() {
+        let bytes = (Slot.count * MemoryLayout<Int.AtomicRepresentation>.stride + Self.cacheLine - 1)
+            / Self.cacheLine * Self.cacheLine
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.cacheLine)
+        let capacity = bytes / MemoryLayout<Int.AtomicRepresentation>.stride
+        block = raw.bindMemory(to: Int.AtomicRepresentation.self, capacity: capacity)
+        block.initialize(repeating: Int.AtomicRepresentation(0), count: capacity)
+    }
+
+    deinit {
+        UnsafeMutableRawPointer(block).deallocate()
+    }
+
+    /// Adds `amount` to a counter. Call only on the counters' loop.
+    @inline(__always) func add(_ slot: Slot, _ amount: Int = 1) {
+        let counter = UnsafeAtomic<Int>(at: block + slot.index)
+        counter.store(counter.load(ordering: .relaxed) &+ amount, ordering: .relaxed)
+    }
+
+    /// A counter's current value; from any thread.
+    func value(_ slot: Slot) -> Int {
+        UnsafeAtomic<Int>(at: block + slot.index).load(ordering: .relaxed)
+    }
+
+    func dropped(_ reason: DropReason) { add(.dropped(reason)) }
+
+    func dropCount(_ reason: DropReason) -> Int { value(.dropped(reason)) }
+
+    /// Counts one encoded packet of `bytes` bytes written to a client.
+    @inline(__always) func sent(_ type: PacketType, bytes: Int) {
+        add(.sent(type))
+        add(.bytesSent, bytes)
+    }
+}
