@@ -3,20 +3,38 @@ import NIOConcurrencyHelpers
 import Logging
 import NIOCore
 import NIOPosix
+import StarlingAdmin
 import StarlingKernel
+import StarlingMetrics
 import StarlingPlugins
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One running Starling node: the kernel, its listeners, and a graceful stop on SIGINT/SIGTERM.
+/// One running Starling node: the kernel, its listeners, the HTTP API, a graceful stop on
+/// SIGINT/SIGTERM and a configuration reload on SIGHUP.
 public enum StarlingNode {
     /// Starts the node and returns once it has stopped (signal) — or throws when a listener
     /// cannot bind, naming the address.
-    public static func run(config: ServerConfig, logger: Logger) async throws {
+    /// - Parameters:
+    ///   - source: where `config` came from; SIGHUP and `POST /api/v1/reload` read it again.
+    ///   - logLevel: the level the process's log handlers follow; a reload sets it.
+    public static func run(config: ServerConfig, source: ConfigSource? = nil, logger: Logger,
+                           logLevel: LogLevelSetting? = nil) async throws {
         let signals = TerminationSignals(logger: logger)
-        let node = try await RunningNode.start(config: config, logger: logger)
+        let started = NIOLockedValueBox<RunningNode?>(nil)
+        let hangup = HangupSignal {
+            guard let node = started.withLockedValue({ $0 }) else {
+                logger.warning("SIGHUP ignored: the node is still starting")
+                return
+            }
+            logger.info("SIGHUP: reloading the configuration")
+            _ = try? node.reload()
+        }
+        let node = try await RunningNode.start(config: config, source: source, logger: logger, logLevel: logLevel)
+        started.withLockedValue { $0 = node }
         await signals.wait()
+        hangup.cancel()
         await node.stop()
     }
 }
@@ -28,29 +46,53 @@ public final class RunningNode: Sendable {
     public let plugins: PluginManager
     /// The bound listeners with their real addresses (a port of 0 is resolved).
     public let listeners: [(config: ListenerConfig, address: SocketAddress)]
+    /// The HTTP API's bound address; nil when `api.enabled` is false.
+    public var apiAddress: SocketAddress? { admin?.address }
+    /// The HTTP API; nil when `api.enabled` is false.
+    public let admin: AdminServer?
+    private let controller: NodeController
     private let group: MultiThreadedEventLoopGroup
     private let serverChannels: [Channel]
     private let sys: SysPublisher
     private let logger: Logger
 
     private init(broker: Broker, plugins: PluginManager, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
-                 listeners: [(config: ListenerConfig, address: SocketAddress)], sys: SysPublisher, logger: Logger) {
+                 listeners: [(config: ListenerConfig, address: SocketAddress)], controller: NodeController,
+                 admin: AdminServer?, sys: SysPublisher, logger: Logger) {
         self.broker = broker
         self.plugins = plugins
         self.group = group
         self.serverChannels = serverChannels
         self.listeners = listeners
+        self.controller = controller
+        self.admin = admin
         self.sys = sys
         self.logger = logger
     }
 
+    /// The configuration in force: the one the node started with, with the live settings of the
+    /// last reload.
+    public var config: ServerConfig { controller.config }
+
+    /// Reads the configuration again from the node's `ConfigSource` and puts its live settings in
+    /// force (as SIGHUP and `POST /api/v1/reload` do).
+    /// - Throws: `ReloadError` with the config error, or when the node has no source; nothing
+    ///   has changed then.
+    public func reload() throws(ReloadError) -> ReloadReport {
+        try controller.reload()
+    }
+
     /// Creates the kernel, loads the configured plugins (before any client can connect), binds
-    /// every enabled listener and starts the `$SYS` topics. Logs `listening on HOST:PORT` for each
-    /// listener.
+    /// every enabled listener, then the HTTP API, and starts the `$SYS` topics. Logs
+    /// `listening on HOST:PORT` for each listener and `api listening on HOST:PORT` for the API.
     ///
-    /// Throws `NodeStartError` when a listener cannot bind, or (exit status 2) when a plugin does
-    /// not load and `plugin_loader.on_error` is `stop`.
-    public static func start(config: ServerConfig, logger: Logger) async throws -> RunningNode {
+    /// Throws `NodeStartError` when a listener or the API cannot bind, or (exit status 2) when a
+    /// plugin does not load and `plugin_loader.on_error` is `stop`.
+    /// - Parameters:
+    ///   - source: where `config` came from, read again by a reload (none: a reload fails).
+    ///   - logLevel: the level the process's log handlers follow, set by a reload.
+    public static func start(config: ServerConfig, source: ConfigSource? = nil, logger: Logger,
+                             logLevel: LogLevelSetting? = nil) async throws -> RunningNode {
         let settings = config.settings
         let loops = settings.eventLoops > 0 ? settings.eventLoops : BrokerSettings.automaticEventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
@@ -83,16 +125,35 @@ public final class RunningNode: Sendable {
                 logger.info("listening on \(listener.bind):\(address.port ?? listener.port)",
                             metadata: ["listener": "\(listener.qualifiedName)", "event_loops": "\(loops)"])
             }
+            let controller = NodeController(
+                config: config, source: source, broker: broker,
+                listeners: bound.map { listener, address in
+                    ListenerDescription(name: listener.qualifiedName, type: listener.kind.rawValue, bind: listener.bind,
+                                        port: address.port ?? listener.port, maxConnections: listener.maxConnections)
+                },
+                logLevel: logLevel, logger: logger)
+            var admin: AdminServer?
+            if config.api.enabled {
+                do {
+                    admin = try await AdminServer.start(
+                        configuration: AdminServer.Configuration(
+                            bind: config.api.bind, port: config.api.port, dataDir: config.dataDir,
+                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker))]),
+                        broker: broker, node: controller, group: group, logger: logger)
+                } catch {
+                    throw NodeStartError(message: "\(error)")
+                }
+            }
+            let sys = SysPublisher(broker: broker, version: starlingVersion)
+            sys.start()
+            return RunningNode(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
+                               controller: controller, admin: admin, sys: sys, logger: logger)
         } catch {
             for channel in channels { try? await channel.close() }
             await plugins.unloadAll()
             try? await group.shutdownGracefully()
             throw error
         }
-        let sys = SysPublisher(broker: broker, version: starlingVersion)
-        sys.start()
-        return RunningNode(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
-                           sys: sys, logger: logger)
     }
 
     /// Loads the enabled `[[plugins]]` entries in order; a failure stops start-up or is skipped,
@@ -115,6 +176,7 @@ public final class RunningNode: Sendable {
     public func stop() async {
         logger.info("shutting down")
         sys.stop()
+        await admin?.stop()
         for channel in serverChannels { try? await channel.close() }
         try? await broker.disconnectAll().get()
         // Let the DISCONNECT packets leave before the loops stop.
@@ -122,6 +184,14 @@ public final class RunningNode: Sendable {
         await plugins.unloadAll()
         try? await group.shutdownGracefully()
         logger.info("stopped")
+    }
+}
+
+/// `GET /api/v1/prometheus`: the node's metrics in the Prometheus text format.
+private func prometheusRoute(_ exporter: MetricsExporter) -> AdminRoute {
+    AdminRoute(.GET, "/api/v1/prometheus") { request in
+        try request.query.rejectUnknown([])
+        return .text(exporter.prometheusText(), contentType: MetricsExporter.contentType)
     }
 }
 
@@ -188,5 +258,23 @@ final class TerminationSignals: @unchecked Sendable {
             return continuation
         }
         waiting?.resume()
+    }
+}
+
+/// SIGHUP, caught from the moment this is created until `cancel()`: each one runs `handler`
+/// (on a queue of its own, never concurrently with itself).
+final class HangupSignal: @unchecked Sendable {  // a dispatch source may be cancelled from any thread
+    private let source: DispatchSourceSignal
+
+    init(handler: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "starling.sighup"))
+        source.setEventHandler(handler: handler)
+        source.resume()
+    }
+
+    /// Stops handling SIGHUP (it stays ignored).
+    func cancel() {
+        source.cancel()
     }
 }

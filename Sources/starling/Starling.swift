@@ -3,14 +3,14 @@ import Foundation
 import Logging
 import StarlingServer
 
-/// The `starling` command: `start` (the default), `check-config` and `version`.
+/// The `starling` command: `start` (the default), `check-config`, `ctl` and `version`.
 @main
 struct Starling: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "starling",
         abstract: "Starling, an MQTT broker.",
         version: starlingVersion,
-        subcommands: [Start.self, CheckConfig.self, Version.self],
+        subcommands: [Start.self, CheckConfig.self, Ctl.self, Version.self],
         defaultSubcommand: Start.self
     )
 }
@@ -41,19 +41,27 @@ struct Start: AsyncParsableCommand {
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?
 
+    @Option(help: ArgumentHelp("The address of the HTTP API (api.bind).", valueName: "host"))
+    var apiBind: String?
+
+    @Option(help: ArgumentHelp("The port of the HTTP API (api.port; 0 picks a free one).", valueName: "n"))
+    var apiPort: Int?
+
     @Option(name: .customLong("plugin"),
             help: ArgumentHelp("Load the plugin at this path with no options, after the config file's (repeatable).",
                                valueName: "path"))
     var plugins: [String] = []
 
     func run() async throws {
-        let overrides = CommandLineOverrides(bind: bind, port: port, logLevel: logLevel, plugins: plugins)
+        let overrides = CommandLineOverrides(bind: bind, port: port, logLevel: logLevel, apiBind: apiBind, apiPort: apiPort,
+                                             plugins: plugins)
+        let source = ConfigSource(file: file.config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         let config = try loadConfig(file: file.config, overrides: overrides, failureCode: 2)
-        StderrLogHandler.bootstrap(logLevel: config.logLevel)
+        let level = StderrLogHandler.bootstrap(logLevel: config.logLevel)
         let logger = Logger(label: "starling")
         logger.info("starting", metadata: ["version": "\(starlingVersion)", "node": "\(config.settings.nodeName)"])
         do {
-            try await StarlingNode.run(config: config, logger: logger)
+            try await StarlingNode.run(config: config, source: source, logger: logger, logLevel: level)
         } catch let error as NodeStartError {
             StderrLogHandler.writeToStandardError("starling: \(error.message)\n")
             throw ExitCode(error.exitCode)

@@ -16,7 +16,7 @@ final class MetricsExporterTests: XCTestCase {
         settings.eventLoops = 2
         settings.allowAnonymous = true
         let config = ServerConfig(settings: settings, listeners: [ListenerConfig(name: "default", port: 0)],
-                                  logLevel: .critical)
+                                  logLevel: .critical, api: APIConfig(enabled: false))
         node = try await RunningNode.start(config: config, logger: Logger(label: "metrics-tests") { _ in SwiftLogNoOpLogHandler() })
     }
 
@@ -111,7 +111,8 @@ final class MetricsExporterTests: XCTestCase {
 
     /// Two nodes in one process keep their metrics apart (a registry each, no global bootstrap).
     func testTwoNodesInOneProcess() async throws {
-        let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical)
+        let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical,
+                                  api: APIConfig(enabled: false))
         let other = try await RunningNode.start(config: config, logger: Logger(label: "other") { _ in SwiftLogNoOpLogHandler() })
         let here: PrometheusExposition
         do {

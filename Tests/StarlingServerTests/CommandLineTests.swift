@@ -46,7 +46,7 @@ final class CommandLineTests: ConfigTestCase {
     func testStartHelpListsTheContractFlags() throws {
         let result = try run(["start", "--help"])
         XCTAssertEqual(result.status, 0)
-        for flag in ["--config", "--bind", "--port", "--log-level"] {
+        for flag in ["--config", "--bind", "--port", "--log-level", "--api-bind", "--api-port"] {
             XCTAssertTrue(result.stdout.contains(flag), "start --help lacks \(flag):\n\(result.stdout)")
         }
     }

@@ -48,7 +48,7 @@ final class ConfigErrorTests: ConfigTestCase {
         try assertError("[listeners.tcp.default]\nprot = 1", mentions: [
             "unknown key 'listeners.tcp.default.prot'", "known keys in [listeners.tcp.default]: enabled, bind, port",
         ])
-        try assertError("[mqttt]\nx = 1", mentions: ["unknown section [mqttt]", "known sections: node, log, listeners, mqtt, session"])
+        try assertError("[mqttt]\nx = 1", mentions: ["unknown section [mqttt]", "known sections: node, log, listeners, mqtt, session, sys, api"])
         try assertError("verbose = true", mentions: ["unknown section [verbose]"])
         try assertError("[listeners.ssl.default]\nport = 1", mentions: ["unknown listener kind 'ssl'", "known kinds: tcp"])
         try assertError("[listeners.tcp.\"bad name\"]\nport = 1", mentions: ["invalid listener name 'bad name'"])

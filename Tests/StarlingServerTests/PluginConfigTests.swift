@@ -1,3 +1,4 @@
+import StarlingAdmin
 import StarlingKernel
 import StarlingPlugins
 import StarlingServer
@@ -57,5 +58,26 @@ final class PluginConfigTests: ConfigTestCase {
         XCTAssertEqual(config.pluginLoader.onError, .skip)
         try assertError("[authorization]\nno_match = \"maybe\"\n", mentions: ["authorization.no_match", "allow, deny"])
         try assertError("[plugin_loader]\non_error = \"ignore\"\n", mentions: ["plugin_loader.on_error", "stop, skip"])
+    }
+
+    /// A reload applies the no_match keys at once; the plugin list and the loader need a restart.
+    func testReloadAppliesNoMatchAndReportsPluginsAsRestartOnly() throws {
+        let old = try load("[[plugins]]\npath = \"a.so\"\n")
+        let new = try load("""
+            [authorization]
+            no_match = "deny"
+            [plugin_loader]
+            on_error = "skip"
+            [[plugins]]
+            path = "a.so"
+            [[plugins]]
+            path = "b.so"
+            """)
+        let changes = old.changes(to: new)
+        XCTAssertEqual(changes.map(\.key), ["authorization.no_match", "plugin_loader.on_error", "plugins"])
+        XCTAssertEqual(changes.last, SettingChange(key: "plugins", old: #"["a.so"]"#, new: #"["a.so", "b.so"]"#))
+        let applied = old.applyingLiveSettings(of: new)
+        XCTAssertEqual(applied.settings.authorization.noMatch, .deny)
+        XCTAssertEqual(applied.changes(to: new).map(\.key), ["plugin_loader.on_error", "plugins"])
     }
 }

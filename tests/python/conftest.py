@@ -1,7 +1,7 @@
 """Black-box integration tests for the Starling MQTT broker.
 
 STARLING_TEST_BROKER=starling (default): runs `$STARLING_TEST_BIN` (or <repo>/.build/debug/starling)
-    as `starling start --bind 127.0.0.1 --port 0 --log-level debug --config <file>`.
+    as `starling start --bind 127.0.0.1 --port 0 --api-port 0 --log-level debug --config <file>`.
 STARLING_TEST_BROKER=mosquitto: runs Debian's /usr/sbin/mosquitto with the same settings translated;
     tests marked `starling_only` are deselected (and counted) in that mode only.
 """
@@ -294,6 +294,7 @@ class Broker:
         self.config_path = workdir / (f"starling-{n}.toml" if kind == "starling" else f"mosquitto-{n}.conf")
         self.host = HOST
         self.port: int | None = None
+        self.api_port: int | None = None  # Starling's HTTP API (started with --api-port 0)
         self.proc: subprocess.Popen | None = None
         self._log_lock = threading.Lock()
         self._lines: deque[str] = deque(maxlen=400)
@@ -344,13 +345,15 @@ class Broker:
             pytest.fail(f"Starling binary not found at {binary}: build it (swift build) or set "
                         f"STARLING_TEST_BIN, or run with STARLING_TEST_BROKER=mosquitto", pytrace=False)
         self.config_path.write_text(to_toml(self.sections))
-        cmd = [str(binary), "start", "--bind", HOST, "--port", "0", "--log-level", "debug",
+        cmd = [str(binary), "start", "--bind", HOST, "--port", "0", "--api-port", "0", "--log-level", "debug",
                "--config", str(self.config_path)]
         self.proc = self._spawn(cmd)
         found = self._wait_for_line(re.compile(r"listening on 127\.0\.0\.1:(\d+).*listener=tcp\.default"),
                                     STARTUP_TIMEOUT)
         if found:
             self.port = int(found.group(1))
+        api = self._wait_for_line(re.compile(r"api listening on 127\.0\.0\.1:(\d+)"), STARTUP_TIMEOUT)
+        self.api_port = int(api.group(1)) if api else None
         # Other listeners (e.g. ws.default) log their own line; record their ports by name.
         self.listener_ports = {
             m_.group(2): int(m_.group(1))

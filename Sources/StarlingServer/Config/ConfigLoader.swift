@@ -143,7 +143,8 @@ struct ConfigLoader {
 
     // MARK: Flags
 
-    /// `--bind` and `--port` set listener `tcp.default` (added if the file has none); `--log-level` sets `log.level`.
+    /// `--bind` and `--port` set listener `tcp.default` (added if the file has none); `--log-level` sets
+    /// `log.level`; `--api-bind` and `--api-port` set `api.bind` and `api.port`.
     mutating func apply(_ overrides: CommandLineOverrides) throws(ConfigError) {
         let flags: [(flag: String, key: String, raw: RawValue?)] = [
             ("--bind", "bind", overrides.bind.map(RawValue.text)),
@@ -155,8 +156,14 @@ struct ConfigLoader {
             try Self.set(key, in: ConfigSchema.listenerKeys, section: "listeners.tcp.default", raw: raw,
                          target: &config.listeners[index], origin: .flag(flag))
         }
-        if let level = overrides.logLevel, let log = ConfigSchema.section(named: "log") {
-            try Self.set("level", in: log.keys, section: "log", raw: .text(level), target: &config, origin: .flag("--log-level"))
+        let sectionFlags: [(flag: String, section: String, key: String, raw: RawValue?)] = [
+            ("--log-level", "log", "level", overrides.logLevel.map(RawValue.text)),
+            ("--api-bind", "api", "bind", overrides.apiBind.map(RawValue.text)),
+            ("--api-port", "api", "port", overrides.apiPort.map(RawValue.int)),
+        ]
+        for (flag, sectionName, key, raw) in sectionFlags {
+            guard let raw, let section = ConfigSchema.section(named: sectionName) else { continue }
+            try Self.set(key, in: section.keys, section: sectionName, raw: raw, target: &config, origin: .flag(flag))
         }
         for path in overrides.plugins {
             guard !path.isEmpty else { throw ConfigError("--plugin: expected the path of a plugin's shared object") }
@@ -181,6 +188,9 @@ struct ConfigLoader {
                 throw ConfigError("listeners \(other) and \(listener.qualifiedName) both bind \(address)")
             }
             seen[address] = listener.qualifiedName
+        }
+        if config.api.enabled, config.api.port != 0, let listener = seen["\(config.api.bind):\(config.api.port)"] {
+            throw ConfigError("api.port \(config.api.port): listener \(listener) already binds \(config.api.bind):\(config.api.port)")
         }
     }
 

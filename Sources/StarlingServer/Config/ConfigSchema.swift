@@ -135,6 +135,11 @@ enum ConfigSchema {
             .seconds("interval", 0...86_400, \.settings.sys.interval),
             .bool("client_events", \.settings.sys.clientEvents),
         ]),
+        ConfigSection(name: "api", keys: [
+            .bool("enabled", \.api.enabled),
+            .string("bind", \.api.bind, expected: hostExpected, valid: { isValidHost($0[...]) }),
+            .int("port", 0...65_535, \.api.port),
+        ]),
         ConfigSection(name: "authentication", keys: [
             .choice("no_match", \.settings.authentication.noMatch),
         ]),

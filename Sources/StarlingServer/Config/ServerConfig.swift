@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import StarlingAdmin
 import StarlingKernel
 import StarlingPlugins
 
@@ -54,17 +55,7 @@ public struct ListenerConfig: Sendable, Equatable {
     public var qualifiedName: String { "\(kind.rawValue).\(name)" }
 
     /// True when `bind` is a loopback address: 127.x.x.x, ::1 or `localhost`.
-    public var isLoopback: Bool {
-        if bind.lowercased() == "localhost" { return true }
-        guard let address = try? SocketAddress(ipAddress: bind, port: 0), let ip = address.ipAddress else {
-            return false
-        }
-        switch address.protocol {
-        case .inet: return ip.hasPrefix("127.")
-        case .inet6: return ip == "::1"
-        default: return false
-        }
-    }
+    public var isLoopback: Bool { Loopback.isLoopback(host: bind) }
 }
 
 /// The node's whole configuration: the kernel's settings plus what the server around it needs.
@@ -82,6 +73,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var logLevel: Logger.Level
     /// Where the node keeps its data (relative paths are relative to the working directory).
     public var dataDir: String
+    /// The HTTP management API.
+    public var api: APIConfig
     /// Plugins to load at start-up, in order: the file's `[[plugins]]` entries, then `--plugin` flags.
     public var plugins: [PluginConfig]
     /// What a plugin that fails to load at start-up does to the node (`[plugin_loader]`).
@@ -93,6 +86,7 @@ public struct ServerConfig: Sendable, Equatable {
         listeners: [ListenerConfig] = [ListenerConfig(name: "default")],
         logLevel: Logger.Level = .info,
         dataDir: String = "data",
+        api: APIConfig = APIConfig(),
         plugins: [PluginConfig] = [],
         pluginLoader: PluginLoaderSettings = PluginLoaderSettings()
     ) {
@@ -100,6 +94,7 @@ public struct ServerConfig: Sendable, Equatable {
         self.listeners = listeners
         self.logLevel = logLevel
         self.dataDir = dataDir
+        self.api = api
         self.plugins = plugins
         self.pluginLoader = pluginLoader
     }
@@ -155,14 +150,21 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var port: Int?
     /// `--log-level`: one of trace, debug, info, notice, warning, error, critical.
     public var logLevel: String?
+    /// `--api-bind`: `api.bind`, the address of the HTTP API.
+    public var apiBind: String?
+    /// `--api-port`: `api.port`, the port of the HTTP API (0 picks a free one).
+    public var apiPort: Int?
     /// `--plugin PATH` (repeatable): plugins loaded with no options, after the file's.
     public var plugins: [String]
 
     /// Overrides; nil leaves a setting as the file and the environment have it.
-    public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil, plugins: [String] = []) {
+    public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil, apiBind: String? = nil,
+                apiPort: Int? = nil, plugins: [String] = []) {
         self.bind = bind
         self.port = port
         self.logLevel = logLevel
+        self.apiBind = apiBind
+        self.apiPort = apiPort
         self.plugins = plugins
     }
 }

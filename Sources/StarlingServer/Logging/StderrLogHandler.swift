@@ -13,8 +13,14 @@ import Logging
 public struct StderrLogHandler: LogHandler {
     /// The logger's label, printed after the level.
     public let label: String
-    /// The least severe level written.
-    public var logLevel: Logger.Level
+    /// The least severe level written: the level this handler was given (or was set to), else
+    /// the shared setting's current level.
+    public var logLevel: Logger.Level {
+        get { ownLevel ?? sharedLevel?.level ?? .info }
+        set { ownLevel = newValue }
+    }
+    private var ownLevel: Logger.Level?
+    private let sharedLevel: LogLevelSetting?
     /// Metadata written with every message (the message's own wins on a clash).
     public var metadata: Logger.Metadata = [:]
     /// Supplies metadata at each message, such as task-local context.
@@ -28,15 +34,34 @@ public struct StderrLogHandler: LogHandler {
         write: @escaping @Sendable (String) -> Void = StderrLogHandler.writeToStandardError
     ) {
         self.label = label
-        self.logLevel = logLevel
+        self.ownLevel = logLevel
+        self.sharedLevel = nil
         self.metadataProvider = metadataProvider
         self.output = write
     }
 
-    /// Makes every `Logger` of the process log through this handler at `logLevel`. Call it once,
+    /// A handler whose level follows `level` (until its own `logLevel` is set).
+    /// - Parameter write: receives each line, newline included; by default it goes to standard error.
+    public init(
+        label: String, level: LogLevelSetting,
+        metadataProvider: Logger.MetadataProvider? = LoggingSystem.metadataProvider,
+        write: @escaping @Sendable (String) -> Void = StderrLogHandler.writeToStandardError
+    ) {
+        self.label = label
+        self.ownLevel = nil
+        self.sharedLevel = level
+        self.metadataProvider = metadataProvider
+        self.output = write
+    }
+
+    /// Makes every `Logger` of the process log through this handler, at a level that starts at
+    /// `logLevel` and follows the returned setting (a config reload changes it). Call it once,
     /// before the first `Logger` is created (swift-log allows a single bootstrap per process).
-    public static func bootstrap(logLevel: Logger.Level) {
-        LoggingSystem.bootstrap { label in StderrLogHandler(label: label, logLevel: logLevel) }
+    @discardableResult
+    public static func bootstrap(logLevel: Logger.Level) -> LogLevelSetting {
+        let setting = LogLevelSetting(logLevel)
+        LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: setting) }
+        return setting
     }
 
     /// One entry of ``metadata``.

@@ -32,18 +32,24 @@ class IntegrationTestCase: XCTestCase, @unchecked Sendable {  // its state is be
 
     override func setUp() async throws {
         try await super.setUp()
+        let node = try await withTimeout(.seconds(10), "node start") { try await self.startNode() }
+        lock.withLock { runningNode = node }
+    }
+
+    /// Starts the node under test: two event loops, anonymous clients allowed, no HTTP API.
+    /// Subclasses may start it otherwise.
+    func startNode() async throws -> RunningNode {
         var settings = BrokerSettings()
         settings.eventLoops = 2  // deliveries also cross event loops
         settings.allowAnonymous = true
         let config = ServerConfig(settings: settings,
                                   listeners: [ListenerConfig(name: "default", bind: "127.0.0.1", port: 0)],
-                                  logLevel: .critical)
-        let quiet = Logger(label: "starling.integration-tests") { _ in SwiftLogNoOpLogHandler() }
-        let node = try await withTimeout(.seconds(10), "node start") {
-            try await RunningNode.start(config: config, logger: quiet)
-        }
-        lock.withLock { runningNode = node }
+                                  logLevel: .critical, api: APIConfig(enabled: false))
+        return try await RunningNode.start(config: config, logger: Self.quietLogger)
     }
+
+    /// A logger that writes nothing.
+    static let quietLogger = Logger(label: "starling.integration-tests") { _ in SwiftLogNoOpLogHandler() }
 
     override func tearDown() async throws {
         let (clients, peers) = lock.withLock {

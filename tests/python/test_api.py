@@ -50,7 +50,7 @@ def test_status_nodes_stats(broker, client_factory):
     status, body = api(broker, "GET", "/status")
     assert status == 200 and body["node"] == "starling@127.0.0.1" and body["uptime_seconds"] >= 0, body
     status, body = api(broker, "GET", "/nodes")
-    assert status == 200 and body["data"][0]["node"] == "starling@127.0.0.1", body
+    assert status == 200 and body["data"][0]["name"] == "starling@127.0.0.1", body
     ports = [listener["port"] for listener in body["data"][0]["listeners"]]
     assert broker.port in ports, body
     status, body = api(broker, "GET", "/stats")
@@ -63,21 +63,21 @@ def test_clients_list_filters_and_paging(broker, client_factory, uid):
     client_factory(broker, "old", protocol=4)
     status, body = api(broker, "GET", "/clients", raw_query=urllib.parse.urlencode({"clientid_prefix": f"{uid}-v5"}))
     assert status == 200 and body["meta"]["count"] == 5, body
-    assert all(c["protocol_version"] == "5.0" and c["connected"] for c in body["data"]), body
+    assert all(c["proto_ver"] == "5.0" and c["connected"] for c in body["data"]), body
     status, body = api(broker, "GET", "/clients", raw_query=f"proto_ver=3.1.1&clientid_prefix={uid}")
-    assert [c["client_id"] for c in body["data"]] == [f"{uid}-old"], body
+    assert [c["clientid"] for c in body["data"]] == [f"{uid}-old"], body
     status, page1 = api(broker, "GET", "/clients", raw_query=f"clientid_prefix={uid}&limit=4&page=1")
     status, page2 = api(broker, "GET", "/clients", raw_query=f"clientid_prefix={uid}&limit=4&page=2")
     assert len(page1["data"]) == 4 and len(page2["data"]) == 2 and page1["meta"]["count"] == 6
-    assert not {c["client_id"] for c in page1["data"]} & {c["client_id"] for c in page2["data"]}
+    assert not {c["clientid"] for c in page1["data"]} & {c["clientid"] for c in page2["data"]}
 
 
 def test_client_show_and_404(broker, client_factory, uid):
     c = client_factory(broker, "shown")
     assert c.subscribe(f"{uid}/x/#", 1) == [1]
     status, body = api(broker, "GET", f"/clients/{urllib.parse.quote(c.client_id, safe='')}")
-    assert status == 200 and body["client_id"] == c.client_id, body
-    assert [s["filter"] for s in body["subscriptions"]] == [f"{uid}/x/#"], body
+    assert status == 200 and body["client"]["clientid"] == c.client_id, body
+    assert [s["topic"] for s in body["subscriptions"]] == [f"{uid}/x/#"], body
     status, body = api(broker, "GET", "/clients/nobody-here")
     assert status == 404 and body["code"] and body["message"], body
 
@@ -132,7 +132,7 @@ def test_routes_and_subscriptions(broker, client_factory, uid):
     status, body = api(broker, "GET", "/routes", raw_query="limit=10000")
     assert {"topic": f"{uid}/route/+", "nodes": ["starling@127.0.0.1"]} in body["data"], body
     status, body = api(broker, "GET", "/subscriptions", raw_query=f"clientid={urllib.parse.quote(c.client_id)}")
-    assert status == 200 and [s["filter"] for s in body["data"]] == [f"{uid}/route/+"], body
+    assert status == 200 and [s["topic"] for s in body["data"]] == [f"{uid}/route/+"], body
 
 
 @pytest.mark.parametrize("query,param", [("limit=0", "limit"), ("page=abc", "page"), ("bogus=1", "bogus"),
@@ -171,7 +171,7 @@ def test_ctl_subcommands(broker, client_factory, raw_factory, uid):
     out = ctl(broker, "status")
     assert out.returncode == 0 and "starling@127.0.0.1" in out.stdout, out.stderr
     out = ctl(broker, "clients", "list", "--json")
-    assert out.returncode == 0 and c.client_id in [x["client_id"] for x in json.loads(out.stdout)["data"]]
+    assert out.returncode == 0 and c.client_id in [x["clientid"] for x in json.loads(out.stdout)["data"]]
     out = ctl(broker, "clients", "show", c.client_id)
     assert out.returncode == 0 and f"{uid}/ctl" in out.stdout
     out = ctl(broker, "publish", "--topic", f"{uid}/ctl", "--payload", "via ctl", "--qos", "1")
@@ -206,17 +206,32 @@ def test_ctl_options_after_the_subcommand(broker):
     assert out.returncode == 0 and json.loads(out.stdout)["node"] == "starling@127.0.0.1", out.stderr
 
 
-def test_reload_applies_live_settings_and_names_restart_keys(broker, raw_factory, uid):
-    text = broker.config_path.read_text()
-    assert "[node]\n" in text and "allow_anonymous = true" in text
-    text = text.replace("[node]\n", '[node]\nname = "renamed@127.0.0.1"\n')
-    broker.config_path.write_text(text.replace("allow_anonymous = true", "allow_anonymous = false"))
-    status, body = api(broker, "POST", "/reload")
-    assert status == 200 and "mqtt.allow_anonymous" in body["changed"], body
-    assert "node.name" in body["restart_required"], body
-    r = raw_factory(broker)
-    assert r.connect(f"{uid}-anon").rc == 0x87
-    broker.config_path.write_text("this is [not toml")
-    status, body = api(broker, "POST", "/reload")
+def test_reload_applies_live_settings_and_names_restart_keys(broker_factory, raw_factory, uid):
+    b = broker_factory({"mqtt": {"allow_anonymous": True}})
+    assert raw_factory(b).connect(f"{uid}-before").rc == 0
+    b.config_path.write_text('[mqtt]\nallow_anonymous = false\n\n[node]\nname = "renamed@127.0.0.1"\n')
+    status, body = api(b, "POST", "/reload")
+    assert status == 200 and {"key": "mqtt.allow_anonymous", "old": "true", "new": "false"} in body["changed"], body
+    assert "node.name" in [change["key"] for change in body["restart_required"]], body
+    assert raw_factory(b).connect(f"{uid}-anon").rc == 0x87
+    b.config_path.write_text("this is [not toml")
+    status, body = api(b, "POST", "/reload")
     assert status == 400 and "config" in body["message"], body
-    assert raw_factory(broker).connect(f"{uid}-anon2").rc == 0x87, "a bad config changes nothing"
+    assert raw_factory(b).connect(f"{uid}-anon2").rc == 0x87, "a bad config changes nothing"
+
+
+def test_metrics_json_counts_packets_bytes_and_outcomes(broker, client_factory, uid):
+    sub = client_factory(broker, "m-sub")
+    assert sub.subscribe(f"{uid}/m", 1) == [1]
+    pub = client_factory(broker, "m-pub")
+    for i in range(3):
+        pub.publish(f"{uid}/m", f"{i}", qos=1)
+    pub.publish(f"{uid}/nobody", b"x", qos=1)
+    sub.wait_messages(3)
+    status, m_ = api(broker, "GET", "/metrics")
+    assert status == 200, m_
+    assert m_["packets.received.publish"] == 4 and m_["packets.sent.puback"] == 4, m_
+    assert m_["packets.received.subscribe"] == 1 and m_["packets.sent.suback"] == 1, m_
+    assert m_["messages.received"] == 4 and m_["messages.dropped.no_subscribers"] == 1, m_
+    assert m_["bytes.received"] > 0 and m_["bytes.sent"] > 0 and m_["client.connects"] == 2, m_
+    assert m_["authentication.anonymous"] == 2 and "authorization.publish.deny" in m_, m_

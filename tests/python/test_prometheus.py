@@ -1,9 +1,7 @@
 """GET /api/v1/prometheus: the node's metrics in the Prometheus text format (StarlingMetrics'
 MetricsExporter behind the HTTP API).
 
-Pending: not collected until the HTTP API lands (pytest collects test_*.py only). To enable it,
-rename it to test_prometheus.py. The contract it is written against: `starling start --api-port 0`
-serves the API on 127.0.0.1 and logs `api listening on 127.0.0.1:PORT`.
+The broker fixture starts Starling with `--api-port 0`; `broker.api_port` is the port it reports.
 """
 
 from __future__ import annotations
@@ -19,38 +17,7 @@ from conftest import wait_for
 
 pytestmark = pytest.mark.starling_only
 
-API_LINE = re.compile(r"api listening on 127\.0\.0\.1:(\d+)")
-
-
-class ApiBroker(conftest.Broker):
-    """A Starling broker started with `--api-port 0`; `api_port` is the port it reports."""
-
-    api_port: int | None = None
-
-    def _spawn(self, cmd):
-        if "start" in cmd and "--api-port" not in cmd:
-            cmd = cmd + ["--api-port", "0"]
-        return super()._spawn(cmd)
-
-    def _start_starling(self):
-        super()._start_starling()
-        found = self._wait_for_line(API_LINE, conftest.STARTUP_TIMEOUT)
-        if not found:
-            self.stop()
-            pytest.fail(f"no 'api listening on 127.0.0.1:PORT' line:\n{self.log_text()}", pytrace=False)
-        self.api_port = int(found.group(1))
-
-
-@pytest.fixture
-def api_broker(request, tmp_path):
-    b = ApiBroker("starling", None, tmp_path)
-    request.node._brokers = [b]
-    b.start()
-    yield b
-    b.stop()
-
-
-def scrape(b: ApiBroker) -> tuple[str, dict]:
+def scrape(b) -> tuple[str, dict]:
     """(content type, {family name: family}) of one GET /api/v1/prometheus."""
     with urllib.request.urlopen(f"http://127.0.0.1:{b.api_port}/api/v1/prometheus", timeout=5) as response:
         assert response.status == 200
@@ -68,17 +35,17 @@ def value(families: dict, name: str, **labels) -> float:
     raise AssertionError(f"no sample {name}{labels}")
 
 
-def test_prometheus_endpoint_reports_clients_and_traffic(api_broker, client_factory):
-    subscriber = client_factory(api_broker, "sub")
+def test_prometheus_endpoint_reports_clients_and_traffic(broker, client_factory):
+    subscriber = client_factory(broker, "sub")
     assert subscriber.subscribe("prom/#", 1) == [1]
-    publisher = client_factory(api_broker, "pub")
+    publisher = client_factory(broker, "pub")
     for i in range(5):
         publisher.publish(f"prom/{i}", f"message {i}", qos=1)
     for _ in range(2):
         publisher.publish("nobody/here", b"x", qos=1)
     subscriber.wait_messages(5)
 
-    content_type, families = scrape(api_broker)
+    content_type, families = scrape(broker)
     assert content_type.startswith("text/plain")
 
     # prometheus_client names a counter family without its _total suffix.
@@ -101,7 +68,7 @@ def test_prometheus_endpoint_reports_clients_and_traffic(api_broker, client_fact
     assert value(families, "starling_messages_received_total") >= 7
     assert value(families, "starling_packets_received_total", type="publish") == 7
     assert value(families, "starling_packets_sent_total", type="puback") == 7
-    wait_for(lambda: value(scrape(api_broker)[1], "starling_messages_sent_total") >= 5, 5,
+    wait_for(lambda: value(scrape(broker)[1], "starling_messages_sent_total") >= 5, 5,
              message="five deliveries counted")
     assert value(families, "starling_messages_dropped_total", reason="no_subscribers") == 2
     assert value(families, "starling_messages_dropped_total", reason="queue_full") == 0
@@ -114,12 +81,12 @@ def test_prometheus_endpoint_reports_clients_and_traffic(api_broker, client_fact
                        "server_shutdown"}
 
 
-def test_disconnects_by_reason_and_gauges_follow(api_broker, client_factory):
-    c = client_factory(api_broker, "leaving")
+def test_disconnects_by_reason_and_gauges_follow(broker, client_factory):
+    c = client_factory(broker, "leaving")
     c.disconnect()
-    wait_for(lambda: value(scrape(api_broker)[1], "starling_disconnects_total", reason="normal") == 1, 5,
+    wait_for(lambda: value(scrape(broker)[1], "starling_disconnects_total", reason="normal") == 1, 5,
              message="the normal disconnect counted")
-    families = scrape(api_broker)[1]
+    families = scrape(broker)[1]
     assert value(families, "starling_connections") == 0
     assert value(families, "starling_connects_total") == 1
     assert value(families, "starling_uptime_seconds") >= 0

@@ -1,0 +1,13 @@
+import StarlingKernel
+
+/// A source of counters for `GET /api/v1/metrics`: names (dotted, e.g. `packets.received`) to values.
+public typealias MetricsProvider = @Sendable () -> [String: Int]
+
+/// What the route handlers work on.
+struct AdminContext: Sendable {
+    let broker: Broker
+    let node: any NodeControl
+    let keys: APIKeyStore
+    let peaks: PeakStats
+    let metrics: [MetricsProvider]
+}
