@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
         .library(name: "MQTTClient", targets: ["MQTTClient"]),
         .library(name: "StarlingKernel", targets: ["StarlingKernel"]),
+        .library(name: "StarlingPlugins", targets: ["StarlingPlugins"]),
         .library(name: "StarlingMetrics", targets: ["StarlingMetrics"]),
     ],
     dependencies: [
@@ -37,6 +38,27 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The plugin ABI's public C header, include/starling/plugin.h: the very file plugin authors read.
+        .target(
+            name: "CStarlingPlugin",
+            path: "include",
+            exclude: ["README.md"],
+            publicHeadersPath: "."
+        ),
+        // The dlopen loader and the bridge between the C plugin ABI and the kernel's hook chain.
+        .target(
+            name: "StarlingPlugins",
+            dependencies: [
+                "CStarlingPlugin",
+                "StarlingKernel",
+                "MQTTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
         // The kernel's counters as swift-metrics, and their Prometheus text exposition.
         .target(
@@ -67,6 +89,7 @@ let package = Package(
             name: "StarlingServer",
             dependencies: [
                 "StarlingKernel",
+                "StarlingPlugins",
                 "StarlingAdmin",
                 "StarlingMetrics",
                 "MQTTCore",
@@ -110,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingServerTests",
-            dependencies: ["StarlingServer", "StarlingKernel", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["StarlingServer", "StarlingKernel", "StarlingPlugins", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "MetricsTests",
@@ -123,6 +146,13 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "PluginTests",
+            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]
         ),
     ]
 )

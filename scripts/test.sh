@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (the README's, and CI's through .ci/run):
-#   1. the Debian packages the tests need (mosquitto, mosquitto-clients, libffi-dev, python3-venv),
-#      installed only when missing;
+#   1. the Debian packages the tests need (mosquitto, mosquitto-clients, libffi-dev, python3-venv, and
+#      gcc, g++ and binutils, with which the plugin tests build C plugins), installed only when missing;
 #   2. a Python virtualenv in .venv with tests/python/requirements.txt, refreshed when that file changes;
 #   3. swift build (debug) and swift test;
 #   4. the black-box suite: tests/python against .build/debug/starling.
@@ -15,7 +15,7 @@ repo=$(pwd)
 say() { printf '\n==> %s\n' "$*"; }
 
 # ---------------------------------------------------------------- Debian packages
-packages=(mosquitto mosquitto-clients libffi-dev python3-venv)
+packages=(mosquitto mosquitto-clients libffi-dev python3-venv gcc g++ binutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -19,6 +19,8 @@ public final class Broker: Sendable {
     let retained = RetainedStore()
     /// The node-wide connection limit (`maxConnections`); listeners have their own.
     let connections: ConnectionLimit
+    /// The hook chain plugins attach to.
+    public let hooks: HookRegistry
     let peakConnections = ManagedAtomic<Int>(0)
     let shuttingDown = ManagedAtomic<Bool>(false)
     let startTime = NIODeadline.now()
@@ -36,6 +38,7 @@ public final class Broker: Sendable {
         self.contexts = loops.enumerated().map {
             LoopContext(loop: $0.element, index: $0.offset, loopCount: loops.count, settings: settings)
         }
+        self.hooks = HookRegistry(contexts: contexts)
         for context in contexts { context.broker = self }
     }
 

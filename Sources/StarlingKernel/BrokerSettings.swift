@@ -20,8 +20,25 @@ public struct BrokerSettings: Sendable, Equatable {
     public var mqtt = MQTTLimits()
     public var session = SessionSettings()
     public var sharedSubscription = SharedSubscriptionSettings()
+    public var authentication = AuthenticationSettings()
+    public var authorization = AuthorizationSettings()
     public var sys = SysSettings()
 
+    public init() {}
+}
+
+/// How CONNECT is decided once authentication hooks (plugins) are loaded.
+public struct AuthenticationSettings: Sendable, Equatable {
+    /// What happens to a client with credentials when every authentication hook passes. Applies
+    /// only while at least one authentication hook is registered: without any, `allowAnonymous`
+    /// decides for everyone. Clients without credentials always follow `allowAnonymous`.
+    public var noMatch: NoMatchPolicy = .deny
+    public init() {}
+}
+
+/// How PUBLISH and SUBSCRIBE are decided when every authorization hook passes (or none is loaded).
+public struct AuthorizationSettings: Sendable, Equatable {
+    public var noMatch: NoMatchPolicy = .allow
     public init() {}
 }
 

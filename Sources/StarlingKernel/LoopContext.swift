@@ -26,6 +26,10 @@ final class LoopContext: @unchecked Sendable {
 
     /// This loop's copy of the broker's settings (read on every packet; replaced by `Broker.update`).
     var settings: BrokerSettings
+    /// This loop's copy of the hook chain (read on every CONNECT, PUBLISH and SUBSCRIBE; replaced
+    /// by `HookRegistry.update`).
+    var hooks = HookChains()
+    var hooksVersion = 0
 
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
         self.settings = settings

@@ -6,6 +6,7 @@ import NIOPosix
 import StarlingAdmin
 import StarlingKernel
 import StarlingMetrics
+import StarlingPlugins
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,6 +42,8 @@ public enum StarlingNode {
 /// A started node; `stop()` shuts it down gracefully.
 public final class RunningNode: Sendable {
     public let broker: Broker
+    /// Loads, unloads and reloads plugins at run time.
+    public let plugins: PluginManager
     /// The bound listeners with their real addresses (a port of 0 is resolved).
     public let listeners: [(config: ListenerConfig, address: SocketAddress)]
     /// The HTTP API's bound address; nil when `api.enabled` is false.
@@ -53,10 +56,11 @@ public final class RunningNode: Sendable {
     private let sys: SysPublisher
     private let logger: Logger
 
-    private init(broker: Broker, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
+    private init(broker: Broker, plugins: PluginManager, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
                  listeners: [(config: ListenerConfig, address: SocketAddress)], controller: NodeController,
                  admin: AdminServer?, sys: SysPublisher, logger: Logger) {
         self.broker = broker
+        self.plugins = plugins
         self.group = group
         self.serverChannels = serverChannels
         self.listeners = listeners
@@ -78,8 +82,12 @@ public final class RunningNode: Sendable {
         try controller.reload()
     }
 
-    /// Creates the kernel, binds every enabled listener, then the HTTP API. Logs
+    /// Creates the kernel, loads the configured plugins (before any client can connect), binds
+    /// every enabled listener, then the HTTP API, and starts the `$SYS` topics. Logs
     /// `listening on HOST:PORT` for each listener and `api listening on HOST:PORT` for the API.
+    ///
+    /// Throws `NodeStartError` when a listener or the API cannot bind, or (exit status 2) when a
+    /// plugin does not load and `plugin_loader.on_error` is `stop`.
     /// - Parameters:
     ///   - source: where `config` came from, read again by a reload (none: a reload fails).
     ///   - logLevel: the level the process's log handlers follow, set by a reload.
@@ -89,9 +97,12 @@ public final class RunningNode: Sendable {
         let loops = settings.eventLoops > 0 ? settings.eventLoops : BrokerSettings.automaticEventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         let broker = Broker(settings: config.resolvedSettings(logger: logger), group: group, logger: logger)
+        let plugins = PluginManager(broker: broker, dataDirectory: config.dataDir, brokerVersion: starlingVersion,
+                                    logger: logger)
         var channels: [Channel] = []
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
         do {
+            try await loadPlugins(config, into: plugins, logger: logger)
             for listener in config.listeners where listener.enabled {
                 let channel: Channel
                 do {
@@ -135,12 +146,28 @@ public final class RunningNode: Sendable {
             }
             let sys = SysPublisher(broker: broker, version: starlingVersion)
             sys.start()
-            return RunningNode(broker: broker, group: group, serverChannels: channels, listeners: bound,
+            return RunningNode(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
                                controller: controller, admin: admin, sys: sys, logger: logger)
         } catch {
             for channel in channels { try? await channel.close() }
+            await plugins.unloadAll()
             try? await group.shutdownGracefully()
             throw error
+        }
+    }
+
+    /// Loads the enabled `[[plugins]]` entries in order; a failure stops start-up or is skipped,
+    /// as `plugin_loader.on_error` says.
+    private static func loadPlugins(_ config: ServerConfig, into plugins: PluginManager, logger: Logger) async throws {
+        for plugin in config.plugins where plugin.enabled {
+            do {
+                try await plugins.load(path: plugin.path, name: plugin.name, options: plugin.options)
+            } catch {
+                guard config.pluginLoader.onError == .skip else {
+                    throw NodeStartError(message: error.description, exitCode: 2)
+                }
+                logger.error("\(error.description); skipped (plugin_loader.on_error = skip)")
+            }
         }
     }
 
@@ -154,6 +181,7 @@ public final class RunningNode: Sendable {
         try? await broker.disconnectAll().get()
         // Let the DISCONNECT packets leave before the loops stop.
         try? await Task.sleep(nanoseconds: 100_000_000)
+        await plugins.unloadAll()
         try? await group.shutdownGracefully()
         logger.info("stopped")
     }
@@ -185,6 +213,8 @@ extension ServerConfig {
 /// A node that could not start, with a message naming the cause.
 public struct NodeStartError: Error, CustomStringConvertible {
     public let message: String
+    /// The exit status `starling start` ends with: 2 for a plugin that does not load, 1 otherwise.
+    public var exitCode: Int32 = 1
     public var description: String { message }
 }
 

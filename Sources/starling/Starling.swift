@@ -47,14 +47,25 @@ struct Start: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The port of the HTTP API (api.port; 0 picks a free one).", valueName: "n"))
     var apiPort: Int?
 
+    @Option(name: .customLong("plugin"),
+            help: ArgumentHelp("Load the plugin at this path with no options, after the config file's (repeatable).",
+                               valueName: "path"))
+    var plugins: [String] = []
+
     func run() async throws {
-        let overrides = CommandLineOverrides(bind: bind, port: port, logLevel: logLevel, apiBind: apiBind, apiPort: apiPort)
+        let overrides = CommandLineOverrides(bind: bind, port: port, logLevel: logLevel, apiBind: apiBind, apiPort: apiPort,
+                                             plugins: plugins)
         let source = ConfigSource(file: file.config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         let config = try loadConfig(file: file.config, overrides: overrides, failureCode: 2)
         let level = StderrLogHandler.bootstrap(logLevel: config.logLevel)
         let logger = Logger(label: "starling")
         logger.info("starting", metadata: ["version": "\(starlingVersion)", "node": "\(config.settings.nodeName)"])
-        try await StarlingNode.run(config: config, source: source, logger: logger, logLevel: level)
+        do {
+            try await StarlingNode.run(config: config, source: source, logger: logger, logLevel: level)
+        } catch let error as NodeStartError {
+            StderrLogHandler.writeToStandardError("starling: \(error.message)\n")
+            throw ExitCode(error.exitCode)
+        }
     }
 }
 

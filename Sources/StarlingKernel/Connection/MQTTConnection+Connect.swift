@@ -28,12 +28,14 @@ extension MQTTConnection {
             return refuse(.clientIdentifierNotValid, "client id longer than \(limits.maxClientIdLength) bytes")
         }
 
-        // Authentication: no authenticator is configured without plugins, so only the anonymous rule applies.
-        guard loopContext.settings.allowAnonymous ?? false else {
+        // Authentication: the hook chain (plugins), else the anonymous rule.
+        switch authenticate(connect) {
+        case .refused(let code, let why):
             loopContext.stats.add(.authenticated(.failure))
-            return refuse(.notAuthorized, "anonymous access is disabled and no authentication is configured")
+            return refuse(code, why)
+        case .accepted(let result):
+            loopContext.stats.add(.authenticated(result))
         }
-        loopContext.stats.add(.authenticated(.anonymous))
         if connect.properties.authenticationMethod != nil {
             return refuse(.badAuthenticationMethod, "no enhanced authentication method is configured")
         }
@@ -169,7 +171,7 @@ extension MQTTConnection {
         state = .connected
         logger.debug("client connected", metadata: ["protocol": "\(version)", "session_present": "\(sessionPresent)"])
         session.attach(self)
-        announceConnected()
+        announceConnected(sessionPresent: sessionPresent)
         let waiting = packetsWhileConnecting
         packetsWhileConnecting = []
         for packet in waiting where state == .connected { handleConnected(packet) }

@@ -2,10 +2,11 @@ import MQTTCore
 import NIOCore
 
 extension MQTTConnection {
-    /// The client completed CONNECT: counts it and tells `$SYS` subscribers.
-    func announceConnected() {
+    /// The client completed CONNECT: counts it and tells `client_connected` hooks and `$SYS` subscribers.
+    func announceConnected(sessionPresent: Bool) {
         announcedConnected = true
         loopContext.stats.add(.connects)
+        notifyConnectedHooks(sessionPresent: sessionPresent)
         guard loopContext.settings.sys.clientEvents else { return }
         let event = ClientConnectedEvent(
             clientId: clientId, username: username, ipAddress: channelContext.remoteAddress?.ipAddress,
@@ -14,9 +15,11 @@ extension MQTTConnection {
         broker.publishClientEvent(event, from: loopContext)
     }
 
-    /// The connection of an announced client has closed: counts why and tells `$SYS` subscribers.
+    /// The connection of an announced client has closed: counts why and tells `client_disconnected`
+    /// hooks and `$SYS` subscribers.
     func announceDisconnected(reason: DisconnectReason) {
         loopContext.stats.add(.disconnected(reason))
+        notifyDisconnectedHooks()
         guard loopContext.settings.sys.clientEvents else { return }
         let event = ClientDisconnectedEvent(clientId: clientId, username: username, reason: reason,
                                             disconnectedAtMilliseconds: NIODeadline.wallClockMillisecondsNow)

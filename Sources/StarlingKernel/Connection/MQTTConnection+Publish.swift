@@ -40,6 +40,11 @@ extension MQTTConnection {
         }
 
         let now = NIODeadline.now()
+        // Authorization (hooks, else authorization.no_match); a QoS 2 retransmission was authorized the first time.
+        if publish.qos != .exactlyOnce || !session.awaitingRelease.contains(publish.packetIdentifier!),
+           let why = checkPublishAuthorization(publish) {
+            return refusePublish(publish, .notAuthorized, why)
+        }
         switch publish.qos {
         case .atMostOnce:
             broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),

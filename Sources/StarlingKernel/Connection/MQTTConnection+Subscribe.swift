@@ -33,7 +33,12 @@ extension MQTTConnection {
                 reasonCodes.append(.wildcardSubscriptionsNotSupported)
                 continue
             }
-            let granted = QoS(rawValue: min(request.qos.rawValue, UInt8(limits.maxQoS)))!
+            let (authorized, why) = authorizeSubscription(filter, qos: QoS(rawValue: min(request.qos.rawValue, UInt8(limits.maxQoS)))!)
+            guard let granted = authorized else {
+                logger.debug("refused subscription: \(why ?? "")", metadata: ["filter": "\(filter)"])
+                reasonCodes.append(.notAuthorized)
+                continue
+            }
             let options = SubscriptionOptions(qos: granted, noLocal: request.noLocal,
                                               retainAsPublished: request.retainAsPublished,
                                               retainHandling: request.retainHandling, identifier: identifier)

@@ -57,12 +57,15 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Set once the session is attached; from then on the session hears when the connection ends.
     var attachedToSession = false
     private(set) var takenOver = false
-    /// Set once the client has been counted (and announced on `$SYS`) as connected; its
-    /// disconnect is then counted and announced when the channel closes.
+    /// Set once the client has been counted (and announced on `$SYS` and to `client_connected`
+    /// hooks) as connected; its disconnect is then counted and announced when the channel closes.
     var announcedConnected = false
     /// Why the connection is ending, as the first close path to know it said (nil: the socket
     /// closed or failed by itself).
     var closeReason: DisconnectReason?
+    /// Who ended the connection and the DISCONNECT reason code, for `client_disconnected` hooks
+    /// (nil: the socket closed).
+    var closeCause: (initiator: DisconnectInitiator, code: ReasonCode)?
 
     // Keep alive.
     var keepAliveTimeout: TimeAmount?
@@ -239,6 +242,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             session.expiryInterval = min(expiry, UInt32(clamping: loopContext.settings.session.maxSessionExpiry))
         }
         if disconnect.reasonCode != .disconnectWithWillMessage { will = nil }
+        noteCloseCause(.client, disconnect.reasonCode)
         logger.debug("client sent DISCONNECT", metadata: ["reason": "\(disconnect.reasonCode)"])
         if closeReason == nil { closeReason = .normal }
         close()
@@ -352,6 +356,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     func disconnect(_ reasonCode: ReasonCode, reason: String) {
         guard state != .closed else { return }
         if closeReason == nil { closeReason = DisconnectReason(serverSent: reasonCode) }
+        noteCloseCause(.server, reasonCode)
         if version == .v5 && (state == .connected || state == .connecting) {
             var properties = Properties()
             if requestProblemInformation { properties.reasonString = reason }

@@ -3,10 +3,13 @@ import StarlingAdmin
 /// What a reload may change while the node runs, and how two configurations differ.
 extension ServerConfig {
     /// Whether a change of the setting `key` (dotted, as in the file) takes effect without a
-    /// restart: every `mqtt.*` and `session.*` key, `node.max_connections` and `log.level`.
-    /// Listeners, `node.name`, `node.event_loops`, `node.data_dir` and `api.*` need a restart.
+    /// restart: every `mqtt.*` and `session.*` key, `authentication.no_match`,
+    /// `authorization.no_match`, `node.max_connections` and `log.level`. Listeners, `node.name`,
+    /// `node.event_loops`, `node.data_dir`, `api.*`, `plugin_loader.*` and the `[[plugins]]` list
+    /// need a restart.
     public static func isLive(key: String) -> Bool {
-        key.hasPrefix("mqtt.") || key.hasPrefix("session.") || key == "node.max_connections" || key == "log.level"
+        key.hasPrefix("mqtt.") || key.hasPrefix("session.") || key.hasPrefix("authentication.")
+            || key.hasPrefix("authorization.") || key == "node.max_connections" || key == "log.level"
     }
 
     /// This configuration with the live settings (see ``isLive(key:)``) taken from `other`.
@@ -17,12 +20,15 @@ extension ServerConfig {
         result.settings.sharedSubscription = other.settings.sharedSubscription
         result.settings.allowAnonymous = other.settings.allowAnonymous
         result.settings.maxConnections = other.settings.maxConnections
+        result.settings.authentication = other.settings.authentication
+        result.settings.authorization = other.settings.authorization
         result.logLevel = other.logLevel
         return result
     }
 
     /// Every setting whose value differs in `other`, by dotted key, in the order the file documents
-    /// them. A listener present on one side only is one change named `listeners.KIND.NAME`.
+    /// them. A listener present on one side only is one change named `listeners.KIND.NAME`; any
+    /// difference in the `[[plugins]]` entries is one change named `plugins`.
     public func changes(to other: ServerConfig) -> [SettingChange] {
         var changes: [SettingChange] = []
         for section in ConfigSchema.sections {
@@ -43,7 +49,15 @@ extension ServerConfig {
                 changes.append(SettingChange(key: "listeners.\(name).\(key.name)", old: key.render(old), new: key.render(new)))
             }
         }
+        if plugins != other.plugins {
+            changes.append(SettingChange(key: "plugins", old: Self.pluginList(plugins), new: Self.pluginList(other.plugins)))
+        }
         return changes
+    }
+
+    /// The `[[plugins]]` entries as a TOML array of their paths, e.g. `["a.so", "b.so"]`.
+    private static func pluginList(_ plugins: [PluginConfig]) -> String {
+        "[" + plugins.map { tomlQuoted($0.path) }.joined(separator: ", ") + "]"
     }
 
     /// A listener as a TOML inline table: `{ enabled = true, bind = "127.0.0.1", port = 1883, … }`.

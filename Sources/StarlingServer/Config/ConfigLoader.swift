@@ -56,6 +56,8 @@ struct ConfigLoader {
         for (sectionName, node) in root {
             if sectionName == "listeners" {
                 try applyListenersTable(Self.table(node, at: sectionName, origin: origin), origin: origin)
+            } else if sectionName == "plugins" {
+                config.plugins = try PluginConfig.entries(node, origin: origin)
             } else if let section = ConfigSchema.section(named: sectionName) {
                 for (key, value) in try Self.table(node, at: sectionName, origin: origin) {
                     try Self.set(key, in: section.keys, section: sectionName, raw: Self.raw(value), target: &config, origin: origin)
@@ -89,7 +91,7 @@ struct ConfigLoader {
         throw ConfigError("\(path) = \(raw(node).display)\(origin.valueNote): expected a table [\(path)]")
     }
 
-    private static func raw(_ node: TOMLValueConvertible) -> RawValue {
+    static func raw(_ node: TOMLValueConvertible) -> RawValue {
         switch node.type {
         case .int: node.int.map(RawValue.int) ?? .other("integer")
         case .double: node.double.map(RawValue.double) ?? .other("number")
@@ -115,6 +117,9 @@ struct ConfigLoader {
     ) throws(ConfigError) {
         let origin = ConfigOrigin.variable(variable)
         let raw = RawValue.text(value)
+        if path[0] == "plugins" {
+            throw ConfigError("\(variable): plugins are configured as [[plugins]] entries in the config file or with --plugin PATH")
+        }
         if path[0] == "listeners" {
             guard path.count == 4 else {
                 throw ConfigError("\(variable): a listener variable is STARLING_LISTENERS__<KIND>__<NAME>__<KEY>")
@@ -159,6 +164,10 @@ struct ConfigLoader {
         for (flag, sectionName, key, raw) in sectionFlags {
             guard let raw, let section = ConfigSchema.section(named: sectionName) else { continue }
             try Self.set(key, in: section.keys, section: sectionName, raw: raw, target: &config, origin: .flag(flag))
+        }
+        for path in overrides.plugins {
+            guard !path.isEmpty else { throw ConfigError("--plugin: expected the path of a plugin's shared object") }
+            config.plugins.append(PluginConfig(path: path))
         }
     }
 

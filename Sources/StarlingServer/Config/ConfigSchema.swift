@@ -140,6 +140,15 @@ enum ConfigSchema {
             .string("bind", \.api.bind, expected: hostExpected, valid: { isValidHost($0[...]) }),
             .int("port", 0...65_535, \.api.port),
         ]),
+        ConfigSection(name: "authentication", keys: [
+            .choice("no_match", \.settings.authentication.noMatch),
+        ]),
+        ConfigSection(name: "authorization", keys: [
+            .choice("no_match", \.settings.authorization.noMatch),
+        ]),
+        ConfigSection(name: "plugin_loader", keys: [
+            .choice("on_error", \.pluginLoader.onError),
+        ]),
     ]
 
     /// The keys of a `[listeners.KIND.NAME]` section.
@@ -152,9 +161,12 @@ enum ConfigSchema {
                 valid: { $0.hasPrefix("/") && !$0.contains(where: { $0 == " " || $0 == "?" || $0 == "#" }) }),
     ]
 
+    /// The keys of a `[[plugins]]` entry (`options` is a table of its own, read apart).
+    static let pluginKeys = ["path", "name", "enabled", "options"]
+
     /// Section names in the order the file documents them, for "known sections" messages.
     static var sectionNames: [String] {
-        sections.map(\.name).flatMap { $0 == "log" ? [$0, "listeners"] : [$0] }
+        sections.map(\.name).flatMap { $0 == "log" ? [$0, "listeners"] : [$0] } + ["plugins"]
     }
 
     static func section(named name: String) -> ConfigSection? {

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import StarlingAdmin
 import StarlingKernel
+import StarlingPlugins
 
 /// The protocol a listener speaks on its socket.
 public enum ListenerKind: String, Sendable, Equatable, CaseIterable {
@@ -74,6 +75,10 @@ public struct ServerConfig: Sendable, Equatable {
     public var dataDir: String
     /// The HTTP management API.
     public var api: APIConfig
+    /// Plugins to load at start-up, in order: the file's `[[plugins]]` entries, then `--plugin` flags.
+    public var plugins: [PluginConfig]
+    /// What a plugin that fails to load at start-up does to the node (`[plugin_loader]`).
+    public var pluginLoader: PluginLoaderSettings
 
     /// A configuration; the defaults are those of a node started with no file, variable or flag.
     public init(
@@ -81,13 +86,17 @@ public struct ServerConfig: Sendable, Equatable {
         listeners: [ListenerConfig] = [ListenerConfig(name: "default")],
         logLevel: Logger.Level = .info,
         dataDir: String = "data",
-        api: APIConfig = APIConfig()
+        api: APIConfig = APIConfig(),
+        plugins: [PluginConfig] = [],
+        pluginLoader: PluginLoaderSettings = PluginLoaderSettings()
     ) {
         self.settings = settings
         self.listeners = listeners
         self.logLevel = logLevel
         self.dataDir = dataDir
         self.api = api
+        self.plugins = plugins
+        self.pluginLoader = pluginLoader
     }
 
     /// True when every enabled listener binds a loopback address; anonymous clients are then
@@ -125,6 +134,10 @@ public struct ServerConfig: Sendable, Equatable {
             lines += ConfigSchema.listenerKeys.map { $0.renderLine(listener) }
             lines.append("")
         }
+        for plugin in plugins {
+            lines += plugin.renderTOML()
+            lines.append("")
+        }
         return lines.joined(separator: "\n")
     }
 }
@@ -141,15 +154,18 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var apiBind: String?
     /// `--api-port`: `api.port`, the port of the HTTP API (0 picks a free one).
     public var apiPort: Int?
+    /// `--plugin PATH` (repeatable): plugins loaded with no options, after the file's.
+    public var plugins: [String]
 
     /// Overrides; nil leaves a setting as the file and the environment have it.
     public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil, apiBind: String? = nil,
-                apiPort: Int? = nil) {
+                apiPort: Int? = nil, plugins: [String] = []) {
         self.bind = bind
         self.port = port
         self.logLevel = logLevel
         self.apiBind = apiBind
         self.apiPort = apiPort
+        self.plugins = plugins
     }
 }
 

@@ -1,0 +1,122 @@
+import MQTTCore
+
+public typealias AuthenticateHook = @Sendable (AuthenticationRequest) -> HookDecision
+public typealias AuthorizePublishHook = @Sendable (PublishAuthorizationRequest) -> HookDecision
+/// May lower `request.qos` when it does not deny.
+public typealias AuthorizeSubscribeHook = @Sendable (inout SubscribeAuthorizationRequest) -> HookDecision
+public typealias ClientConnectedHook = @Sendable (ClientConnectedNotice) -> Void
+public typealias ClientDisconnectedHook = @Sendable (ClientDisconnectedNotice) -> Void
+
+/// One registered hook.
+public struct HookEntry<Handler: Sendable>: Sendable {
+    public let owner: HookOwner
+    /// Higher runs first.
+    public let priority: Int
+    public let handler: Handler
+}
+
+/// The hooks of one hook point, in calling order: priority (highest first), then the owner's
+/// sequence, then registration order.
+public struct HookList<Handler: Sendable>: Sendable {
+    public private(set) var entries: [HookEntry<Handler>] = []
+
+    public init() {}
+
+    @inline(__always)
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Adds `handler` after every entry that runs before it or alongside it.
+    public mutating func add(_ handler: Handler, priority: Int, owner: HookOwner) {
+        let index = entries.firstIndex {
+            $0.priority < priority || ($0.priority == priority && $0.owner.sequence > owner.sequence)
+        } ?? entries.endIndex
+        entries.insert(HookEntry(owner: owner, priority: priority, handler: handler), at: index)
+    }
+
+    mutating func merge(_ other: HookList) {
+        for entry in other.entries { add(entry.handler, priority: entry.priority, owner: entry.owner) }
+    }
+
+    mutating func remove(owner: HookOwner) {
+        entries.removeAll { $0.owner === owner }
+    }
+
+    /// The same entries in an array buffer of its own, so that loops reading their copies never
+    /// share (and bounce) one buffer's reference count.
+    func unshared() -> HookList {
+        var copy = HookList()
+        copy.entries = entries.map { $0 }
+        return copy
+    }
+
+    /// Calls the hooks in order until one allows or denies; `.ignore` when all pass (or none is
+    /// registered). Returns the deciding owner too, for logs.
+    @inline(__always)
+    func decide(_ call: (Handler) -> HookDecision) -> (decision: HookDecision, owner: HookOwner?) {
+        for entry in entries {
+            guard entry.owner.enter() else { continue }
+            let decision = call(entry.handler)
+            entry.owner.leave()
+            if decision != .ignore { return (decision, entry.owner) }
+        }
+        return (.ignore, nil)
+    }
+
+    /// Calls every hook (notifications).
+    func notifyAll(_ call: (Handler) -> Void) {
+        for entry in entries {
+            guard entry.owner.enter() else { continue }
+            call(entry.handler)
+            entry.owner.leave()
+        }
+    }
+}
+
+/// The hooks in force, one list per hook point. A value: each change builds a new one, and every
+/// event loop reads its own copy (see `HookRegistry`), so a call pays one field load and an
+/// empty check when no plugin is loaded, and no lock or reference count traffic when one is.
+/// The same type collects one plugin's registrations before they join the chain.
+public struct HookChains: Sendable {
+    public var authenticate = HookList<AuthenticateHook>()
+    public var authorizePublish = HookList<AuthorizePublishHook>()
+    public var authorizeSubscribe = HookList<AuthorizeSubscribeHook>()
+    public var clientConnected = HookList<ClientConnectedHook>()
+    public var clientDisconnected = HookList<ClientDisconnectedHook>()
+
+    public init() {}
+
+    /// Adds every hook of `other`, each in its place.
+    public mutating func merge(_ other: HookChains) {
+        authenticate.merge(other.authenticate)
+        authorizePublish.merge(other.authorizePublish)
+        authorizeSubscribe.merge(other.authorizeSubscribe)
+        clientConnected.merge(other.clientConnected)
+        clientDisconnected.merge(other.clientDisconnected)
+    }
+
+    /// Takes every hook of `owner` out.
+    public mutating func remove(owner: HookOwner) {
+        authenticate.remove(owner: owner)
+        authorizePublish.remove(owner: owner)
+        authorizeSubscribe.remove(owner: owner)
+        clientConnected.remove(owner: owner)
+        clientDisconnected.remove(owner: owner)
+    }
+
+    /// The same chains with array buffers of their own (one copy per event loop).
+    func unshared() -> HookChains {
+        var copy = HookChains()
+        copy.authenticate = authenticate.unshared()
+        copy.authorizePublish = authorizePublish.unshared()
+        copy.authorizeSubscribe = authorizeSubscribe.unshared()
+        copy.clientConnected = clientConnected.unshared()
+        copy.clientDisconnected = clientDisconnected.unshared()
+        return copy
+    }
+
+    /// Hooks registered in all.
+    public var count: Int {
+        authenticate.entries.count + authorizePublish.entries.count + authorizeSubscribe.entries.count
+            + clientConnected.entries.count + clientDisconnected.entries.count
+    }
+}

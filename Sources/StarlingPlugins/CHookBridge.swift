@@ -1,0 +1,183 @@
+import CStarlingPlugin
+import MQTTCore
+import NIOCore
+import StarlingKernel
+
+/// One C callback registered by a plugin, seen as kernel hooks: each builds the hook's event
+/// struct around the request's own bytes (strings through `withCString`, payloads through their
+/// buffer's pointer - nothing is copied), calls the plugin and reads its answer.
+struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugin's opaque user data
+    let function: starling_hook_fn
+    let userData: UnsafeMutableRawPointer?
+    let instance: PluginInstance
+
+    var authenticate: AuthenticateHook { { [self] in callAuthenticate($0) } }
+    var authorizePublish: AuthorizePublishHook { { [self] in callAuthorizePublish($0) } }
+    var authorizeSubscribe: AuthorizeSubscribeHook { { [self] in callAuthorizeSubscribe(&$0) } }
+    var clientConnected: ClientConnectedHook { { [self] in callClientConnected($0) } }
+    var clientDisconnected: ClientDisconnectedHook { { [self] in callClientDisconnected($0) } }
+
+    private func callAuthenticate(_ request: AuthenticationRequest) -> HookDecision {
+        withCString(request.clientId) { clientId, clientIdLength in
+            withCString(request.username) { username, usernameLength in
+                withBytes(request.password) { password, passwordLength in
+                    request.peer.withCString { peer in
+                        var event = starling_authenticate_event()
+                        event.struct_size = MemoryLayout<starling_authenticate_event>.stride
+                        event.client_id = clientId
+                        event.client_id_len = clientIdLength
+                        event.username = username
+                        event.username_len = usernameLength
+                        event.password = password
+                        event.password_len = passwordLength
+                        event.peer_address = peer
+                        event.protocol_version = Int32(request.protocolVersion.rawValue)
+                        event.reason_code = Int32(ReasonCode.badUserNameOrPassword.rawValue)
+                        let result = function(&event, userData)
+                        return decision(result, hook: "authenticate") { connAckRefusal(event.reason_code) }
+                    }
+                }
+            }
+        }
+    }
+
+    private func callAuthorizePublish(_ request: PublishAuthorizationRequest) -> HookDecision {
+        withCString(request.clientId) { clientId, clientIdLength in
+            withCString(request.username) { username, usernameLength in
+                withCString(request.topic) { topic, topicLength in
+                    request.payload.withUnsafeReadableBytes { payload in
+                        var event = starling_authorize_publish_event()
+                        event.struct_size = MemoryLayout<starling_authorize_publish_event>.stride
+                        event.client_id = clientId
+                        event.client_id_len = clientIdLength
+                        event.username = username
+                        event.username_len = usernameLength
+                        event.topic = topic
+                        event.topic_len = topicLength
+                        event.payload = payload.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                        event.payload_len = payload.count
+                        event.qos = Int32(request.qos.rawValue)
+                        event.retain = request.retain
+                        let result = function(&event, userData)
+                        return decision(result, hook: "authorize_publish") { .notAuthorized }
+                    }
+                }
+            }
+        }
+    }
+
+    private func callAuthorizeSubscribe(_ request: inout SubscribeAuthorizationRequest) -> HookDecision {
+        var event = starling_authorize_subscribe_event()
+        let result = withCString(request.clientId) { clientId, clientIdLength in
+            withCString(request.username) { username, usernameLength in
+                withCString(request.filter) { filter, filterLength in
+                    event.struct_size = MemoryLayout<starling_authorize_subscribe_event>.stride
+                    event.client_id = clientId
+                    event.client_id_len = clientIdLength
+                    event.username = username
+                    event.username_len = usernameLength
+                    event.filter = filter
+                    event.filter_len = filterLength
+                    event.qos = Int32(request.qos.rawValue)
+                    return function(&event, userData)
+                }
+            }
+        }
+        if (0...2).contains(event.qos), let lowered = QoS(rawValue: UInt8(event.qos)), lowered < request.qos {
+            request.qos = lowered
+        }
+        return decision(result, hook: "authorize_subscribe") { .notAuthorized }
+    }
+
+    private func callClientConnected(_ request: ClientConnectedNotice) {
+        withCString(request.clientId) { clientId, clientIdLength in
+            withCString(request.username) { username, usernameLength in
+                request.peer.withCString { peer in
+                    var event = starling_client_connected_event()
+                    event.struct_size = MemoryLayout<starling_client_connected_event>.stride
+                    event.client_id = clientId
+                    event.client_id_len = clientIdLength
+                    event.username = username
+                    event.username_len = usernameLength
+                    event.peer_address = peer
+                    event.protocol_version = Int32(request.protocolVersion.rawValue)
+                    event.keep_alive = Int32(clamping: request.keepAlive)
+                    event.clean_start = request.cleanStart
+                    event.session_present = request.sessionPresent
+                    _ = function(&event, userData)
+                }
+            }
+        }
+    }
+
+    private func callClientDisconnected(_ request: ClientDisconnectedNotice) {
+        withCString(request.clientId) { clientId, clientIdLength in
+            withCString(request.username) { username, usernameLength in
+                var event = starling_client_disconnected_event()
+                event.struct_size = MemoryLayout<starling_client_disconnected_event>.stride
+                event.client_id = clientId
+                event.client_id_len = clientIdLength
+                event.username = username
+                event.username_len = usernameLength
+                switch request.initiator {
+                case .client: event.initiator = Int32(STARLING_DISCONNECT_BY_CLIENT.rawValue)
+                case .server: event.initiator = Int32(STARLING_DISCONNECT_BY_SERVER.rawValue)
+                case .connectionLost: event.initiator = Int32(STARLING_DISCONNECT_CONNECTION_LOST.rawValue)
+                }
+                event.reason_code = request.initiator == .connectionLost ? 0 : Int32(request.reasonCode.rawValue)
+                _ = function(&event, userData)
+            }
+        }
+    }
+
+    // MARK: - Answers
+
+    /// A callback's result as a decision; anything but IGNORE, ALLOW or DENY is logged and denies.
+    private func decision(_ value: Int32, hook: String, denyCode: () -> ReasonCode) -> HookDecision {
+        switch UInt32(bitPattern: value) {
+        case STARLING_IGNORE.rawValue: return .ignore
+        case STARLING_ALLOW.rawValue: return .allow
+        case STARLING_DENY.rawValue: return .deny(denyCode())
+        default:
+            instance.reportInvalidResult(value, hook: hook)
+            return .deny(denyCode())
+        }
+    }
+
+    /// The reason code an authenticate callback set, if CONNACK may carry it as a refusal; else
+    /// 0x87 (logged).
+    private func connAckRefusal(_ code: Int32) -> ReasonCode {
+        if let reason = ReasonCode(rawValue: UInt8(truncatingIfNeeded: code)), (0x80...0xFF).contains(code),
+           Self.connAckRefusals.contains(reason) {
+            return reason
+        }
+        instance.logger.error("plugin \(instance.name) set reason code \(code) on DENY, which CONNACK cannot carry: sent 0x87 (not authorized)")
+        return .notAuthorized
+    }
+
+    /// The failure reason codes MQTT 5 allows in CONNACK.
+    private static let connAckRefusals: Set<ReasonCode> = [
+        .unspecifiedError, .malformedPacket, .protocolError, .implementationSpecificError, .unsupportedProtocolVersion,
+        .clientIdentifierNotValid, .badUserNameOrPassword, .notAuthorized, .serverUnavailable, .serverBusy, .banned,
+        .badAuthenticationMethod, .topicNameInvalid, .packetTooLarge, .quotaExceeded, .payloadFormatInvalid,
+        .retainNotSupported, .qosNotSupported, .useAnotherServer, .serverMoved, .connectionRateExceeded,
+    ]
+}
+
+/// Runs `body` with `string` as a NUL-terminated pointer into its own storage (or NULL) and its length.
+@inline(__always)
+private func withCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?, Int) -> R) -> R {
+    guard let string else { return body(nil, 0) }
+    return string.withCString { body($0, string.utf8.count) }
+}
+
+/// Runs `body` with the readable bytes of `buffer` (NULL when there is no buffer; a present empty
+/// buffer still gets a non-NULL pointer) and their count.
+@inline(__always)
+private func withBytes<R>(_ buffer: ByteBuffer?, _ body: (UnsafePointer<UInt8>?, Int) -> R) -> R {
+    guard let buffer else { return body(nil, 0) }
+    return buffer.withUnsafeReadableBytes { bytes in
+        if let base = bytes.baseAddress { return body(base.assumingMemoryBound(to: UInt8.self), bytes.count) }
+        return withUnsafePointer(to: UInt8(0)) { body($0, 0) }
+    }
+}

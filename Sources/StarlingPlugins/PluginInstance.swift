@@ -1,0 +1,151 @@
+import Atomics
+import CStarlingPlugin
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import StarlingKernel
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One initialised plugin image: the object behind the `starling_plugin *` handle the plugin
+/// gets. It owns the C memory the plugin may hold on to until cleanup (options, the host table,
+/// the broker version string), collects the hooks registered during init, and answers the host
+/// functions.
+final class PluginInstance: @unchecked Sendable {  // mutable state behind `registration`; C memory freed in deinit
+    let name: String
+    let image: PluginImage
+    let options: [PluginOption]
+    let owner: HookOwner
+    let broker: Broker
+    let logger: Logger
+
+    private let cOptions: UnsafeMutableBufferPointer<starling_option>
+    private let brokerVersion: UnsafeMutablePointer<CChar>
+    private let host: UnsafeMutablePointer<starling_host_api>
+    private var userData: UnsafeMutableRawPointer?
+    /// Hook callbacks registered by init (set once, before the instance is shared).
+    private(set) var hookCount = 0
+
+    /// Hooks registered so far; `open` only while init runs.
+    private let registration = NIOLockedValueBox((open: false, hooks: HookChains()))
+    /// When an invalid callback result was last logged (uptime nanoseconds), to log at most one a second.
+    private let lastInvalidResultLog = ManagedAtomic<Int64>(Int64.min)
+
+    init(name: String, image: PluginImage, options: [PluginOption], owner: HookOwner, broker: Broker,
+         brokerVersion: String, logger: Logger) {
+        self.name = name
+        self.image = image
+        self.options = options
+        self.owner = owner
+        self.broker = broker
+        var logger = logger
+        logger[metadataKey: "plugin"] = "\(name)"
+        self.logger = logger
+        cOptions = .allocate(capacity: max(options.count, 1))
+        for (index, option) in options.enumerated() {
+            cOptions[index] = starling_option(key: strdup(option.key), value: strdup(option.value))
+        }
+        self.brokerVersion = strdup(brokerVersion)
+        host = .allocate(capacity: 1)
+        host.initialize(to: HostFunctions.table(brokerVersion: self.brokerVersion))
+    }
+
+    deinit {
+        for index in options.indices {
+            free(UnsafeMutablePointer(mutating: cOptions[index].key))
+            free(UnsafeMutablePointer(mutating: cOptions[index].value))
+        }
+        cOptions.deallocate()
+        free(brokerVersion)
+        host.deinitialize(count: 1)
+        host.deallocate()
+    }
+
+    /// The handle the plugin sees.
+    var handle: OpaquePointer { OpaquePointer(Unmanaged.passUnretained(self).toOpaque()) }
+
+    /// The instance behind a handle. The plugin must not use a handle after its cleanup returned.
+    static func from(_ handle: OpaquePointer) -> PluginInstance {
+        Unmanaged<PluginInstance>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    }
+
+    // MARK: - Life cycle
+
+    /// Calls `starling_plugin_init` and returns the hooks it registered (not yet in the chain).
+    func initialize() throws(PluginError) -> HookChains {
+        registration.withLockedValue { $0.open = true }
+        var userData: UnsafeMutableRawPointer?
+        let status = image.initialize(handle, host, options.isEmpty ? nil : UnsafePointer(cOptions.baseAddress),
+                                      options.count, &userData)
+        let hooks = registration.withLockedValue { state -> HookChains in
+            state.open = false
+            defer { state.hooks = HookChains() }
+            return state.hooks
+        }
+        guard status == 0 else {
+            throw .load(.initFailed, path: image.sourcePath, "starling_plugin_init returned \(status)")
+        }
+        self.userData = userData
+        hookCount = hooks.count
+        return hooks
+    }
+
+    /// Calls `starling_plugin_cleanup`; logs a non-zero result.
+    func cleanup() {
+        let status = image.cleanup(handle, userData)
+        if status != 0 { logger.warning("starling_plugin_cleanup returned \(status)") }
+    }
+
+    // MARK: - Host functions
+
+    /// `host->register_hook`: adds a bridged callback to the hooks collected during init.
+    func register(hook: Int32, callback: starling_hook_fn, priority: Int32, userData: UnsafeMutableRawPointer?) -> Int32 {
+        let bridge = CHookBridge(function: callback, userData: userData, instance: self)
+        return registration.withLockedValue { state -> Int32 in
+            guard state.open else { return StarlingStatus.state }
+            let priority = Int(priority)
+            switch UInt32(bitPattern: hook) {
+            case STARLING_HOOK_AUTHENTICATE.rawValue:
+                state.hooks.authenticate.add(bridge.authenticate, priority: priority, owner: owner)
+            case STARLING_HOOK_AUTHORIZE_PUBLISH.rawValue:
+                state.hooks.authorizePublish.add(bridge.authorizePublish, priority: priority, owner: owner)
+            case STARLING_HOOK_AUTHORIZE_SUBSCRIBE.rawValue:
+                state.hooks.authorizeSubscribe.add(bridge.authorizeSubscribe, priority: priority, owner: owner)
+            case STARLING_HOOK_CLIENT_CONNECTED.rawValue:
+                state.hooks.clientConnected.add(bridge.clientConnected, priority: priority, owner: owner)
+            case STARLING_HOOK_CLIENT_DISCONNECTED.rawValue:
+                state.hooks.clientDisconnected.add(bridge.clientDisconnected, priority: priority, owner: owner)
+            default:
+                return StarlingStatus.unsupported
+            }
+            return StarlingStatus.ok
+        }
+    }
+
+    /// `host->option`: the option's value, owned by this instance, or nil.
+    func option(named name: UnsafePointer<CChar>) -> UnsafePointer<CChar>? {
+        for index in options.indices where strcmp(cOptions[index].key, name) == 0 {
+            return cOptions[index].value
+        }
+        return nil
+    }
+
+    /// Logs a callback result that is not a decision, at most once a second; it counts as DENY.
+    func reportInvalidResult(_ value: Int32, hook: String) {
+        let now = Int64(NIODeadline.now().uptimeNanoseconds)
+        let last = lastInvalidResultLog.load(ordering: .relaxed)
+        guard last == Int64.min || now - last >= 1_000_000_000,
+              lastInvalidResultLog.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        logger.error("plugin \(name) returned \(value) from its \(hook) callback, which is not ALLOW (1), DENY (2) or IGNORE (0): counted as DENY")
+    }
+}
+
+/// `starling_status` values as `Int32`, as the host functions return them.
+enum StarlingStatus {
+    static let ok = Int32(STARLING_OK.rawValue)
+    static let invalid = Int32(STARLING_ERR_INVALID.rawValue)
+    static let unsupported = Int32(STARLING_ERR_UNSUPPORTED.rawValue)
+    static let state = Int32(STARLING_ERR_STATE.rawValue)
+    static let notFound = Int32(STARLING_ERR_NOT_FOUND.rawValue)
+}

@@ -1,0 +1,243 @@
+/*
+ * The plugin the PluginTests drive: every behaviour is chosen by an option, so one source
+ * covers the authenticate, authorize and notification hooks and the host functions. It is also
+ * built against the frozen ABI v1 header (Fixtures/abi-v1) to prove old plugins keep working.
+ *
+ * Options (all optional; a hook is registered only when an option asks for it):
+ *   tag                 prefix of every log line (default "test")
+ *   priority            priority of every hook (default 0)
+ *   users               "name:password,..."   authenticate: ALLOW on a match, DENY (0x86) on a wrong password
+ *   ban_users           "name,..."             authenticate: DENY with 0x8A (banned)
+ *   auth_result         any integer            authenticate: return it for everyone (IGNORE = 0 ...)
+ *   deny_publish        topic prefix           authorize_publish: DENY
+ *   allow_publish       topic prefix           authorize_publish: ALLOW
+ *   publish_result      integer                authorize_publish: return it for every other topic
+ *   deny_subscribe      filter prefix          authorize_subscribe: DENY
+ *   subscribe_max_qos   0..2                   authorize_subscribe: lower the QoS
+ *   sleep_ms            milliseconds           authorize_publish: sleep on topics "slow/..."
+ *   kick_topic          topic                  authorize_publish: kick the publisher
+ *   notify              any                    client_connected / client_disconnected: log them
+ *   connect_publish     topic                  client_connected: publish the client id there
+ *   init_result         integer                init registers its hooks, then returns this
+ */
+#include <starling/plugin.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct state {
+    const starling_host_api *host;
+    starling_plugin *plugin;
+    const char *tag;
+    const char *users, *ban_users, *deny_publish, *allow_publish, *deny_subscribe, *kick_topic;
+    const char *connect_publish;
+    int auth_result, publish_result, subscribe_max_qos;
+    long sleep_ms;
+    int late_registration_done;
+};
+
+static void say(const struct state *s, const char *format, const char *a, long b, long c)
+{
+    char line[512];
+    char text[400];
+    snprintf(text, sizeof text, format, a != NULL ? a : "(null)", b, c);
+    snprintf(line, sizeof line, "%s: %s", s->tag, text);
+    s->host->log(s->plugin, STARLING_LOG_INFO, line);
+}
+
+static int starts_with(const char *text, const char *prefix)
+{
+    return prefix != NULL && text != NULL && strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
+/* Whether the comma-separated `list` holds `item` (`len` bytes) as a whole entry, and if
+ * `value` is given, the text after ':' in that entry. */
+static int list_find(const char *list, const char *item, size_t len, const char **value)
+{
+    const char *p = list;
+    while (p != NULL && *p != '\0') {
+        const char *end = strchr(p, ',');
+        size_t entry = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *colon = memchr(p, ':', entry);
+        size_t name = colon != NULL ? (size_t)(colon - p) : entry;
+        if (name == len && memcmp(p, item, len) == 0) {
+            if (value != NULL) {
+                *value = colon;
+            }
+            return 1;
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+static int on_authenticate(void *data, void *user)
+{
+    starling_authenticate_event *e = data;
+    const struct state *s = user;
+    const char *entry = NULL;
+    say(s, "authenticate %s protocol %ld peer-known %ld", e->client_id, e->protocol_version,
+        e->peer_address[0] != '\0');
+    if (s->auth_result != -1000) {
+        return s->auth_result;
+    }
+    if (e->username == NULL) {
+        return STARLING_IGNORE;
+    }
+    if (list_find(s->ban_users, e->username, e->username_len, NULL)) {
+        e->reason_code = 0x8A;
+        return STARLING_DENY;
+    }
+    if (list_find(s->users, e->username, e->username_len, &entry)) {
+        const char *password = entry != NULL ? entry + 1 : "";
+        const char *end = strchr(password, ',');
+        size_t len = end != NULL ? (size_t)(end - password) : strlen(password);
+        if (e->password != NULL && e->password_len == len && memcmp(e->password, password, len) == 0) {
+            return STARLING_ALLOW;
+        }
+        return STARLING_DENY; /* reason_code stays 0x86 */
+    }
+    return STARLING_IGNORE;
+}
+
+static int on_authorize_publish(void *data, void *user)
+{
+    const starling_authorize_publish_event *e = data;
+    const struct state *s = user;
+    if (s->sleep_ms > 0 && starts_with(e->topic, "slow/")) {
+        struct timespec pause;
+        pause.tv_sec = s->sleep_ms / 1000;
+        pause.tv_nsec = (s->sleep_ms % 1000) * 1000000L;
+        say(s, "sleeping in authorize_publish for %s", e->topic, 0, 0);
+        nanosleep(&pause, NULL);
+        say(s, "slept in authorize_publish for %s", e->topic, 0, 0);
+    }
+    if (s->kick_topic != NULL && strcmp(e->topic, s->kick_topic) == 0) {
+        say(s, "kick %s -> %ld", e->client_id, s->host->kick(s->plugin, e->client_id), 0);
+        return STARLING_IGNORE;
+    }
+    if (starts_with(e->topic, s->deny_publish)) {
+        return STARLING_DENY;
+    }
+    if (starts_with(e->topic, s->allow_publish)) {
+        return STARLING_ALLOW;
+    }
+    return s->publish_result;
+}
+
+static int on_authorize_subscribe(void *data, void *user)
+{
+    starling_authorize_subscribe_event *e = data;
+    const struct state *s = user;
+    if (starts_with(e->filter, s->deny_subscribe)) {
+        return STARLING_DENY;
+    }
+    if (s->subscribe_max_qos >= 0 && e->qos > s->subscribe_max_qos) {
+        e->qos = s->subscribe_max_qos;
+    }
+    return STARLING_IGNORE;
+}
+
+static int on_connected(void *data, void *user)
+{
+    const starling_client_connected_event *e = data;
+    struct state *s = user;
+    say(s, "connected %s protocol %ld keepalive %ld", e->client_id, e->protocol_version, e->keep_alive);
+    if (!s->late_registration_done) {
+        s->late_registration_done = 1;
+        say(s, "late register_hook -> %s %ld", "", s->host->register_hook(s->plugin, STARLING_HOOK_CLIENT_CONNECTED,
+                                                                       on_connected, 0, s), 0);
+    }
+    if (s->connect_publish != NULL) {
+        say(s, "publish -> %s %ld", "", s->host->publish(s->plugin, s->connect_publish, e->client_id,
+                                                            e->client_id_len, 1, false), 0);
+    }
+    return 0;
+}
+
+static int on_disconnected(void *data, void *user)
+{
+    const starling_client_disconnected_event *e = data;
+    const struct state *s = user;
+    say(s, "disconnected %s initiator %ld reason %ld", e->client_id, e->initiator, e->reason_code);
+    return 0;
+}
+
+static int number(const starling_host_api *host, starling_plugin *plugin, const char *name, int fallback)
+{
+    const char *text = host->option(plugin, name);
+    return text != NULL ? atoi(text) : fallback;
+}
+
+STARLING_PLUGIN_EXPORT int starling_plugin_version(void)
+{
+    return STARLING_PLUGIN_ABI_VERSION;
+}
+
+STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const starling_host_api *host,
+                                                const starling_option *options, size_t option_count,
+                                                void **user_data)
+{
+    struct state *s = calloc(1, sizeof *s);
+    int priority;
+    size_t i;
+    if (s == NULL) {
+        return 100;
+    }
+    s->host = host;
+    s->plugin = plugin;
+    s->tag = host->option(plugin, "tag") != NULL ? host->option(plugin, "tag") : "test";
+    s->users = host->option(plugin, "users");
+    s->ban_users = host->option(plugin, "ban_users");
+    s->deny_publish = host->option(plugin, "deny_publish");
+    s->allow_publish = host->option(plugin, "allow_publish");
+    s->deny_subscribe = host->option(plugin, "deny_subscribe");
+    s->kick_topic = host->option(plugin, "kick_topic");
+    s->connect_publish = host->option(plugin, "connect_publish");
+    s->auth_result = number(host, plugin, "auth_result", -1000);
+    s->publish_result = number(host, plugin, "publish_result", STARLING_IGNORE);
+    s->subscribe_max_qos = number(host, plugin, "subscribe_max_qos", -1);
+    s->sleep_ms = number(host, plugin, "sleep_ms", 0);
+    priority = number(host, plugin, "priority", STARLING_PRIORITY_DEFAULT);
+
+    for (i = 0; i < option_count; i++) {
+        say(s, "option %s", options[i].key, 0, 0);
+    }
+    say(s, "init abi %s %ld.%ld", "", host->abi_version, host->abi_minor);
+    say(s, "register unknown hook -> %s %ld", "", host->register_hook(plugin, 999, on_connected, 0, s), 0);
+
+    if (s->users != NULL || s->ban_users != NULL || host->option(plugin, "auth_result") != NULL) {
+        host->register_hook(plugin, STARLING_HOOK_AUTHENTICATE, on_authenticate, priority, s);
+    }
+    if (s->deny_publish != NULL || s->allow_publish != NULL || host->option(plugin, "publish_result") != NULL
+        || s->sleep_ms > 0 || s->kick_topic != NULL) {
+        host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_PUBLISH, on_authorize_publish, priority, s);
+    }
+    if (s->deny_subscribe != NULL || s->subscribe_max_qos >= 0) {
+        host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_SUBSCRIBE, on_authorize_subscribe, priority, s);
+    }
+    if (host->option(plugin, "notify") != NULL || s->connect_publish != NULL) {
+        host->register_hook(plugin, STARLING_HOOK_CLIENT_CONNECTED, on_connected, priority, s);
+        host->register_hook(plugin, STARLING_HOOK_CLIENT_DISCONNECTED, on_disconnected, priority, s);
+    }
+    if (host->option(plugin, "init_result") != NULL) {
+        int result = number(host, plugin, "init_result", 0);
+        if (result != 0) {
+            free(s);
+            return result;
+        }
+    }
+    *user_data = s;
+    return 0;
+}
+
+STARLING_PLUGIN_EXPORT int starling_plugin_cleanup(starling_plugin *plugin, void *user_data)
+{
+    struct state *s = user_data;
+    (void)plugin;
+    say(s, "cleanup", "", 0, 0);
+    free(s);
+    return 0;
+}

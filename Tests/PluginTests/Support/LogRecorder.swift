@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+
+/// Keeps every message logged through its handlers, for tests that assert what the broker and
+/// its plugins said.
+final class LogRecorder: @unchecked Sendable {  // state behind `lock`
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    /// A logger that records into this recorder (every level).
+    func logger() -> Logger {
+        Logger(label: "starling.plugin-tests") { _ in Handler(recorder: self) }
+    }
+
+    /// Every message so far, each as "LEVEL [plugin] message".
+    var all: [String] { lock.withLock { lines } }
+
+    /// The messages containing `text`.
+    func lines(containing text: String) -> [String] { all.filter { $0.contains(text) } }
+
+    /// Waits until some message contains `text`; returns it.
+    @discardableResult
+    func wait(for text: String, timeout: Duration = .seconds(5)) async throws -> String {
+        try await waitUntil("a log line containing '\(text)'", timeout: timeout) { !self.lines(containing: text).isEmpty }
+        return lines(containing: text)[0]
+    }
+
+    /// The index of the first message containing `text`, or nil.
+    func index(of text: String) -> Int? { all.firstIndex { $0.contains(text) } }
+
+    fileprivate func append(_ line: String) { lock.withLock { lines.append(line) } }
+
+    private struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let plugin = (event.metadata?["plugin"] ?? metadata["plugin"]).map { " [\($0)]" } ?? ""
+            recorder.append("\(event.level)\(plugin) \(event.message)")
+        }
+    }
+}
+
+/// Polls `condition` every few milliseconds until it holds; throws naming `what` after `timeout`.
+func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: @Sendable () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try !condition() {
+        guard ContinuousClock.now < deadline else { throw BuildError("\(what): not within \(timeout)") }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
