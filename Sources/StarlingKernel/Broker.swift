@@ -39,7 +39,10 @@ public final class Broker: Sendable {
             LoopContext(loop: $0.element, index: $0.offset, loopCount: loops.count, settings: settings)
         }
         self.hooks = HookRegistry(contexts: contexts)
-        for context in contexts { context.broker = self }
+        for context in contexts {
+            context.broker = self
+            context.startSweeping()
+        }
     }
 
     /// The delivery context of `loop`.

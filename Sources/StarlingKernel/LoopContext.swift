@@ -79,6 +79,19 @@ final class LoopContext: @unchecked Sendable {
     }
 
     func register(_ connection: MQTTConnection) { connections[ObjectIdentifier(connection)] = connection }
+
+    /// How often the loop checks its connections for keep-alive and CONNECT timeouts. One
+    /// repeated task per loop replaces a timer per connection (a scheduled task per connection
+    /// costs memory and a heap operation at every connect, keep-alive change and close).
+    static let sweepInterval = TimeAmount.milliseconds(250)
+
+    /// Starts the loop's periodic idle check; it ends with the event loop.
+    func startSweeping() {
+        loop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { [self] _ in
+            let now = NIODeadline.now()
+            for connection in connections.values { connection.checkIdle(now: now) }
+        }
+    }
     func unregister(_ connection: MQTTConnection) { connections[ObjectIdentifier(connection)] = nil }
 
     func closeAllConnections() {

@@ -70,7 +70,6 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     // Keep alive.
     var keepAliveTimeout: TimeAmount?
     private var lastActivity = NIODeadline.now()
-    private var keepAliveTask: Scheduled<Void>?
 
     /// Set while the connection has writes waiting for the loop's flush.
     var needsFlush = false
@@ -103,20 +102,12 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     private func start() {
         guard !started else { return }
         started = true
+        lastActivity = .now()
         loopContext.register(self)
-        // A connection must send CONNECT promptly; idle sockets do not hold a slot.
-        keepAliveTask = channelContext.eventLoop.scheduleTask(in: .seconds(15)) { [self] in
-            if state == .awaitingConnect {
-                logger.debug("closing a connection that sent no CONNECT within 15 s")
-                close()
-            }
-        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
-        keepAliveTask?.cancel()
-        keepAliveTask = nil
         loopContext.unregister(self)
         if countedAsConnection {
             countedAsConnection = false
@@ -250,25 +241,33 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: - Keep alive
 
+    /// How long a connection may stay without sending CONNECT.
+    static let connectTimeout = TimeAmount.seconds(15)
+
+    /// Enforces `seconds` of keep alive (× the configured multiplier); 0 turns it off. Checked by
+    /// the loop's periodic sweep rather than a timer per connection (see `LoopContext.sweep`).
     func startKeepAlive(seconds: Int) {
-        keepAliveTask?.cancel()
-        keepAliveTask = nil
-        guard seconds > 0 else { return }
-        let timeout = TimeAmount.nanoseconds(Int64(Double(seconds) * loopContext.settings.mqtt.keepAliveMultiplier * 1e9))
-        keepAliveTimeout = timeout
-        scheduleKeepAliveCheck(in: timeout)
+        keepAliveTimeout = seconds > 0
+            ? .nanoseconds(Int64(Double(seconds) * loopContext.settings.mqtt.keepAliveMultiplier * 1e9))
+            : nil
     }
 
-    private func scheduleKeepAliveCheck(in delay: TimeAmount) {
-        keepAliveTask = channelContext.eventLoop.scheduleTask(in: delay) { [self] in
-            guard state == .connected || state == .connecting, let timeout = keepAliveTimeout else { return }
-            let idle = NIODeadline.now() - lastActivity
-            if idle >= timeout {
+    /// Closes the connection when it has been silent too long: no CONNECT within
+    /// `connectTimeout`, or nothing within its keep-alive timeout.
+    func checkIdle(now: NIODeadline) {
+        switch state {
+        case .awaitingConnect:
+            if now - lastActivity >= Self.connectTimeout {
+                logger.debug("closing a connection that sent no CONNECT within 15 s")
+                close()
+            }
+        case .connecting, .connected:
+            if let timeout = keepAliveTimeout, now - lastActivity >= timeout {
                 logger.debug("keep alive timeout")
                 disconnect(.keepAliveTimeout, reason: "keep alive timeout")
-            } else {
-                scheduleKeepAliveCheck(in: timeout - idle)
             }
+        case .closed:
+            break
         }
     }
 
