@@ -104,6 +104,25 @@ final class AdminPluginTests: AdminTestCase, @unchecked Sendable {
         XCTAssertEqual(denied?.reasonCode, .notAuthorized, "the old version is still in force")
     }
 
+    /// DELETE answers once the call inside the plugin's hook has returned.
+    func testUnloadWaitsForTheCallInFlight() async throws {
+        let path = try buildTestPlugin()
+        let loaded = try await load(#"{"path": "\#(path)", "name": "slow", "options": {"sleep_ms": "500"}}"#)
+        XCTAssertEqual(loaded.status, .created, loaded.text)
+        let client = try await connect("slowpoke")
+        let started = ContinuousClock.now
+        let publishing = Task { try await client.mqtt.publish("slow/1", payload: "x", qos: .atLeastOnce) }
+        try await Task.sleep(for: .milliseconds(100))
+        let unloaded = try await request(.DELETE, "/api/v1/plugins/slow")
+        XCTAssertEqual(unloaded.status, .noContent, unloaded.text)
+        XCTAssertGreaterThan(ContinuousClock.now - started, .milliseconds(450), "DELETE answered while the hook still ran")
+        let ack = try await publishing.value
+        XCTAssertEqual(ack?.reasonCode, .noMatchingSubscribers)
+        let quick = ContinuousClock.now
+        _ = try await client.mqtt.publish("slow/2", payload: "x", qos: .atLeastOnce)
+        XCTAssertLessThan(ContinuousClock.now - quick, .milliseconds(300), "an unloaded plugin's hook was called")
+    }
+
     func testUnknownPluginsAre404() async throws {
         assertError(try await request(.GET, "/api/v1/plugins/ghost"), .notFound, code: "NOT_FOUND", messageStartsWith: "no plugin named ghost is loaded")
         assertError(try await request(.DELETE, "/api/v1/plugins/ghost"), .notFound, messageStartsWith: "no plugin named ghost is loaded")
