@@ -45,6 +45,12 @@ extension CtlTests {
 
             """), show.stdout)
 
+        let showJSON = try await ctl("plugins", "show", "acl", "--json")
+        assertSuccess(showJSON)
+        let plugin = try JSONDecoder().decode(JSONValue.self, from: Data(showJSON.stdout.utf8))
+        XCTAssertEqual(plugin["hooks"]?[0]?["priority"]?.int, 3)
+        XCTAssertEqual(plugin["options"]?["deny_publish"]?.string, "blocked/")
+
         let reload = try await ctl("plugins", "reload", "acl")
         assertSuccess(reload)
         XCTAssertEqual(reload.stdout, "reloaded plugin acl\n")
