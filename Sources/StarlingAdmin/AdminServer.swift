@@ -27,14 +27,17 @@ public final class AdminServer: Sendable {
         public var extraRoutes: [AdminRoute]
         /// Extra counters merged into `GET /api/v1/metrics`.
         public var metrics: [MetricsProvider]
+        /// The node's plugins, for `/api/v1/plugins`; nil serves no plugin routes.
+        public var plugins: (any PluginControl)?
 
         public init(bind: String = "127.0.0.1", port: Int = 18083, dataDir: String = "data",
-                    extraRoutes: [AdminRoute] = [], metrics: [MetricsProvider] = []) {
+                    extraRoutes: [AdminRoute] = [], metrics: [MetricsProvider] = [], plugins: (any PluginControl)? = nil) {
             self.bind = bind
             self.port = port
             self.dataDir = dataDir
             self.extraRoutes = extraRoutes
             self.metrics = metrics
+            self.plugins = plugins
         }
     }
 
@@ -71,7 +74,8 @@ public final class AdminServer: Sendable {
                 logger.notice("no API key exists: the API serves loopback clients without a key; create one with `starling ctl apikey create NAME`")
             }
         }
-        let context = AdminContext(broker: broker, node: node, keys: keys, peaks: PeakStats(), metrics: configuration.metrics)
+        let context = AdminContext(broker: broker, node: node, keys: keys, peaks: PeakStats(), metrics: configuration.metrics,
+                                   plugins: configuration.plugins)
         let router = AdminRouter(routes: configuration.extraRoutes + AdminAPI.routes(context))
         let policy = AccessPolicy(keys: keys)
         let respond: @Sendable (AdminRequest) async -> AdminResponse = { request in
@@ -127,6 +131,6 @@ public struct AdminServerError: Error, CustomStringConvertible {
 enum AdminAPI {
     static func routes(_ context: AdminContext) -> [AdminRoute] {
         StatusRoutes.routes(context) + ClientRoutes.routes(context) + RoutingRoutes.routes(context)
-            + MessageRoutes.routes(context) + APIKeyRoutes.routes(context)
+            + MessageRoutes.routes(context) + APIKeyRoutes.routes(context) + PluginRoutes.routes(context)
     }
 }

@@ -26,9 +26,11 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
     private var userData: UnsafeMutableRawPointer?
     /// Hook callbacks registered by init (set once, before the instance is shared).
     private(set) var hookCount = 0
+    /// The hook points and priorities registered by init (set once, before the instance is shared).
+    private(set) var registeredHooks: [PluginHookInfo] = []
 
     /// Hooks registered so far; `open` only while init runs.
-    private let registration = NIOLockedValueBox((open: false, hooks: HookChains()))
+    private let registration = NIOLockedValueBox((open: false, hooks: HookChains(), registered: [PluginHookInfo]()))
     /// When an invalid callback result was last logged (uptime nanoseconds), to log at most one a second.
     private let lastInvalidResultLog = ManagedAtomic<Int64>(Int64.min)
 
@@ -78,16 +80,17 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
         var userData: UnsafeMutableRawPointer?
         let status = image.initialize(handle, host, options.isEmpty ? nil : UnsafePointer(cOptions.baseAddress),
                                       options.count, &userData)
-        let hooks = registration.withLockedValue { state -> HookChains in
+        let (hooks, registered) = registration.withLockedValue { state -> (HookChains, [PluginHookInfo]) in
             state.open = false
-            defer { state.hooks = HookChains() }
-            return state.hooks
+            defer { (state.hooks, state.registered) = (HookChains(), []) }
+            return (state.hooks, state.registered)
         }
         guard status == 0 else {
             throw .load(.initFailed, path: image.sourcePath, "starling_plugin_init returned \(status)")
         }
         self.userData = userData
         hookCount = hooks.count
+        registeredHooks = registered
         return hooks
     }
 
@@ -105,20 +108,27 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
         return registration.withLockedValue { state -> Int32 in
             guard state.open else { return StarlingStatus.state }
             let priority = Int(priority)
+            let name: String
             switch UInt32(bitPattern: hook) {
             case STARLING_HOOK_AUTHENTICATE.rawValue:
                 state.hooks.authenticate.add(bridge.authenticate, priority: priority, owner: owner)
+                name = "authenticate"
             case STARLING_HOOK_AUTHORIZE_PUBLISH.rawValue:
                 state.hooks.authorizePublish.add(bridge.authorizePublish, priority: priority, owner: owner)
+                name = "authorize_publish"
             case STARLING_HOOK_AUTHORIZE_SUBSCRIBE.rawValue:
                 state.hooks.authorizeSubscribe.add(bridge.authorizeSubscribe, priority: priority, owner: owner)
+                name = "authorize_subscribe"
             case STARLING_HOOK_CLIENT_CONNECTED.rawValue:
                 state.hooks.clientConnected.add(bridge.clientConnected, priority: priority, owner: owner)
+                name = "client_connected"
             case STARLING_HOOK_CLIENT_DISCONNECTED.rawValue:
                 state.hooks.clientDisconnected.add(bridge.clientDisconnected, priority: priority, owner: owner)
+                name = "client_disconnected"
             default:
                 return StarlingStatus.unsupported
             }
+            state.registered.append(PluginHookInfo(hook: name, priority: priority))
             return StarlingStatus.ok
         }
     }

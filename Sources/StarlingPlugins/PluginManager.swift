@@ -143,6 +143,7 @@ public actor PluginManager {
 
     private static func info(_ instance: PluginInstance) -> PluginInfo {
         PluginInfo(name: instance.name, path: instance.image.sourcePath, loadedCopy: instance.image.copyPath,
-                   abiVersion: Int(instance.image.abiVersion), hookCount: instance.hookCount, optionKeys: instance.options.map(\.key))
+                   abiVersion: Int(instance.image.abiVersion), hookCount: instance.hookCount, optionKeys: instance.options.map(\.key),
+                   hooks: instance.registeredHooks, options: instance.options)
     }
 }

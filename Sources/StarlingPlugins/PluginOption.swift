@@ -23,4 +23,21 @@ public struct PluginInfo: Sendable, Equatable {
     public var hookCount: Int
     /// Option keys it was given, in order.
     public var optionKeys: [String]
+    /// The hook callbacks it registered, in registration order.
+    public var hooks: [PluginHookInfo]
+    /// The options it was given, in order.
+    public var options: [PluginOption]
+}
+
+/// One hook callback a plugin registered: the hook point and its priority.
+public struct PluginHookInfo: Sendable, Equatable {
+    /// The hook point, as the header names it without `STARLING_HOOK_`, in lower case: `authorize_publish`.
+    public var hook: String
+    /// The priority it was registered with (higher runs first).
+    public var priority: Int
+
+    public init(hook: String, priority: Int) {
+        self.hook = hook
+        self.priority = priority
+    }
 }

@@ -138,7 +138,8 @@ public final class RunningNode: Sendable {
                     admin = try await AdminServer.start(
                         configuration: AdminServer.Configuration(
                             bind: config.api.bind, port: config.api.port, dataDir: config.dataDir,
-                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker))]),
+                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker))],
+                            plugins: PluginController(manager: plugins)),
                         broker: broker, node: controller, group: group, logger: logger)
                 } catch {
                     throw NodeStartError(message: "\(error)")

@@ -10,4 +10,6 @@ struct AdminContext: Sendable {
     let keys: APIKeyStore
     let peaks: PeakStats
     let metrics: [MetricsProvider]
+    /// The node's plugins; nil serves no plugin routes.
+    let plugins: (any PluginControl)?
 }

@@ -14,7 +14,7 @@ struct Ctl: AsyncParsableCommand {
             """,
         subcommands: [
             CtlStatus.self, CtlStats.self, CtlMetrics.self, CtlClients.self, CtlSubscriptions.self, CtlRoutes.self,
-            CtlRetained.self, CtlPublish.self, CtlReload.self, CtlAPIKey.self,
+            CtlRetained.self, CtlPublish.self, CtlReload.self, CtlAPIKey.self, CtlPlugins.self,
         ])
 
     @OptionGroup var options: CtlOptions

@@ -38,10 +38,13 @@ final class OpenAPITests: AdminTestCase, @unchecked Sendable {
         let client = try await connect("openapi-client")
         try await client.subscribe("openapi/#")
         _ = try await client.mqtt.publish("openapi/topic", payload: "r", qos: .atLeastOnce, retain: true)
-        let parameters = ["{clientid}": "openapi-client", "{topic}": "openapi%2Ftopic", "{name}": "openapi-new"]
+        let plugin = try FixturePlugin.build("test_plugin", into: directory, output: "openapi-plugin.so")
+        let parameters = ["{clientid}": "openapi-client", "{topic}": "openapi%2Ftopic", "{name}": "openapi-new",
+                          "{plugin}": "openapi-plugin"]
         let bodies = ["/api/v1/publish": #"{"topic": "openapi/x", "payload": "p"}"#,
                       "/api/v1/publish/batch": #"[{"topic": "openapi/x"}]"#,
-                      "/api/v1/api_keys": #"{"name": "openapi-new"}"#]
+                      "/api/v1/api_keys": #"{"name": "openapi-new"}"#,
+                      "/api/v1/plugins": #"{"path": "\#(plugin)"}"#]
 
         // Deletions last, so that what they delete is still there for the others.
         let ordered = routes.filter { $0.method != .DELETE } + routes.filter { $0.method == .DELETE }

@@ -40,6 +40,7 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
         settings.allowAnonymous = true
         var config = ServerConfig(settings: settings, listeners: [ListenerConfig(name: "default", bind: "127.0.0.1", port: 0)],
                                   logLevel: .trace, dataDir: directory.appendingPathComponent("data").path, plugins: plugins)
+        config.api.port = 0  // a free port: tests run beside other nodes
         configure(&config)
         let node = try await RunningNode.start(config: config, logger: log.logger())
         lock.withLock { runningNode = node }
