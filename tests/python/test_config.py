@@ -21,7 +21,7 @@ def run_with_config(tmp_path, text: str, timeout: float = 10):
     binary = starling_binary()
     if not binary.exists():
         pytest.fail(f"Starling binary not found at {binary}", pytrace=False)
-    proc = subprocess.Popen([str(binary), "start", "--bind", "127.0.0.1", "--port", "0", "--log-level",
+    proc = subprocess.Popen([str(binary), "start", "--bind", "127.0.0.1", "--port", "0", "--api-port", "0", "--log-level",
                              "debug", "--config", str(cfg)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True)
     try:

@@ -36,7 +36,7 @@ class Node:
         binary = starling_binary()
         if not binary.exists():
             pytest.fail(f"Starling binary not found at {binary}", pytrace=False)
-        self.proc = subprocess.Popen([str(binary), "start", "--bind", "127.0.0.1", "--port", "0",
+        self.proc = subprocess.Popen([str(binary), "start", "--bind", "127.0.0.1", "--port", "0", "--api-port", "0",
                                       "--log-level", "debug", *args], cwd=workdir, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                      start_new_session=True)
