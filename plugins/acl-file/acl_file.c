@@ -524,6 +524,18 @@ static void maybe_reload(struct acl_state *s)
     if (same_stamp(&stamp, &s->seen)) {
         return;
     }
+    {
+        /* Take a file only once it has not changed for a second: one being written in place
+         * may be caught truncated or half written. Look again the moment it turns a second old. */
+        struct timespec wall;
+        long long age_ns;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        age_ns = ((long long)wall.tv_sec - st.st_mtim.tv_sec) * 1000000000LL + (wall.tv_nsec - st.st_mtim.tv_nsec);
+        if (age_ns >= 0 && age_ns < 1000000000LL) {
+            s->last_check_ns = now_ns - age_ns;
+            return;
+        }
+    }
     s->seen = stamp;
     fresh = parse_file(s->path, message, sizeof message);
     if (fresh == NULL) {

@@ -6,6 +6,7 @@
 #include "../../../plugins/acl-file/acl_file.c"
 
 static int checks, failures;
+static int logged_errors, logged_reloads; /* written only under the plugin's lock */
 
 #define CHECK(cond)                                                          \
     do {                                                                     \
@@ -41,6 +42,79 @@ static int ask(const struct ruleset *rs, const char *user, const char *id, const
 #define PUB(rs, user, id, topic) ask(rs, user, id, topic, 0)
 #define SUB(rs, user, id, topic) ask(rs, user, id, topic, 1)
 #define NONE (-1)
+
+static void fake_log(starling_plugin *plugin, int32_t level, const char *message)
+{
+    (void)plugin;
+    if (level == STARLING_LOG_ERROR && strstr(message, "keeping the previous rules") != NULL) {
+        logged_errors++;
+    } else if (strstr(message, "reloaded ") != NULL) {
+        logged_reloads++;
+    }
+}
+
+static int stop_threads; /* __atomic builtins: C99 has no atomics */
+static int wrong_answers[4];
+
+/* Asks for ever while the file changes: "both/x" is allowed by every version of the file. */
+static void *asker(void *arg)
+{
+    struct acl_state *s = ((void **)arg)[0];
+    int *wrong = ((void **)arg)[1];
+    struct request r;
+    r.client_id = "c";
+    r.username = NULL;
+    r.topic = "both/x";
+    r.need = ACC_WRITE;
+    r.subscribe = 0;
+    while (!__atomic_load_n(&stop_threads, __ATOMIC_ACQUIRE)) {
+        struct timespec breath = {0, 50000L};
+        if (decide(s, &r) != STARLING_ALLOW) {
+            (*wrong)++;
+        }
+        nanosleep(&breath, NULL);
+    }
+    return NULL;
+}
+
+/* Callbacks on several threads while the file is rewritten, broken and fixed: every answer stays
+ * right, reloads happen, and a broken version is logged and skipped. */
+static void concurrent_reloads(void)
+{
+    static const starling_host_api host = {sizeof(starling_host_api), 1, 0, "test", NULL, fake_log, NULL, NULL, NULL};
+    struct acl_state s;
+    pthread_t threads[4];
+    void *args[4][2];
+    char err[800];
+    int i, round;
+    memset(&s, 0, sizeof s);
+    s.host = &host;
+    s.path = (char *)scratch;
+    s.no_match = STARLING_DENY;
+    s.rules = parse_text("topic both/#\n", err, sizeof err);
+    pthread_mutex_init(&s.lock, NULL);
+    for (i = 0; i < 4; i++) {
+        args[i][0] = &s;
+        args[i][1] = &wrong_answers[i];
+        pthread_create(&threads[i], NULL, asker, args[i]);
+    }
+    for (round = 0; round < 3; round++) {
+        struct timespec pause = {1, 200000000L}; /* a file is taken once a second old */
+        FILE *f = fopen(scratch, "w");
+        fputs(round % 2 ? "topic a/#\ntopic both/+\n" : "topic both/x\ntopic nonsense here\n", f);
+        fclose(f);
+        nanosleep(&pause, NULL);
+    }
+    __atomic_store_n(&stop_threads, 1, __ATOMIC_RELEASE);
+    for (i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK(wrong_answers[i] == 0);
+    }
+    CHECK(logged_reloads >= 1);
+    CHECK(logged_errors >= 1);
+    pthread_mutex_destroy(&s.lock);
+    free_ruleset(s.rules);
+}
 
 int main(int argc, char **argv)
 {
@@ -142,6 +216,8 @@ int main(int argc, char **argv)
     rs = parse_text("", err, sizeof err);
     CHECK(rs != NULL && rs->count == 0 && SUB(rs, NULL, "c", "a") == NONE);
     free_ruleset(rs);
+
+    concurrent_reloads();
 
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
