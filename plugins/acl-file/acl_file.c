@@ -174,56 +174,37 @@ struct request {
 };
 
 /*
- * Writes `pattern` with whole levels "%u" and "%c" replaced into a new string. Returns NULL and
- * sets *skip when the rule cannot apply (%u for an anonymous client), or *unsafe when the value
- * holds a wildcard and would widen the rule.
+ * Writes `pattern` with "%u" and "%c" replaced (anywhere, as Mosquitto does) into a new string.
+ * Returns NULL and sets *skip when the rule cannot apply (%u for an anonymous client), or
+ * *unsafe when the value holds a wildcard and would widen the rule.
  */
 static char *substitute(const char *pattern, const struct request *r, int *skip, int *unsafe)
 {
-    size_t size = 1, ulen = r->username ? strlen(r->username) : 0, clen = strlen(r->client_id);
+    size_t size = strlen(pattern) + 1, ulen = r->username ? strlen(r->username) : 0, clen = strlen(r->client_id);
     const char *p;
     char *out, *o;
-    for (p = pattern;;) {
-        size_t n = level_length(p);
-        size += n + 1 + ulen + clen;
-        p += n;
-        if (*p == '\0') {
-            break;
-        }
-        p++;
+    for (p = strchr(pattern, '%'); p != NULL; p = strchr(p + 1, '%')) {
+        size += ulen + clen;
     }
     o = out = malloc(size);
     if (out == NULL) {
         *unsafe = 1;
         return NULL;
     }
-    for (p = pattern;;) {
-        size_t n = level_length(p);
-        const char *value = NULL;
-        if (n == 2 && p[0] == '%' && (p[1] == 'u' || p[1] == 'c')) {
-            value = p[1] == 'u' ? r->username : r->client_id;
-            if (value == NULL) {
-                *skip = 1;
-                free(out);
-                return NULL;
-            }
-            if (strpbrk(value, "+#") != NULL) {
-                *unsafe = 1;
+    for (p = pattern; *p != '\0'; p++) {
+        if (p[0] == '%' && (p[1] == 'u' || p[1] == 'c')) {
+            const char *value = p[1] == 'u' ? r->username : r->client_id;
+            if (value == NULL || strpbrk(value, "+#") != NULL) {
+                *(value == NULL ? skip : unsafe) = 1;
                 free(out);
                 return NULL;
             }
             memcpy(o, value, strlen(value));
             o += strlen(value);
+            p++;
         } else {
-            memcpy(o, p, n);
-            o += n;
+            *o++ = *p;
         }
-        p += n;
-        if (*p == '\0') {
-            break;
-        }
-        *o++ = '/';
-        p++;
     }
     *o = '\0';
     return out;

@@ -28,6 +28,7 @@ topic readwrite alice/#
 topic deny alice/private/#
 
 pattern write devices/%c/status
+pattern write status-%c/up
 """
 
 
@@ -40,7 +41,7 @@ def start(tmp_path, nodes, acl_text: str):  # noqa: F811
                       f'options = {{ acl_file = "{acl}" }}\n')
     node = nodes("--config", str(config))
     broker = SimpleNamespace(host="127.0.0.1", port=node.port())
-    node.wait_log(f"loaded 5 rules from {acl}" if acl_text == ACL else f"rules from {acl}")
+    node.wait_log(f"loaded 6 rules from {acl}" if acl_text == ACL else f"rules from {acl}")
     return node, broker, acl
 
 
@@ -109,7 +110,8 @@ MOSQUITTO = Path("/usr/sbin/mosquitto")
 CASES = [("c-anon", None, "public/x"), ("c-anon", None, "public/in/1"), ("c-alice", "alice", "alice/private/1"),
          ("c-alice", "alice", "alice/news/1"), ("c-alice", "alice", "public/in/2"),
          ("dev1", None, "devices/dev1/status"), ("dev1", None, "devices/dev2/status"),
-         ("c-alice", "alice", "devices/c-alice/status")]
+         ("c-alice", "alice", "devices/c-alice/status"), ("dev1", None, "status-dev1/up"),
+         ("dev1", None, "status-dev2/up")]
 
 
 def listening(port: int) -> bool:
@@ -131,7 +133,7 @@ def publish_answers(broker) -> list[bool]:
 def test_same_file_same_answers_as_mosquitto(tmp_path, nodes):  # noqa: F811
     node, broker, acl = start(tmp_path, nodes, ACL)
     ours = publish_answers(broker)
-    assert ours == [False, True, False, True, False, True, False, True]
+    assert ours == [False, True, False, True, False, True, False, True, True, False]
 
     passwords = tmp_path / "passwords"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), "alice", "any"], check=True, capture_output=True)

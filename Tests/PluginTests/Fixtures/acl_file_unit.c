@@ -162,14 +162,14 @@ int main(int argc, char **argv)
                     "topic readwrite with space/x y\r\n"
                     "user alice\ntopic alice/#\ntopic deny alice/secret\npattern write dev/%u/%c\n"
                     "user bob smith\ntopic read bob/#\n"
-                    "pattern read all/%c/#\npattern deny all/x/#\n",
+                    "pattern read all/%c/#\npattern deny all/x/#\npattern write id-%c/%u-in\n",
                     err, sizeof err);
     CHECK(rs != NULL);
     if (rs == NULL) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    CHECK(rs->count == 10);
+    CHECK(rs->count == 11);
     /* anonymous: topic lines before the first user line, and patterns without %u */
     CHECK(SUB(rs, NULL, "c1", "public/a") == STARLING_ALLOW);
     CHECK(PUB(rs, NULL, "c1", "public/a") == NONE);
@@ -197,6 +197,10 @@ int main(int argc, char **argv)
     /* deny over allow, also from a pattern */
     CHECK(SUB(rs, "alice", "x", "all/x/y") == STARLING_DENY);
     CHECK(SUB(rs, "alice", "y", "all/y/z") == STARLING_ALLOW);
+    /* substituted inside a level too, as Mosquitto does */
+    CHECK(PUB(rs, "al", "d1", "id-d1/al-in") == STARLING_ALLOW);
+    CHECK(PUB(rs, "al", "d1", "id-d2/al-in") == NONE);
+    CHECK(PUB(rs, NULL, "d1", "id-d1/-in") == NONE);
     /* a wildcard in the substituted value refuses outright */
     CHECK(PUB(rs, "a+", "c1", "dev/a+/c1") == STARLING_DENY);
     CHECK(SUB(rs, NULL, "#", "all/#/x") == STARLING_DENY);
