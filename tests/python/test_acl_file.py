@@ -111,7 +111,7 @@ CASES = [("c-anon", None, "public/x"), ("c-anon", None, "public/in/1"), ("c-alic
          ("c-alice", "alice", "alice/news/1"), ("c-alice", "alice", "public/in/2"),
          ("dev1", None, "devices/dev1/status"), ("dev1", None, "devices/dev2/status"),
          ("c-alice", "alice", "devices/c-alice/status"), ("dev1", None, "status-dev1/up"),
-         ("dev1", None, "status-dev2/up")]
+         ("dev1", None, "status-dev2/up"), ("a/b", None, "devices/a/b/status")]
 
 
 def listening(port: int) -> bool:
@@ -133,7 +133,7 @@ def publish_answers(broker) -> list[bool]:
 def test_same_file_same_answers_as_mosquitto(tmp_path, nodes):  # noqa: F811
     node, broker, acl = start(tmp_path, nodes, ACL)
     ours = publish_answers(broker)
-    assert ours == [False, True, False, True, False, True, False, True, True, False]
+    assert ours == [False, True, False, True, False, True, False, True, True, False, True]
 
     passwords = tmp_path / "passwords"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), "alice", "any"], check=True, capture_output=True)
