@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,8 @@ def test_starling_with_the_plugin_accepts_mosquitto_passwd_and_starling_passwd_f
     assert passwd(str(path), "bob", "b0b").returncode == 0
     plugin = build_plugin("plugins/auth-password-file/auth_password_file.c", tmp_path / "auth-password-file.so")
     config = tmp_path / "starling.toml"
-    config.write_text(f'[mqtt]\nallow_anonymous = false\n\n[[plugins]]\npath = "{plugin}"\n'
+    # No HTTP API: its default port 18083 may be taken, and a node that cannot bind it stops.
+    config.write_text(f'[mqtt]\nallow_anonymous = false\n\n[api]\nenabled = false\n\n[[plugins]]\npath = "{plugin}"\n'
                       f'options = {{ password_file = "{path}" }}\n')
     node = nodes("--config", str(config))
     port = node.port()
@@ -124,3 +126,37 @@ def test_starling_with_the_plugin_accepts_mosquitto_passwd_and_starling_passwd_f
     assert rc(mqttraw.V311, "nobody", b"x") == 4, "unknown user: no_match (deny) decides"
     assert rc(mqttraw.V5, None, None) == 0x87, "anonymous: allow_anonymous = false"
     assert rc(mqttraw.V311, None, None) == 5
+
+
+def test_prompts_twice_on_a_terminal_without_echo(tmp_path):
+    """With a terminal on stdin, the typed password is not echoed back to it."""
+    import os
+    import pty
+    import select
+
+    path = tmp_path / "passwd"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(starling_binary()), "passwd", "-c", str(path), "dora"], stdin=slave,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    echoed = b""
+    try:
+        for _ in range(2):
+            time.sleep(0.3)  # let it turn echo off before typing
+            os.write(master, b"typed-secret\n")
+        assert proc.wait(10) == 0, proc.stderr.read()
+        while select.select([master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:
+                break
+            if not chunk:
+                break
+            echoed += chunk
+    finally:
+        os.close(master)
+    assert b"typed-secret" not in echoed
+    assert proc.stderr.read().count("assword: ") == 2
+    line = path.read_text().strip()
+    salt, digest = line.split("$")[3:5]
+    assert hashlib.pbkdf2_hmac("sha512", b"typed-secret", base64.b64decode(salt), 101, 64) == base64.b64decode(digest)
