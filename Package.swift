@@ -46,11 +46,17 @@ let package = Package(
             exclude: ["README.md"],
             publicHeadersPath: "."
         ),
+        // Mosquitto password hashes ($6$ SHA-512, $7$ PBKDF2-SHA512) and password files.
+        .target(
+            name: "StarlingPasswords",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         // The dlopen loader and the bridge between the C plugin ABI and the kernel's hook chain.
         .target(
             name: "StarlingPlugins",
             dependencies: [
                 "CStarlingPlugin",
+                "StarlingPasswords",
                 "StarlingKernel",
                 "MQTTCore",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -117,6 +123,7 @@ let package = Package(
             dependencies: [
                 "StarlingServer",
                 "StarlingAdmin",
+                "StarlingPasswords",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,7 +156,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins",
+            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingPasswords",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]

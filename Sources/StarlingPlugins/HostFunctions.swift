@@ -3,6 +3,7 @@ import Logging
 import MQTTCore
 import NIOCore
 import StarlingKernel
+import StarlingPasswords
 
 /// The functions of `starling_host_api`, as C function pointers. Each finds its `PluginInstance`
 /// through the `starling_plugin *` handle; none keeps a pointer the plugin passed in.
@@ -45,6 +46,11 @@ enum HostFunctions {
                 guard let plugin, let clientId else { return StarlingStatus.invalid }
                 let found = PluginInstance.from(plugin).broker.enqueueKick(clientId: String(cString: clientId))
                 return found ? StarlingStatus.ok : StarlingStatus.notFound
+            },
+            verify_password: { storedHash, password, length in
+                guard let storedHash, password != nil || length == 0,
+                      let hash = PasswordHash(String(cString: storedHash)) else { return false }
+                return hash.verifies(UnsafeRawBufferPointer(start: password, count: length))
             })
     }
 

@@ -3,14 +3,14 @@ import Foundation
 import Logging
 import StarlingServer
 
-/// The `starling` command: `start` (the default), `check-config`, `ctl` and `version`.
+/// The `starling` command: `start` (the default), `check-config`, `ctl`, `passwd` and `version`.
 @main
 struct Starling: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "starling",
         abstract: "Starling, an MQTT broker.",
         version: starlingVersion,
-        subcommands: [Start.self, CheckConfig.self, Ctl.self, Version.self],
+        subcommands: [Start.self, CheckConfig.self, Ctl.self, Passwd.self, Version.self],
         defaultSubcommand: Start.self
     )
 }

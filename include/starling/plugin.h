@@ -52,8 +52,7 @@
  * - Coming in later minor versions, at the end of the enums and the table: asynchronous
  *   completion of authentication and authorization (a PENDING decision completed later from any
  *   thread), MQTT 5 enhanced authentication, message hooks (publish, delivered, acked, dropped),
- *   session hooks, subscribing on the plugin's own behalf, metrics, timers, password hashing and
- *   functions exported for libffi calls. Nothing of that is declared before the broker does it.
+ *   session hooks, subscribing on the plugin's own behalf, metrics, timers and functions exported for libffi calls. Nothing of that is declared before the broker does it.
  *
  * ==========================================================================================
  * Threads
@@ -100,8 +99,11 @@ extern "C" {
 /** The ABI version this header describes; starling_plugin_version() returns it. */
 #define STARLING_PLUGIN_ABI_VERSION 1
 
-/** Additions made to ABI version 1 so far (this header: none yet). */
-#define STARLING_PLUGIN_ABI_MINOR 0
+/**
+ * Additions made to ABI version 1 so far:
+ *   1 - starling_host_api.verify_password.
+ */
+#define STARLING_PLUGIN_ABI_MINOR 1
 
 /**
  * True when the struct at `ptr` (of type `type`, whose first field is `size_t struct_size`) is
@@ -430,6 +432,26 @@ typedef struct starling_host_api {
      * STARLING_ERR_INVALID when client_id is NULL.
      */
     int (*kick)(starling_plugin *plugin, const char *client_id);
+
+    /* ----- ABI 1.1 ----- check STARLING_HAS_MEMBER(host, starling_host_api, verify_password) */
+
+    /**
+     * True when `password` (`password_len` bytes, binary, not NUL-terminated; may be NULL when
+     * the length is 0) matches `stored_hash`, a hash as Mosquitto's mosquitto_passwd writes it
+     * (the part after "user:" on a line of its password file, NUL-terminated):
+     *   $6$SALT$HASH               HASH = SHA-512(password bytes || salt bytes)
+     *   $7$ITERATIONS$SALT$HASH    HASH = PBKDF2-HMAC-SHA512(password, salt, ITERATIONS, 64 bytes)
+     * with SALT and HASH in standard base64 (mosquitto_passwd 2.0 writes $7$, 101 iterations,
+     * a 12-byte salt). The final comparison takes the same time wherever the bytes differ.
+     *
+     * False also when stored_hash is NULL, not one of these formats, or malformed (an unknown
+     * "$N$", bad base64, a hash that is not 64 bytes, ITERATIONS outside 1..1000000), and when
+     * password is NULL with a non-zero length: a plugin that wants to tell those apart checks
+     * the stored text itself. Both arguments are read during the call only.
+     * Threads: any, including inside a hook callback; keeps no state. The cost grows with
+     * ITERATIONS (101: a few microseconds) and is paid on the calling thread.
+     */
+    bool (*verify_password)(const char *stored_hash, const uint8_t *password, size_t password_len);
 } starling_host_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ static void *asker(void *arg)
  * right, reloads happen, and a broken version is logged and skipped. */
 static void concurrent_reloads(void)
 {
-    static const starling_host_api host = {sizeof(starling_host_api), 1, 0, "test", NULL, fake_log, NULL, NULL, NULL};
+    static const starling_host_api host = {sizeof(starling_host_api), 1, 0, "test", NULL, fake_log, NULL, NULL, NULL, NULL};
     struct acl_state s;
     pthread_t threads[4];
     void *args[4][2];

@@ -39,8 +39,8 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
         settings.eventLoops = 2
         settings.allowAnonymous = true
         var config = ServerConfig(settings: settings, listeners: [ListenerConfig(name: "default", bind: "127.0.0.1", port: 0)],
-                                  logLevel: .trace, dataDir: directory.appendingPathComponent("data").path, plugins: plugins)
-        config.api.port = 0  // a free port: tests run beside other nodes
+                                  logLevel: .trace, dataDir: directory.appendingPathComponent("data").path,
+                                  api: APIConfig(enabled: false), plugins: plugins)  // 18083 may be taken
         configure(&config)
         let node = try await RunningNode.start(config: config, logger: log.logger())
         lock.withLock { runningNode = node }
@@ -83,6 +83,18 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
             return nil
         } catch let error as MQTTClientError where error.code == .connectionRefused {
             return error.connAck?.reasonCode
+        }
+    }
+
+    /// Loads `path` with `options` into the running node, expecting the load to fail; returns its message.
+    func loadFailure(_ path: String, options: [PluginOption] = [], file: StaticString = #filePath,
+                     line: UInt = #line) async throws -> String? {
+        do {
+            try await node.plugins.load(path: path, options: options)
+            XCTFail("\(path) loaded", file: file, line: line)
+            return nil
+        } catch let error as PluginError {
+            return error.message
         }
     }
 
