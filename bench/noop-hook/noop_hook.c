@@ -1,0 +1,40 @@
+/*
+ * noop-hook: registers an authorize_publish hook that passes every message on (IGNORE).
+ * Used by bench/hook-chain.sh to measure what the hook chain itself costs per message.
+ *
+ *   cc -std=c99 -Wall -Wextra -Werror -fPIC -shared -Wl,-Bsymbolic -Iinclude \
+ *      -o bench/noop-hook/noop-hook.so bench/noop-hook/noop_hook.c
+ */
+#include <starling/plugin.h>
+
+#include <stddef.h>
+
+static int on_authorize_publish(void *event, void *user_data)
+{
+    (void)event;
+    (void)user_data;
+    return STARLING_IGNORE;
+}
+
+STARLING_PLUGIN_EXPORT int starling_plugin_version(void)
+{
+    return STARLING_PLUGIN_ABI_VERSION;
+}
+
+STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const starling_host_api *host,
+                                                const starling_option *options, size_t option_count,
+                                                void **user_data)
+{
+    (void)options;
+    (void)option_count;
+    *user_data = NULL;
+    return host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_PUBLISH, on_authorize_publish,
+                               STARLING_PRIORITY_DEFAULT, NULL) == STARLING_OK ? 0 : 1;
+}
+
+STARLING_PLUGIN_EXPORT int starling_plugin_cleanup(starling_plugin *plugin, void *user_data)
+{
+    (void)plugin;
+    (void)user_data;
+    return 0;
+}
