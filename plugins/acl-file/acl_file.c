@@ -49,6 +49,21 @@ struct file_stamp {
     struct timespec mtime;
 };
 
+/*
+ * Recent decisions, as EMQX's authorization cache: clients publish to the same few topics again and
+ * again, and a decision depends only on the request and the rules. Direct-mapped, guarded by the
+ * state's lock, emptied whenever the rules change.
+ */
+#define DECISION_CACHE_SLOTS 256
+#define DECISION_KEY_MAX 512
+
+struct cached_decision {
+    unsigned long hash;
+    size_t key_len; /* 0: empty slot */
+    char *key;      /* need, subscribe, username flag, then username, client id and topic, NUL-separated */
+    int decision;
+};
+
 struct acl_state {
     starling_plugin *plugin;
     const starling_host_api *host;
@@ -59,6 +74,7 @@ struct acl_state {
     struct file_stamp seen;     /* the last version looked at (loaded, or refused) */
     long long last_check_ns;    /* CLOCK_MONOTONIC of the last stat() */
     int stat_failed;            /* already logged that the file is unreadable */
+    struct cached_decision cache[DECISION_CACHE_SLOTS];
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -476,6 +492,16 @@ static void log_message(const struct acl_state *s, int level, const char *messag
 
 /* Called with the lock held: at most once a second, stat the file and re-read it if it changed.
  * A file that fails to parse leaves the current rules in force. */
+static void clear_cache(struct acl_state *s)
+{
+    size_t i;
+    for (i = 0; i < DECISION_CACHE_SLOTS; i++) {
+        free(s->cache[i].key);
+        s->cache[i].key = NULL;
+        s->cache[i].key_len = 0;
+    }
+}
+
 static void maybe_reload(struct acl_state *s)
 {
     struct timespec now;
@@ -527,8 +553,74 @@ static void maybe_reload(struct acl_state *s)
     }
     free_ruleset(s->rules);
     s->rules = fresh;
+    clear_cache(s);
     snprintf(message, sizeof message, "reloaded %zu rules from %s", fresh->count, s->path);
     log_message(s, STARLING_LOG_INFO, message);
+}
+
+/* Appends `text` and its NUL to the key; 0 when the key would not fit. */
+static int key_append(char *key, size_t *len, const char *text)
+{
+    size_t n = strlen(text) + 1;
+    if (*len + n > DECISION_KEY_MAX) {
+        return 0;
+    }
+    memcpy(key + *len, text, n);
+    *len += n;
+    return 1;
+}
+
+/* The request as a cache key; 0 when it is too long to cache. */
+static size_t request_key(const struct request *r, char *key)
+{
+    size_t len = 3;
+    key[0] = (char)('0' + r->need);
+    key[1] = (char)('0' + r->subscribe);
+    key[2] = r->username != NULL ? 'u' : 'a';
+    if (!key_append(key, &len, r->username != NULL ? r->username : "") || !key_append(key, &len, r->client_id)
+        || !key_append(key, &len, r->topic)) {
+        return 0;
+    }
+    return len;
+}
+
+static unsigned long fnv1a(const char *data, size_t len)
+{
+    unsigned long h = 2166136261UL;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)data[i]) * 16777619UL;
+    }
+    return h;
+}
+
+/* The rules' answer for `r` (-1: no rule matched), from the cache when it has one. Lock held. */
+static int cached_evaluate(struct acl_state *s, const struct request *r)
+{
+    char key[DECISION_KEY_MAX];
+    size_t len = request_key(r, key);
+    unsigned long hash;
+    struct cached_decision *slot;
+    int decision;
+    if (len == 0) {
+        return evaluate(s->rules, r);
+    }
+    hash = fnv1a(key, len);
+    slot = &s->cache[hash % DECISION_CACHE_SLOTS];
+    if (slot->key_len == len && slot->hash == hash && memcmp(slot->key, key, len) == 0) {
+        return slot->decision;
+    }
+    decision = evaluate(s->rules, r);
+    free(slot->key);
+    slot->key = malloc(len);
+    slot->key_len = 0;
+    if (slot->key != NULL) {
+        memcpy(slot->key, key, len);
+        slot->key_len = len;
+        slot->hash = hash;
+        slot->decision = decision;
+    }
+    return decision;
 }
 
 static int decide(struct acl_state *s, struct request *r)
@@ -536,7 +628,7 @@ static int decide(struct acl_state *s, struct request *r)
     int decision;
     pthread_mutex_lock(&s->lock);
     maybe_reload(s);
-    decision = evaluate(s->rules, r);
+    decision = cached_evaluate(s, r);
     pthread_mutex_unlock(&s->lock);
     return decision < 0 ? s->no_match : decision;
 }
@@ -660,6 +752,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_cleanup(starling_plugin *plugin, void
     (void)plugin;
     pthread_mutex_destroy(&s->lock);
     free_ruleset(s->rules);
+    clear_cache(s);
     free(s->path);
     free(s);
     return 0;

@@ -114,6 +114,7 @@ static void concurrent_reloads(void)
     CHECK(logged_errors >= 1);
     pthread_mutex_destroy(&s.lock);
     free_ruleset(s.rules);
+    clear_cache(&s);
 }
 
 int main(int argc, char **argv)
