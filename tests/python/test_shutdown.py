@@ -30,6 +30,8 @@ def test_sigterm_disconnects_clients_and_exits_0(broker, raw_factory, client_fac
     assert status == 0, f"exit status {status} (None: still running {time.monotonic() - t0:.1f}s after SIGTERM)"
 
 
+# Mosquitto 2.0.11 sometimes ignores a SIGTERM that arrives just after its "running" line.
+@pytest.mark.starling_only
 def test_sigterm_right_after_listening_exits_0(broker_factory):
     """A supervisor may stop the broker as soon as it says it is listening: by then SIGTERM must
     already lead to a clean exit (not be ignored, not kill the process by default action)."""
