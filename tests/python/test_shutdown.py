@@ -30,11 +30,18 @@ def test_sigterm_disconnects_clients_and_exits_0(broker, raw_factory, client_fac
     assert status == 0, f"exit status {status} (None: still running {time.monotonic() - t0:.1f}s after SIGTERM)"
 
 
-def test_sigterm_with_no_clients_exits_0_quickly(broker):
-    t0 = time.monotonic()
-    broker.signal(signal.SIGTERM)
-    assert broker.wait(5) == 0
-    assert time.monotonic() - t0 < 5
+# Mosquitto 2.0.11 sometimes ignores a SIGTERM that arrives just after its "running" line.
+@pytest.mark.starling_only
+def test_sigterm_right_after_listening_exits_0(broker_factory):
+    """A supervisor may stop the broker as soon as it says it is listening: by then SIGTERM must
+    already lead to a clean exit (not be ignored, not kill the process by default action)."""
+    for _ in range(3):
+        b = broker_factory()
+        t0 = time.monotonic()
+        b.signal(signal.SIGTERM)
+        status = b.wait(5)
+        assert status == 0, f"exit status {status} (None: still running 5 s after SIGTERM; -15: killed by it)"
+        assert time.monotonic() - t0 < 5
 
 
 def test_sigterm_closes_every_connection_and_exits_0(broker, raw_factory, uid):
