@@ -71,6 +71,7 @@ let package = Package(
             name: "StarlingMetrics",
             dependencies: [
                 "StarlingKernel",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -145,7 +146,8 @@ let package = Package(
         .testTarget(
             name: "MetricsTests",
             dependencies: ["StarlingMetrics", "StarlingServer", "StarlingKernel", "MQTTClient", "MQTTCore",
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Metrics", package: "swift-metrics")]
         ),
         .testTarget(
             name: "IntegrationTests",

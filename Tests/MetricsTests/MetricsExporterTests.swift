@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import MQTTClient
 import MQTTCore
 import StarlingKernel
@@ -127,5 +128,23 @@ final class MetricsExporterTests: XCTestCase {
         XCTAssertEqual(here.value("starling_connections"), 1)
         XCTAssertEqual(there.value("starling_connections"), 0)
         XCTAssertEqual(there.value("starling_connects_total"), 0)
+    }
+}
+
+/// The process-wide swift-metrics backend, bootstrapped once.
+final class ProcessMetricsTests: XCTestCase {
+    func testOnlyTheFirstBootstrapTakesAndOtherMetricsAppear() async throws {
+        let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical)
+        let node = try await RunningNode.start(config: config, logger: Logger(label: "bootstrap") { _ in SwiftLogNoOpLogHandler() })
+        let first = MetricsExporter(broker: node.broker)
+        let second = MetricsExporter(broker: node.broker)
+        let firstWon = first.bootstrapProcessMetrics()
+        let secondWon = second.bootstrapProcessMetrics()
+        await node.stop()
+        XCTAssertTrue(firstWon)
+        XCTAssertFalse(secondWon)
+        Counter(label: "plugin_things_total").increment(by: 3)
+        XCTAssertEqual(PrometheusExposition(first.prometheusText()).value("plugin_things_total"), 3)
+        XCTAssertNil(PrometheusExposition(second.prometheusText()).value("plugin_things_total"))
     }
 }
