@@ -15,6 +15,8 @@ final class ConfigErrorTests: ConfigTestCase {
             ("[mqtt]\nmax_qos_allowed = 3", ["mqtt.max_qos_allowed = 3", "from 0 to 2"]),
             ("[mqtt]\nmax_topic_alias = 65536", ["mqtt.max_topic_alias = 65536", "from 0 to 65535"]),
             ("[mqtt]\nkeepalive_multiplier = 1.0", ["mqtt.keepalive_multiplier = 1.0", "greater than 1.0"]),
+            // A huge multiplier would overflow the keep-alive timeout when a client connects.
+            ("[mqtt]\nkeepalive_multiplier = 1e300", ["mqtt.keepalive_multiplier = 1e+300", "at most 10.0"]),
             ("[mqtt]\nmax_packet_size = 268435456", ["mqtt.max_packet_size = 268435456", "268435455"]),
             ("[session]\nreceive_maximum = 0", ["session.receive_maximum = 0", "from 1 to 65535"]),
             ("[session]\nmax_session_expiry = \"5y\"", ["session.max_session_expiry = \"5y\"", "\"7d\""]),

@@ -248,7 +248,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// the loop's periodic sweep rather than a timer per connection (see `LoopContext.sweep`).
     func startKeepAlive(seconds: Int) {
         keepAliveTimeout = seconds > 0
-            ? .nanoseconds(Int64(Double(seconds) * loopContext.settings.mqtt.keepAliveMultiplier * 1e9))
+            // Saturating: the settings are validated, but a timeout must never trap a connect.
+            ? .nanoseconds(Int64(min(Double(seconds) * loopContext.settings.mqtt.keepAliveMultiplier * 1e9, 1e18)))
             : nil
     }
 

@@ -54,9 +54,10 @@ struct ConfigKey<Target>: Sendable {
         make(name, keyPath, expected: "true or false", parse: { $0.boolean.map(Optional.some) }, render: { $0.map(String.init) })
     }
 
-    static func number(_ name: String, greaterThan minimum: Double, _ keyPath: WritableKeyPath<Target, Double> & Sendable) -> Self {
-        make(name, keyPath, expected: "a number greater than \(minimum)",
-             parse: { raw in raw.number.flatMap { $0 > minimum && $0.isFinite ? $0 : nil } })
+    static func number(_ name: String, greaterThan minimum: Double, atMost maximum: Double,
+                       _ keyPath: WritableKeyPath<Target, Double> & Sendable) -> Self {
+        make(name, keyPath, expected: "a number greater than \(minimum) and at most \(maximum)",
+             parse: { raw in raw.number.flatMap { $0 > minimum && $0 <= maximum ? $0 : nil } })
     }
 
     /// One of an enumeration's raw values (compared case-insensitively).
@@ -119,7 +120,7 @@ enum ConfigSchema {
             .bool("subscription_identifiers", \.settings.mqtt.subscriptionIdentifiersAvailable),
             .int("max_topic_alias", 0...65_535, \.settings.mqtt.maxTopicAlias),
             .seconds("server_keepalive", 0...65_535, \.settings.mqtt.serverKeepAlive),
-            .number("keepalive_multiplier", greaterThan: 1.0, \.settings.mqtt.keepAliveMultiplier),
+            .number("keepalive_multiplier", greaterThan: 1.0, atMost: 10.0, \.settings.mqtt.keepAliveMultiplier),
             .choice("shared_subscription_strategy", \.settings.sharedSubscription.strategy),
         ]),
         ConfigSection(name: "session", keys: [
