@@ -222,5 +222,5 @@ final class Router: @unchecked Sendable {
     }
 
     /// Subscriptions held (plain and shared), for stats.
-    var filterCount: Int { lock.withReadLock { subscriptionCount } }
+    var lockedSubscriptionCount: Int { lock.withReadLock { subscriptionCount } }
 }

@@ -9,7 +9,7 @@ extension Broker {
         stats.connections = connections.count
         stats.peakConnections = peakConnections.load(ordering: .relaxed)
         stats.sessions = registry.count
-        stats.subscriptions = router.filterCount
+        stats.subscriptions = router.lockedSubscriptionCount
         stats.retained = retained.count
         stats.uptimeSeconds = Int((NIODeadline.now() - startTime).nanoseconds / 1_000_000_000)
         func total(_ slot: LoopStats.Slot) -> Int {
