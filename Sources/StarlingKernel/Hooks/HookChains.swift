@@ -82,8 +82,18 @@ public struct HookChains: Sendable {
     public var authorizeSubscribe = HookList<AuthorizeSubscribeHook>()
     public var clientConnected = HookList<ClientConnectedHook>()
     public var clientDisconnected = HookList<ClientDisconnectedHook>()
+    /// Owners whose local subscriptions (`Broker.subscribeLocally`) receive messages: a plugin's
+    /// start receiving when it goes live, and a reload swaps the old version's for the new one's.
+    public var receivers: [HookOwner] = []
 
     public init() {}
+
+    /// Whether `owner`'s local subscriptions receive messages (a few owners at most: a scan).
+    @inline(__always)
+    func receives(_ owner: HookOwner) -> Bool {
+        for receiver in receivers where receiver === owner { return true }
+        return false
+    }
 
     /// Adds every hook of `other`, each in its place.
     public mutating func merge(_ other: HookChains) {
@@ -92,6 +102,7 @@ public struct HookChains: Sendable {
         authorizeSubscribe.merge(other.authorizeSubscribe)
         clientConnected.merge(other.clientConnected)
         clientDisconnected.merge(other.clientDisconnected)
+        receivers.append(contentsOf: other.receivers)
     }
 
     /// Takes every hook of `owner` out.
@@ -101,6 +112,7 @@ public struct HookChains: Sendable {
         authorizeSubscribe.remove(owner: owner)
         clientConnected.remove(owner: owner)
         clientDisconnected.remove(owner: owner)
+        receivers.removeAll { $0 === owner }
     }
 
     /// The same chains with array buffers of their own (one copy per event loop).
@@ -111,6 +123,7 @@ public struct HookChains: Sendable {
         copy.authorizeSubscribe = authorizeSubscribe.unshared()
         copy.clientConnected = clientConnected.unshared()
         copy.clientDisconnected = clientDisconnected.unshared()
+        copy.receivers = receivers.map { $0 }
         return copy
     }
 

@@ -45,10 +45,25 @@ final class Session: @unchecked Sendable {
     private var installed = false
     private var afterInstall: [() -> Void] = []
 
+    /// Set for a plugin's subscription (`LocalSubscription`): a session that never has a
+    /// connection and hands every message to the plugin instead of queueing it.
+    let sink: LocalSink?
+
     init(clientId: String, context: LoopContext, broker: Broker) {
         self.clientId = clientId
         self.context = context
         self.broker = broker
+        self.sink = nil
+    }
+
+    /// A local subscriber's session: online (shared groups pick it), installed, never registered.
+    init(clientId: String, context: LoopContext, broker: Broker, sink: LocalSink) {
+        self.clientId = clientId
+        self.context = context
+        self.broker = broker
+        self.sink = sink
+        installed = true
+        online.store(true, ordering: .relaxed)
     }
 
     var loop: EventLoop { context.loop }
@@ -222,6 +237,10 @@ final class Session: @unchecked Sendable {
             return
         }
         let qos = min(message.qos, delivery.qos)
+        if let sink {
+            sink.receive(message, qos: qos)
+            return
+        }
         let pending = PendingMessage(message: message, qos: qos,
                                      retain: delivery.retainAsPublished && message.retain,
                                      identifiers: delivery.identifiers, sharedGroup: delivery.sharedGroup)
