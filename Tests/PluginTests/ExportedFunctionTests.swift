@@ -26,6 +26,22 @@ final class ExportedFunctionTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(try callFailure("svc", "add", .int64(1), .int64(2)), .notFound("no plugin named svc is loaded"))
     }
 
+    /// Unloading waits for a call that is running inside the plugin; later calls find nothing.
+    func testUnloadWaitsForACallInFlight() async throws {
+        let plugin = try buildServicesPlugin()
+        let node = try await startNode(plugins: [entry(plugin, name: "svc")])
+        let functions = node.plugins.functions
+        let call = Task.detached { try functions.call(plugin: "svc", function: "nap", arguments: [.int64(300)]) }
+        try await Task.sleep(for: .milliseconds(50))
+        try await node.plugins.unload(name: "svc")
+        let result = try await call.value
+        XCTAssertEqual(result, .int64(300))
+        let napped = try XCTUnwrap(log.index(of: "nap done"))
+        let cleaned = try XCTUnwrap(log.index(of: "cleanup after"))
+        XCTAssertLessThan(napped, cleaned, "cleanup ran while a call was inside the plugin")
+        XCTAssertEqual(try callFailure("svc", "nap", .int64(1)), .notFound("no plugin named svc is loaded"))
+    }
+
     func testSwiftFunctionsOfEveryTypeAlsoFromAnotherPlugin() async throws {
         let swiftPlugin = try buildSwiftServicesPlugin()
         let cPlugin = try buildServicesPlugin()

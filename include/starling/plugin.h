@@ -548,9 +548,10 @@ typedef struct starling_host_api {
     bool (*verify_password)(const char *stored_hash, const uint8_t *password, size_t password_len);
 
     /* ----- ABI 1.2: services ----- check STARLING_HAS_MEMBER(host, starling_host_api, subscribe);
-     * all eight come together. Every one of them may be called from any thread (init, hook and
-     * message callbacks, timers, threads the plugin started) until cleanup starts, and returns
-     * STARLING_ERR_STATE once the plugin is being unloaded. */
+     * all eight come together. Each may be called from any thread (init, hook and message
+     * callbacks, timers, threads the plugin started) until cleanup returns, except
+     * export_function (init only); subscribe and timer_start answer STARLING_ERR_STATE once the
+     * plugin is being unloaded. */
 
     /**
      * Subscribes the plugin itself to `filter` (MQTT syntax: '+' and '#' wildcards, and

@@ -8,7 +8,8 @@
  * Exported functions: add(int64,int64)->int64, scale(double,double)->double, negate(bool)->bool,
  * greet(string)->string, mixed(int64,double,bool,string)->string, touch()->void,
  * publish_text(string,string)->int64, unsubscribe_all()->int64, count(string,int64)->int64,
- * gauge(string,int64)->int64, relay(string,string,int64,int64)->int64 (host->call_function).
+ * gauge(string,int64)->int64, relay(string,string,int64,int64)->int64 (host->call_function),
+ * nap(int64)->int64 (sleeps that many milliseconds, logs "nap done", returns them).
  */
 #include <starling/plugin.h>
 
@@ -90,6 +91,13 @@ static int64_t unsubscribe_all(void) {
     return failures;
 }
 
+static int64_t nap(int64_t milliseconds) {
+    struct timespec pause = {(time_t)(milliseconds / 1000), (long)(milliseconds % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+    say("nap done");
+    return milliseconds;
+}
+
 static int64_t count(const char *name, int64_t delta) { return host->counter_add(self, name, delta); }
 static int64_t gauge(const char *name, int64_t value) { return host->gauge_set(self, name, value); }
 
@@ -151,7 +159,8 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
         | host->export_function(self, "unsubscribe_all", "int64()", (starling_function)unsubscribe_all)
         | host->export_function(self, "count", "int64(string,int64)", (starling_function)count)
         | host->export_function(self, "gauge", "int64(string,int64)", (starling_function)gauge)
-        | host->export_function(self, "relay", "int64(string,string,int64,int64)", (starling_function)relay);
+        | host->export_function(self, "relay", "int64(string,string,int64,int64)", (starling_function)relay)
+        | host->export_function(self, "nap", "int64(int64)", (starling_function)nap);
     snprintf(line, sizeof line, "exported -> %d, again -> %d", exported,
              host->export_function(self, "add", "int64(int64,int64)", (starling_function)add));
     say(line);
