@@ -37,13 +37,14 @@ public final class Message: Sendable {
     }
 
     /// Builds a message from a client's PUBLISH: strips per-connection properties and turns
-    /// the expiry interval into a deadline.
-    public convenience init(publish: Publish, topic: String, publisherId: String?, now: NIODeadline) {
+    /// the expiry interval into a deadline. `now` is read only for a message that expires (a clock
+    /// read per PUBLISH showed in profiles).
+    public convenience init(publish: Publish, topic: String, publisherId: String?, now: @autoclosure () -> NIODeadline) {
         var properties = publish.properties
         var expiresAt: NIODeadline? = nil
         if !properties.isEmpty {
             if let expiry = properties.messageExpiryInterval {
-                expiresAt = now + .seconds(Int64(expiry))
+                expiresAt = now() + .seconds(Int64(expiry))
             }
             properties.list.removeAll { property in
                 switch property {
@@ -70,10 +71,10 @@ public final class Message: Sendable {
     }
 
     /// The properties to send with this message at `now`: the stored ones plus the remaining expiry.
-    public func outgoingProperties(now: NIODeadline, subscriptionIdentifiers: [UInt32]) -> Properties {
+    public func outgoingProperties(now: @autoclosure () -> NIODeadline, subscriptionIdentifiers: [UInt32]) -> Properties {
         var result = properties
         if let expiresAt {
-            let remaining = max(0, (expiresAt - now).nanoseconds / 1_000_000_000)
+            let remaining = max(0, (expiresAt - now()).nanoseconds / 1_000_000_000)
             result.messageExpiryInterval = UInt32(clamping: remaining)
         }
         for identifier in subscriptionIdentifiers { result.append(.subscriptionIdentifier(identifier)) }
