@@ -77,7 +77,7 @@ public final class Broker: Sendable {
         if deliveries.isEmpty { context.stats.dropped(.noSubscribers) }
         beforeDelivery(deliveries.count)
         for delivery in deliveries {
-            if delivery.session.sink != nil {
+            if delivery.session.isLocal {
                 deliverLocally(message, delivery, from: context)
             } else {
                 context.deliver(message, delivery)

@@ -431,7 +431,8 @@ typedef enum starling_value_type {
 /**
  * An argument or result of host->call_function: `type` says which member of `value` holds it.
  * A STRING argument points to NUL-terminated UTF-8 the caller owns; a STRING result was
- * allocated by the broker with malloc and belongs to the caller, who frees it with free().
+ * allocated by the broker with malloc and belongs to the caller, who frees it:
+ * free((void *)result.value.string).
  */
 typedef struct starling_value {
     /** A starling_value_type. */

@@ -48,12 +48,16 @@ final class Session: @unchecked Sendable {
     /// Set for a plugin's subscription (`LocalSubscription`): a session that never has a
     /// connection and hands every message to the plugin instead of queueing it.
     let sink: LocalSink?
+    /// `sink != nil`, as a plain flag: the fan-out reads it per delivery, and a flag costs no
+    /// reference counting where the optional reference would.
+    let isLocal: Bool
 
     init(clientId: String, context: LoopContext, broker: Broker) {
         self.clientId = clientId
         self.context = context
         self.broker = broker
         self.sink = nil
+        self.isLocal = false
     }
 
     /// A local subscriber's session: online (shared groups pick it), installed, never registered.
@@ -62,6 +66,7 @@ final class Session: @unchecked Sendable {
         self.context = context
         self.broker = broker
         self.sink = sink
+        self.isLocal = true
         installed = true
         online.store(true, ordering: .relaxed)
     }
@@ -237,8 +242,8 @@ final class Session: @unchecked Sendable {
             return
         }
         let qos = min(message.qos, delivery.qos)
-        if let sink {
-            sink.receive(message, qos: qos)
+        if isLocal {
+            sink.unsafelyUnwrapped.receive(message, qos: qos)
             return
         }
         let pending = PendingMessage(message: message, qos: qos,
