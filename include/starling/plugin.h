@@ -58,8 +58,10 @@
  * ==========================================================================================
  *
  * The broker runs several event-loop threads; each client lives on one of them. Hook callbacks
- * run on the thread of the client concerned (MESSAGE_PUBLISH: the publisher's; MESSAGE_DELIVERED,
- * _ACKED and a subscriber's MESSAGE_DROPPED: the subscriber's; session hooks: the session's): calls for one client never overlap and come in the
+ * run on the thread of the client concerned (MESSAGE_PUBLISH: the publisher's - for a will its
+ * session's, for host->publish the calling event loop's or the first one's, for the HTTP API the
+ * first one's; MESSAGE_DELIVERED, _ACKED and a subscriber's MESSAGE_DROPPED: the subscriber's;
+ * session hooks: the session's): calls for one client never overlap and come in the
  * order of its packets, while calls for different clients may run at the same time on different
  * threads. A callback must therefore protect state it shares between clients (atomics, a mutex)
  * and must return quickly: while it runs, every client of that thread waits. In ABI 1.0 every
