@@ -54,7 +54,8 @@ final class MessageHookTests: PluginTestCase, @unchecked Sendable {
 
     func testAnInvalidRewrittenTopicDropsTheMessageLogsAndCountsIt() async throws {
         let plugin = try buildPlugin()
-        try await startNode(plugins: [entry(plugin, name: "rewriter", ["bad_topic": "make/bad", "notify": "1"])])
+        try await startNode(plugins: [entry(plugin, name: "rewriter", ["bad_topic": "make/bad", "odd_topic": "odd",
+                                                                       "notify": "1"])])
         let subscriber = try await connect("watcher")
         let inbox = Inbox(subscriber)
         _ = try await subscriber.subscribe([TopicSubscription(filter: "#", qos: .atLeastOnce)])
@@ -69,6 +70,13 @@ final class MessageHookTests: PluginTestCase, @unchecked Sendable {
         let warning = try await log.wait(for: "dropped a message a message_publish hook rewrote")
         XCTAssertTrue(warning.contains("bad/+/wildcard") && warning.contains("[rewriter]"), warning)
         XCTAssertEqual(said("dropped 7 - make/bad").count, 1, "reported to message_dropped as an invalid rewrite")
+
+        // A result that is neither OK nor STOP: logged, and the message is dropped as by STOP.
+        let odd = try await publisher.publish("odd", payload: "z", qos: .atLeastOnce)
+        XCTAssertEqual(odd?.reasonCode, .noMatchingSubscribers)
+        try await log.wait(for: "returned 7 from its message_publish callback, which is not OK (0) or STOP (1): counted as STOP")
+        try await waitUntil("the odd drop") { !self.said("dropped 6 - odd").isEmpty }
+        XCTAssertEqual(inbox.texts, ["y"])
         XCTAssertTrue(publisher.isActive)
     }
 

@@ -10,6 +10,7 @@
  *                               "text/x-rewritten" and one user property "hooked"="yes"
  *   drop_prefix                 message_publish: STOP messages whose topic starts with it
  *   bad_topic                   message_publish: rewrite this topic to "bad/+/wildcard" (invalid)
+ *   odd_topic                   message_publish: return 7 (neither OK nor STOP) for this topic
  *   sub_from / sub_to           subscribe: rewrite filter sub_from to sub_to
  *   sub_stop                    subscribe and unsubscribe: STOP filters starting with it
  *   notify                      register delivered, acked, dropped and the session hooks
@@ -24,7 +25,7 @@
 struct state {
     const starling_host_api *host;
     starling_plugin *plugin;
-    const char *rewrite_from, *rewrite_to, *drop_prefix, *bad_topic, *sub_from, *sub_to, *sub_stop;
+    const char *rewrite_from, *rewrite_to, *drop_prefix, *bad_topic, *odd_topic, *sub_from, *sub_to, *sub_stop;
 };
 
 static const char payload[] = "REWRITTEN";
@@ -62,6 +63,9 @@ static int on_publish(void *data, void *user)
         e->replace_user_properties = true;
         e->new_user_properties = &hooked;
         e->new_user_property_count = 1;
+    }
+    if (same(e->topic, e->topic_len, s->odd_topic)) {
+        return 7;
     }
     if (same(e->topic, e->topic_len, s->bad_topic)) {
         e->new_topic = invalid_topic;
@@ -151,10 +155,12 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
     s->rewrite_to = host->option(plugin, "rewrite_to");
     s->drop_prefix = host->option(plugin, "drop_prefix");
     s->bad_topic = host->option(plugin, "bad_topic");
+    s->odd_topic = host->option(plugin, "odd_topic");
     s->sub_from = host->option(plugin, "sub_from");
     s->sub_to = host->option(plugin, "sub_to");
     s->sub_stop = host->option(plugin, "sub_stop");
-    if ((s->rewrite_from != NULL && s->rewrite_to != NULL) || s->drop_prefix != NULL || s->bad_topic != NULL) {
+    if ((s->rewrite_from != NULL && s->rewrite_to != NULL) || s->drop_prefix != NULL || s->bad_topic != NULL
+        || s->odd_topic != NULL) {
         failed |= host->register_hook(plugin, STARLING_HOOK_MESSAGE_PUBLISH, on_publish, 0, s);
     }
     if ((s->sub_from != NULL && s->sub_to != NULL) || s->sub_stop != NULL) {
