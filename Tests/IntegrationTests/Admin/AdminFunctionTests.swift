@@ -50,6 +50,24 @@ final class AdminFunctionTests: AdminTestCase, @unchecked Sendable {
     }
 }
 
+extension AdminFunctionTests {
+    /// What `host->counter_add` and `host->gauge_set` report, in `/api/v1/metrics` and `/api/v1/prometheus`.
+    func testPluginMetricsInMetricsJSONAndPrometheus() async throws {
+        try await loadServicesPlugin()
+        let counted = try await call("count", #"{"args": ["jobs_total", 3]}"#)
+        XCTAssertEqual(counted.json?["result"], .int(0), counted.text)
+        let gauged = try await call("gauge", #"{"args": ["backlog", -2]}"#)
+        XCTAssertEqual(gauged.json?["result"], .int(0), gauged.text)
+        let metrics = try await get("/api/v1/metrics")
+        XCTAssertEqual(metrics["plugin.svc.jobs_total"], .int(3))
+        XCTAssertEqual(metrics["plugin.svc.backlog"], .int(-2))
+        let prometheus = try await request(.GET, "/api/v1/prometheus")
+        XCTAssertEqual(prometheus.status, .ok)
+        XCTAssertTrue(prometheus.text.contains("starling_plugin_jobs_total{plugin=\"svc\"} 3"), prometheus.text)
+        XCTAssertTrue(prometheus.text.contains("starling_plugin_backlog{plugin=\"svc\"} -2"), prometheus.text)
+    }
+}
+
 extension CtlTests {
     func testPluginsCall() async throws {
         let path = try FixturePlugin.build("services_plugin", into: directory, output: "ctl-svc.so")
