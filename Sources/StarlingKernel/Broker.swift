@@ -21,6 +21,8 @@ public final class Broker: Sendable {
     let connections: ConnectionLimit
     /// The hook chain plugins attach to.
     public let hooks: HookRegistry
+    /// The counters and gauges plugins report (`host->counter_add`, `host->gauge_set`).
+    public let pluginMetrics = PluginMetrics()
     let peakConnections = ManagedAtomic<Int>(0)
     let shuttingDown = ManagedAtomic<Bool>(false)
     let startTime = NIODeadline.now()
@@ -84,7 +86,13 @@ public final class Broker: Sendable {
         router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
         if deliveries.isEmpty { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
         beforeDelivery(deliveries.count)
-        for delivery in deliveries { context.deliver(message, delivery) }
+        for delivery in deliveries {
+            if delivery.session.isLocal {
+                deliverLocally(message, delivery, from: context)
+            } else {
+                context.deliver(message, delivery)
+            }
+        }
         return deliveries.count
     }
 

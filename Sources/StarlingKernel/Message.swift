@@ -17,6 +17,9 @@ public final class Message: Sendable {
     public let publisherId: String?
     /// When the message expires (5.0 message expiry interval), or nil.
     public let expiresAt: NIODeadline?
+    /// The plugin that published it (`host->publish`), so that its own subscriptions can skip
+    /// it; nil for everything else.
+    public let origin: HookOwner?
 
     /// QoS 0 PUBLISH packets, encoded once and shared by every subscriber that needs no
     /// per-connection variation (one per protocol family: 3.x and 5.0).
@@ -24,7 +27,7 @@ public final class Message: Sendable {
     private let encodedV5 = LazyPacket()
 
     public init(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: Properties = [],
-                publisherId: String?, expiresAt: NIODeadline? = nil) {
+                publisherId: String?, expiresAt: NIODeadline? = nil, origin: HookOwner? = nil) {
         self.topic = topic
         self.payload = payload
         self.qos = qos
@@ -32,12 +35,14 @@ public final class Message: Sendable {
         self.properties = properties
         self.publisherId = publisherId
         self.expiresAt = expiresAt
+        self.origin = origin
     }
 
     /// Builds a message from a client's PUBLISH: strips per-connection properties and turns
     /// the expiry interval into a deadline. `now` is read only for a message that expires (a clock
     /// read per PUBLISH showed in profiles).
-    public convenience init(publish: Publish, topic: String, publisherId: String?, now: @autoclosure () -> NIODeadline) {
+    public convenience init(publish: Publish, topic: String, publisherId: String?, now: @autoclosure () -> NIODeadline,
+                            origin: HookOwner? = nil) {
         var properties = publish.properties
         var expiresAt: NIODeadline? = nil
         if !properties.isEmpty {
@@ -52,7 +57,7 @@ public final class Message: Sendable {
             }
         }
         self.init(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
-                  properties: properties, publisherId: publisherId, expiresAt: expiresAt)
+                  properties: properties, publisherId: publisherId, expiresAt: expiresAt, origin: origin)
     }
 
     /// The same message with another payload storage or retain flag (retained copies own their bytes).
@@ -60,7 +65,7 @@ public final class Message: Sendable {
         var compact = ByteBufferAllocator().buffer(capacity: payload.readableBytes)
         compact.writeImmutableBuffer(payload)
         return Message(topic: topic, payload: compact, qos: qos, retain: true, properties: properties,
-                       publisherId: publisherId, expiresAt: expiresAt)
+                       publisherId: publisherId, expiresAt: expiresAt, origin: origin)
     }
 
     @inlinable public func isExpired(at now: NIODeadline) -> Bool {
