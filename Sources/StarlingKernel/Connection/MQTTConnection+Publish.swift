@@ -58,7 +58,6 @@ extension MQTTConnection {
 
     /// Routes an authorized message and acknowledges it per its QoS.
     private func route(_ publish: Publish, session: Session) {
-        let now = NIODeadline.now()
         switch publish.qos {
         case .atMostOnce:
             broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: .now()),
