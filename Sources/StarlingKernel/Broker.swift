@@ -60,27 +60,37 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Routes `message` to every matching subscription (and stores it if retained).
+    /// Routes `message` to every matching subscription (and stores it if retained), after the
+    /// `message_publish` hooks (which may change or drop it; a dropped message matched nobody).
     /// Returns the number of sessions it was handed to. Must run on `context.loop`.
     /// `beforeDelivery` runs with the number of matching sessions before anything is sent to
     /// them, so a publisher's acknowledgement goes out ahead of the copies.
     @discardableResult
-    func publish(_ message: Message, from context: LoopContext, beforeDelivery: (Int) -> Void = { _ in }) -> Int {
+    func publish(_ original: Message, from context: LoopContext, source: MessageSource = .client,
+                 beforeDelivery: (Int) -> Void = { _ in }) -> Int {
+        var message = original
+        if !context.hooks.messagePublish.isEmpty {
+            guard let passed = applyPublishHooks(to: original, source: source, context: context) else {
+                beforeDelivery(0)
+                return 0
+            }
+            message = passed
+        }
         if message.retain, context.settings.mqtt.retainAvailable {
             retained.update(with: message)
         }
         var deliveries = context.takeScratch()
         defer { context.returnScratch(&deliveries) }
         router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
-        if deliveries.isEmpty { context.stats.dropped(.noSubscribers) }
+        if deliveries.isEmpty { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
         beforeDelivery(deliveries.count)
         for delivery in deliveries { context.deliver(message, delivery) }
         return deliveries.count
     }
 
     /// Counts and (rate-limited) logs a QoS 1/2 message a session's limit dropped.
-    func reportDrop(of pending: PendingMessage, session: Session, reason: LoopStats.DropReason) {
-        session.context.stats.dropped(reason)
+    func reportDrop(of pending: PendingMessage, session: Session, reason: MessageDropReason) {
+        session.context.noteDrop(reason, pending.message, subscriberId: session.clientId, qos: pending.qos)
         session.context.logRateLimited(logger, "dropped a QoS \(pending.qos) message for a session",
                                        metadata: ["client_id": "\(session.clientId)", "topic": "\(pending.message.topic)",
                                                   "reason": "\(reason.name)"])

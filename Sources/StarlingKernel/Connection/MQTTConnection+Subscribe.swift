@@ -9,10 +9,10 @@ struct SubscribeProgress {
     var next = 0
     var reasonCodes: [ReasonCode] = []
     var retainedToSend: [(String, SubscriptionOptions)] = []
+    /// The filter being decided, as the subscribe hooks left it.
+    var filter = ""
     /// The QoS to grant the filter being decided (capped request, lowered by hooks).
     var qos = QoS.atMostOnce
-
-    var filter: String { subscribe.subscriptions[next].filter }
 
     /// Lowers the QoS to grant to `qos` when that is lower.
     mutating func lower(to qos: QoS?) {
@@ -39,7 +39,15 @@ extension MQTTConnection {
         let limits = loopContext.settings.mqtt
         while progress.next < progress.subscribe.subscriptions.count {
             let request = progress.subscribe.subscriptions[progress.next]
-            let filter = request.filter
+            let filter: String
+            switch hookedFilter(\.subscribe, request.filter, qos: request.qos) {
+            case .use(let hooked): filter = hooked
+            case .refuse(let code):
+                progress.reasonCodes.append(code)
+                progress.next += 1
+                continue
+            }
+            progress.filter = filter
             let shared = MQTTTopic.parseShared(filter)
             guard MQTTTopic.isValidFilter(filter), checkTopicLimits(shared?.filter ?? filter) else {
                 progress.reasonCodes.append(.topicFilterInvalid)
@@ -80,18 +88,18 @@ extension MQTTConnection {
         let request = progress.subscribe.subscriptions[progress.next]
         progress.next += 1
         guard let granted, let session else {
-            logger.debug("refused subscription: \(why ?? "")", metadata: ["filter": "\(request.filter)"])
+            logger.debug("refused subscription: \(why ?? "")", metadata: ["filter": "\(progress.filter)"])
             progress.reasonCodes.append(.notAuthorized)
             return
         }
         let options = SubscriptionOptions(qos: granted, noLocal: request.noLocal,
                                           retainAsPublished: request.retainAsPublished,
                                           retainHandling: request.retainHandling, identifier: progress.identifier)
-        let isNew = session.addSubscription(request.filter, options: options)
+        let isNew = session.addSubscription(progress.filter, options: options)
         progress.reasonCodes.append(.granted(granted))
-        if MQTTTopic.parseShared(request.filter) == nil,
+        if MQTTTopic.parseShared(progress.filter) == nil,
            request.retainHandling == .sendOnSubscribe || (request.retainHandling == .sendOnNewSubscribe && isNew) {
-            progress.retainedToSend.append((request.filter, options))
+            progress.retainedToSend.append((progress.filter, options))
         }
     }
 
@@ -108,8 +116,11 @@ extension MQTTConnection {
 
     /// UNSUBSCRIBE: 5.0 tells, per filter, whether a subscription existed.
     func handleUnsubscribe(_ unsubscribe: Unsubscribe, session: Session) {
-        let reasonCodes = unsubscribe.filters.map { filter -> ReasonCode in
-            session.removeSubscription(filter) ? .success : .noSubscriptionExisted
+        let reasonCodes = unsubscribe.filters.map { original -> ReasonCode in
+            switch hookedFilter(\.unsubscribe, original, qos: .atMostOnce) {
+            case .use(let filter): return session.removeSubscription(filter) ? .success : .noSubscriptionExisted
+            case .refuse(let code): return code
+            }
         }
         sendAck(.unsuback(UnsubAck(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: reasonCodes)))
     }
