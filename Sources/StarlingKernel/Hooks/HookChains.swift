@@ -190,8 +190,7 @@ public struct HookChains: Sendable {
     public var count: Int {
         authenticate.entries.count + authorizePublish.entries.count + authorizeSubscribe.entries.count
             + clientConnected.entries.count + clientDisconnected.entries.count
-            + clientConnect.entries.count + enhancedAuth.entries.count
-            + clientConnected.entries.count + clientDisconnected.entries.count + messagePublish.entries.count
+            + clientConnect.entries.count + enhancedAuth.entries.count + messagePublish.entries.count
             + messageDelivered.entries.count + messageAcked.entries.count + messageDropped.entries.count
             + subscribe.entries.count + unsubscribe.entries.count + sessionCreated.entries.count
             + sessionResumed.entries.count + sessionTakenOver.entries.count + sessionEnded.entries.count
