@@ -155,6 +155,7 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
         let start = ContinuousClock.now
         try await node.plugins.unload(name: "pending")
         XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(500), "unload waited for the ticket")
+        XCTAssertFalse(log.lines(containing: "plugin pending: waiting for 1 calls in flight or open tickets").isEmpty)
         let client = try await connecting.value
         XCTAssertTrue(client.isActive, "the pending client got its answer from the unloaded version")
         let answered = try XCTUnwrap(log.index(of: "complete authenticate -> 0"))
