@@ -33,6 +33,9 @@ final class LoopContext: @unchecked Sendable {
     /// The ticket of the hook call running on this loop (0: none), for `PendingTickets`: a
     /// completion may arrive from another thread before the call has returned.
     let ticketInCall = ManagedAtomic<UInt64>(0)
+    /// The last ticket answered while its call ran (0: none since it was cleared): when that call
+    /// did not answer pending after all (a plugin bug), the kept answer is discarded.
+    let answeredInCall = ManagedAtomic<UInt64>(0)
     private var ticketCounter: UInt64 = 0
 
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
@@ -66,6 +69,14 @@ final class LoopContext: @unchecked Sendable {
     @inline(__always)
     func endTicketedCall() {
         ticketInCall.store(0, ordering: .releasing)
+        if answeredInCall.load(ordering: .relaxed) != 0 { discardUnclaimedAnswer() }
+    }
+
+    /// An answer was given for a ticket whose call then did not answer pending (or will be picked
+    /// up by `PendingTickets.open` already): drops it if nobody claimed it.
+    private func discardUnclaimedAnswer() {
+        let ticket = answeredInCall.exchange(0, ordering: .acquiring)
+        if ticket != 0 { broker.hooks.tickets.discardAnswer(ticket) }
     }
 
     /// Marks a connection as having unflushed writes.

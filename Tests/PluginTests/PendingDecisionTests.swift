@@ -47,6 +47,21 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(allowed?.reasonCode, .noMatchingSubscribers)
     }
 
+    /// A plugin that answers a ticket and then returns a decision rather than PENDING: the
+    /// returned value counts, and the answer kept for the ticket does not stay behind.
+    func testAnAnswerForACallThatDidNotReturnPendingIsDropped() async throws {
+        try await startPending(["pending": "authorize_publish", "inside": "2"])
+        let client = try await connect("confused")
+        for index in 0..<20 {
+            let denied = try await client.publish("deny/\(index)", payload: "x", qos: .atLeastOnce)
+            XCTAssertEqual(denied?.reasonCode, .notAuthorized)
+            let allowed = try await client.publish("ok/\(index)", payload: "x", qos: .atLeastOnce)
+            XCTAssertEqual(allowed?.reasonCode, .noMatchingSubscribers)
+        }
+        XCTAssertEqual(log.lines(containing: "complete authorize_publish -> 0").count, 40, "each answer was taken")
+        XCTAssertEqual(try node.broker.hooks.openTickets, 0, "and none kept")
+    }
+
     func testPendingClientConnectRejectsWithItsReasonCode() async throws {
         try await startPending(["pending": "client_connect"])
         let banned = try await refusal("deny-me")

@@ -946,7 +946,8 @@ typedef struct starling_host_api {
      * to be applied.
      * Threads: any, also inside a callback and even before the callback has returned PENDING,
      * until cleanup returns (cleanup is not called while the plugin has open tickets; see
-     * "Asynchronous decisions" at starling_decision).
+     * "Asynchronous decisions" at starling_decision). An answer for a ticket whose callback then
+     * returns anything but PENDING is a plugin bug: it is dropped (the callback's value counts).
      * Once per ticket. Returns STARLING_OK when the answer was taken; STARLING_ERR_NOT_FOUND for
      * a ticket that is unknown, not this plugin's, already answered, timed out
      * (plugin_loader.pending_timeout), or whose client has gone meanwhile (the answer is dropped;

@@ -109,6 +109,7 @@ final class PendingTickets: Sendable {
                 guard contexts.indices.contains(index),
                       contexts[index].ticketInCall.load(ordering: .acquiring) == ticket else { return nil }
                 slots[ticket] = .answered(owner, completion)
+                contexts[index].answeredInCall.store(ticket, ordering: .releasing)
                 return .some(nil)
             default:
                 return nil
@@ -137,6 +138,14 @@ final class PendingTickets: Sendable {
         }
         if early != nil { owner.leave() }
         return early
+    }
+
+    /// Drops an answer kept for `ticket` that no connection picked up (its call did not answer
+    /// pending: the plugin answered a ticket it had not kept open).
+    func discardAnswer(_ ticket: UInt64) {
+        slots.withLockedValue { slots in
+            if case .answered = slots[ticket] { slots[ticket] = nil }
+        }
     }
 
     /// Closes `ticket` without an answer (timeout, or the client went): returns the owner's name

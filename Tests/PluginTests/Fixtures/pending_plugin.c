@@ -7,7 +7,8 @@
  *                authorize_publish, authorize_subscribe (each listed hook is registered)
  *   delay_ms     how long a worker thread waits before it completes (default 200)
  *   late_ms      the delay for a "late" answer (default 1500)
- *   inside       "1": complete from inside the callback, before returning PENDING
+ *   inside       "1": complete from inside the callback, before returning PENDING; "2": the
+ *                same, then return the decision itself instead of PENDING (a plugin bug)
  *   subscribe_qos  the QoS value an allowed subscription is completed with (default -1)
  *
  * What is answered, by name:
@@ -88,7 +89,7 @@ static int later(state *s, uint64_t ticket, const char *hook, int32_t decision, 
     if (s->inside) {
         finish(j);
         free(j);
-        return STARLING_PENDING;
+        return s->inside == 2 ? decision : STARLING_PENDING;
     }
     if (workers_spawn(&s->workers, worker, j) != 0) {
         free(j);
