@@ -9,7 +9,8 @@ import StarlingKernel
 /// - load: copy the file to `DATA_DIR/plugins/NAME-N.so`, `dlopen` it, check the entry points
 ///   and the ABI version, call init with the options, then put its hooks in the chain.
 /// - unload: its hooks leave the chain at once; the call returns after calls already inside them
-///   have returned, cleanup has run and the image is closed.
+///   have returned and its open PENDING tickets are answered or timed out, cleanup has run and the
+///   image is closed.
 /// - reload: the new version is loaded and initialised first; then one chain update replaces the
 ///   old hooks by the new ones on every event loop (no moment without either), and the old
 ///   version is drained, cleaned up and closed. If the new version fails, the old one stays.
@@ -114,10 +115,14 @@ public actor PluginManager {
     }
 
     /// Ends the plugin's subscriptions and timers, waits for calls still inside its hooks,
-    /// callbacks and functions (which nothing reaches any more), then runs its cleanup and
-    /// closes its image.
+    /// callbacks and functions (which nothing reaches any more) and for its open PENDING tickets
+    /// (answered, or denied at pending_timeout), then runs its cleanup and closes its image.
     private func retire(_ instance: PluginInstance) async {
         instance.services.close()
+        let inFlight = instance.owner.callsInFlight
+        if inFlight > 0 {
+            logger.info("plugin \(instance.name): waiting for \(inFlight) calls in flight or open tickets before cleanup")
+        }
         await instance.owner.waitUntilIdle()
         instance.cleanup()
         instance.image.close()

@@ -4,6 +4,8 @@ public typealias AuthenticateHook = @Sendable (AuthenticationRequest) -> HookDec
 public typealias AuthorizePublishHook = @Sendable (PublishAuthorizationRequest) -> HookDecision
 /// May lower `request.qos` when it does not deny.
 public typealias AuthorizeSubscribeHook = @Sendable (inout SubscribeAuthorizationRequest) -> HookDecision
+public typealias ClientConnectHook = @Sendable (inout ClientConnectRequest) -> HookDecision
+public typealias EnhancedAuthHook = @Sendable (inout EnhancedAuthRequest) -> EnhancedAuthDecision
 public typealias ClientConnectedHook = @Sendable (ClientConnectedNotice) -> Void
 public typealias ClientDisconnectedHook = @Sendable (ClientDisconnectedNotice) -> Void
 /// May change the message (see `MessagePublishRequest`); `.stop` drops it.
@@ -25,7 +27,7 @@ public struct HookEntry<Handler: Sendable>: Sendable {
 /// The hooks of one hook point, in calling order: priority (highest first), then the owner's
 /// sequence, then registration order.
 public struct HookList<Handler: Sendable>: Sendable {
-    public private(set) var entries: [HookEntry<Handler>] = []
+    public internal(set) var entries: [HookEntry<Handler>] = []
 
     public init() {}
 
@@ -104,6 +106,8 @@ public struct HookChains: Sendable {
     public var authorizeSubscribe = HookList<AuthorizeSubscribeHook>()
     public var clientConnected = HookList<ClientConnectedHook>()
     public var clientDisconnected = HookList<ClientDisconnectedHook>()
+    public var clientConnect = HookList<ClientConnectHook>()
+    public var enhancedAuth = HookList<EnhancedAuthHook>()
     public var messagePublish = HookList<MessagePublishHook>()
     public var messageDelivered = HookList<MessageDeliveryHook>()
     public var messageAcked = HookList<MessageDeliveryHook>()
@@ -134,6 +138,8 @@ public struct HookChains: Sendable {
         authorizeSubscribe.merge(other.authorizeSubscribe)
         clientConnected.merge(other.clientConnected)
         clientDisconnected.merge(other.clientDisconnected)
+        clientConnect.merge(other.clientConnect)
+        enhancedAuth.merge(other.enhancedAuth)
         messagePublish.merge(other.messagePublish)
         messageDelivered.merge(other.messageDelivered)
         messageAcked.merge(other.messageAcked)
@@ -154,6 +160,8 @@ public struct HookChains: Sendable {
         authorizeSubscribe.remove(owner: owner)
         clientConnected.remove(owner: owner)
         clientDisconnected.remove(owner: owner)
+        clientConnect.remove(owner: owner)
+        enhancedAuth.remove(owner: owner)
         messagePublish.remove(owner: owner)
         messageDelivered.remove(owner: owner)
         messageAcked.remove(owner: owner)
@@ -175,6 +183,8 @@ public struct HookChains: Sendable {
         copy.authorizeSubscribe = authorizeSubscribe.unshared()
         copy.clientConnected = clientConnected.unshared()
         copy.clientDisconnected = clientDisconnected.unshared()
+        copy.clientConnect = clientConnect.unshared()
+        copy.enhancedAuth = enhancedAuth.unshared()
         copy.messagePublish = messagePublish.unshared()
         copy.messageDelivered = messageDelivered.unshared()
         copy.messageAcked = messageAcked.unshared()
@@ -192,7 +202,8 @@ public struct HookChains: Sendable {
     /// Hooks registered in all.
     public var count: Int {
         authenticate.entries.count + authorizePublish.entries.count + authorizeSubscribe.entries.count
-            + clientConnected.entries.count + clientDisconnected.entries.count + messagePublish.entries.count
+            + clientConnected.entries.count + clientDisconnected.entries.count
+            + clientConnect.entries.count + enhancedAuth.entries.count + messagePublish.entries.count
             + messageDelivered.entries.count + messageAcked.entries.count + messageDropped.entries.count
             + subscribe.entries.count + unsubscribe.entries.count + sessionCreated.entries.count
             + sessionResumed.entries.count + sessionTakenOver.entries.count + sessionEnded.entries.count
