@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "StarlingKernel", targets: ["StarlingKernel"]),
         .library(name: "StarlingPlugins", targets: ["StarlingPlugins"]),
         .library(name: "StarlingMetrics", targets: ["StarlingMetrics"]),
+        // The Swift plugins we ship, each a shared object exporting the header's three entry points
+        // (.build/<config>/libstarling-hello-swift.so).
+        .library(name: "starling-hello-swift", type: .dynamic, targets: ["HelloSwiftPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -45,6 +48,14 @@ let package = Package(
             path: "include",
             exclude: ["README.md"],
             publicHeadersPath: "."
+        ),
+        // Shipped Swift plugins: each depends on the header only (plus the toolchain's Foundation),
+        // because a Swift image is never unmapped and anything linked in is copied at every reload.
+        .target(
+            name: "HelloSwiftPlugin",
+            dependencies: ["CStarlingPlugin"],
+            path: "plugins/hello-swift",
+            exclude: ["README.md"]
         ),
         // Mosquitto password hashes ($6$ SHA-512, $7$ PBKDF2-SHA512) and password files.
         .target(
@@ -160,6 +171,8 @@ let package = Package(
             name: "PluginTests",
             dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingPasswords",
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
         ),
