@@ -88,6 +88,15 @@ public final class MQTTClient: Sendable {
     /// Whether the connection is still open.
     public var isActive: Bool { channel.isActive }
 
+    /// MQTT 5 re-authentication: sends AUTH 0x19 with the configured Authentication Method and
+    /// `data`, answers the server's AUTH 0x18 through `configuration.authenticate`, and returns the
+    /// server's final AUTH 0x00. Throws when the server refuses (it disconnects) or does not answer
+    /// within the response timeout.
+    public func reauthenticate(data: ByteBuffer?) async throws -> Auth {
+        let future = channel.eventLoop.flatSubmit { self.handler.value.reauthenticate(data: data) }
+        return try await Self.wait(for: future, timeout: configuration.responseTimeout, "AUTH 0x00")
+    }
+
     // MARK: Publishing
 
     /// Publishes a message. QoS 0 returns once written, with nil; QoS 1 after PUBACK, returning it; QoS 2 after

@@ -28,6 +28,10 @@ public struct MQTTClientConfiguration: Sendable {
     /// Deliver every received packet on `MQTTClient.packets`. That stream buffers until read, so long-lived
     /// clients that only read `messages` turn this off.
     public var recordsPackets: Bool
+    /// MQTT 5 enhanced authentication: answers each AUTH 0x18 (continue) the server sends, during
+    /// CONNECT or a re-authentication, with the AUTH to send back (nil: close the connection). Put
+    /// the Authentication Method (and first data) in `connectProperties`.
+    public var authenticate: (@Sendable (Auth) -> Auth?)? = nil
 
     public init(host: String = "127.0.0.1", port: Int = 1883, version: ProtocolVersion = .v5, clientId: String,
                 cleanStart: Bool = true, keepAlive: UInt16 = 60, username: String? = nil, password: [UInt8]? = nil,

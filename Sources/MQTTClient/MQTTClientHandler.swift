@@ -31,6 +31,8 @@ final class MQTTClientHandler: ChannelInboundHandler {
     private var serverDisconnect: Disconnect?
     private var protocolError: MQTTProtocolError?
     private var ping: Scheduled<Void>?
+    /// A re-authentication waiting for the server's AUTH 0x00.
+    private var reauthentication: EventLoopPromise<Auth>?
 
     init(configuration: MQTTClientConfiguration, messages: AsyncStream<Publish>.Continuation,
          packets: AsyncStream<MQTTPacket>.Continuation?, eventLoop: any EventLoop) {
@@ -145,7 +147,42 @@ final class MQTTClientHandler: ChannelInboundHandler {
             finish(unsubAck.packetIdentifier, with: .success(packet))
         case .disconnect(let disconnect):
             serverDisconnect = disconnect
-        case .connect, .subscribe, .unsubscribe, .pingreq, .pingresp, .auth:
+        case .auth(let auth):
+            authenticate(auth)
+        case .connect, .subscribe, .unsubscribe, .pingreq, .pingresp:
+            break
+        }
+    }
+
+    /// Sends AUTH 0x19 with `data` and the configured method; the future gives the server's final
+    /// AUTH 0x00, or fails when the connection closes (a refused re-authentication disconnects).
+    func reauthenticate(data: ByteBuffer?) -> EventLoopFuture<Auth> {
+        guard reauthentication == nil else {
+            return eventLoop.makeFailedFuture(MQTTClientError(.protocolViolation, "a re-authentication is running"))
+        }
+        var properties = Properties()
+        properties.authenticationMethod = configuration.connectProperties.authenticationMethod
+        if let data { properties.authenticationData = data }
+        let promise = eventLoop.makePromise(of: Auth.self)
+        reauthentication = promise
+        send(.auth(Auth(reasonCode: .reAuthenticate, properties: properties))).whenFailure { promise.fail($0) }
+        return promise.futureResult
+    }
+
+    /// AUTH from the server: 0x18 is answered through `configuration.authenticate`, 0x00 ends a
+    /// re-authentication.
+    private func authenticate(_ auth: Auth) {
+        switch auth.reasonCode {
+        case .continueAuthentication:
+            guard let answer = configuration.authenticate?(auth) else {
+                context?.close(promise: nil)
+                return
+            }
+            _ = send(.auth(answer))
+        case .success:
+            reauthentication?.succeed(auth)
+            reauthentication = nil
+        default:
             break
         }
     }
@@ -194,6 +231,8 @@ final class MQTTClientHandler: ChannelInboundHandler {
         ping?.cancel()
         let error = closedError
         connAckPromise.fail(error)
+        reauthentication?.fail(error)
+        reauthentication = nil
         for identifier in Array(requests.keys) { finish(identifier, with: .failure(error)) }
         messages.finish()
         packets?.finish()

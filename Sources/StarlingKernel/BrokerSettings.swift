@@ -23,6 +23,9 @@ public struct BrokerSettings: Sendable, Equatable {
     public var authentication = AuthenticationSettings()
     public var authorization = AuthorizationSettings()
     public var sys = SysSettings()
+    /// How long a hook's pending answer may take before the request is denied, in seconds
+    /// (`plugin_loader.pending_timeout`).
+    public var pendingTimeout: Int = 5
 
     public init() {}
 }

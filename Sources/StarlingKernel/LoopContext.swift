@@ -30,6 +30,10 @@ final class LoopContext: @unchecked Sendable {
     /// by `HookRegistry.update`).
     var hooks = HookChains()
     var hooksVersion = 0
+    /// The ticket of the hook call running on this loop (0: none), for `PendingTickets`: a
+    /// completion may arrive from another thread before the call has returned.
+    let ticketInCall = ManagedAtomic<UInt64>(0)
+    private var ticketCounter: UInt64 = 0
 
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
         self.settings = settings
@@ -48,6 +52,20 @@ final class LoopContext: @unchecked Sendable {
             remote[target.index].append((message, delivery))
             scheduleFlush()
         }
+    }
+
+    /// A new ticket, named as the one in call until `endTicketedCall`.
+    @inline(__always)
+    func beginTicketedCall(_ hook: PendingHook) -> PendingTicket {
+        ticketCounter &+= 1
+        let ticket = PendingTicket(counter: ticketCounter, hook: hook, loopIndex: index)
+        ticketInCall.store(ticket.value, ordering: .releasing)
+        return ticket
+    }
+
+    @inline(__always)
+    func endTicketedCall() {
+        ticketInCall.store(0, ordering: .releasing)
     }
 
     /// Marks a connection as having unflushed writes.

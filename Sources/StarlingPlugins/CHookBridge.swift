@@ -16,6 +16,8 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
     var authorizeSubscribe: AuthorizeSubscribeHook { { [self] in callAuthorizeSubscribe(&$0) } }
     var clientConnected: ClientConnectedHook { { [self] in callClientConnected($0) } }
     var clientDisconnected: ClientDisconnectedHook { { [self] in callClientDisconnected($0) } }
+    var clientConnect: ClientConnectHook { { [self] in callClientConnect(&$0) } }
+    var enhancedAuth: EnhancedAuthHook { { [self] in callEnhancedAuth(&$0) } }
 
     private func callAuthenticate(_ request: AuthenticationRequest) -> HookDecision {
         withCString(request.clientId) { clientId, clientIdLength in
@@ -33,8 +35,11 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                         event.peer_address = peer
                         event.protocol_version = Int32(request.protocolVersion.rawValue)
                         event.reason_code = Int32(ReasonCode.badUserNameOrPassword.rawValue)
+                        event.ticket = request.ticket?.value ?? 0
                         let result = function(&event, userData)
-                        return decision(result, hook: "authenticate") { connAckRefusal(event.reason_code) }
+                        return decision(result, hook: "authenticate", ticket: event.ticket) {
+                            Self.connAckRefusal(event.reason_code, instance: instance)
+                        }
                     }
                 }
             }
@@ -58,8 +63,9 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                         event.payload_len = payload.count
                         event.qos = Int32(request.qos.rawValue)
                         event.retain = request.retain
+                        event.ticket = request.ticket?.value ?? 0
                         let result = function(&event, userData)
-                        return decision(result, hook: "authorize_publish") { .notAuthorized }
+                        return decision(result, hook: "authorize_publish", ticket: event.ticket) { .notAuthorized }
                     }
                 }
             }
@@ -79,6 +85,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                     event.filter = filter
                     event.filter_len = filterLength
                     event.qos = Int32(request.qos.rawValue)
+                    event.ticket = request.ticket?.value ?? 0
                     return function(&event, userData)
                 }
             }
@@ -86,7 +93,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
         if (0...2).contains(event.qos), let lowered = QoS(rawValue: UInt8(event.qos)), lowered < request.qos {
             request.qos = lowered
         }
-        return decision(result, hook: "authorize_subscribe") { .notAuthorized }
+        return decision(result, hook: "authorize_subscribe", ticket: event.ticket) { .notAuthorized }
     }
 
     private func callClientConnected(_ request: ClientConnectedNotice) {
@@ -132,12 +139,14 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
 
     // MARK: - Answers
 
-    /// A callback's result as a decision; anything but IGNORE, ALLOW or DENY is logged and denies.
-    private func decision(_ value: Int32, hook: String, denyCode: () -> ReasonCode) -> HookDecision {
+    /// A callback's result as a decision; anything but IGNORE, ALLOW, DENY or (with a ticket)
+    /// PENDING is logged and denies.
+    func decision(_ value: Int32, hook: String, ticket: UInt64, denyCode: () -> ReasonCode) -> HookDecision {
         switch UInt32(bitPattern: value) {
         case STARLING_IGNORE.rawValue: return .ignore
         case STARLING_ALLOW.rawValue: return .allow
         case STARLING_DENY.rawValue: return .deny(denyCode())
+        case STARLING_PENDING.rawValue where ticket != 0: return .pending
         default:
             instance.reportInvalidResult(value, hook: hook)
             return .deny(denyCode())
@@ -146,7 +155,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
 
     /// The reason code an authenticate callback set, if CONNACK may carry it as a refusal; else
     /// 0x87 (logged).
-    private func connAckRefusal(_ code: Int32) -> ReasonCode {
+    static func connAckRefusal(_ code: Int32, instance: PluginInstance) -> ReasonCode {
         if let reason = ReasonCode(rawValue: UInt8(truncatingIfNeeded: code)), (0x80...0xFF).contains(code),
            Self.connAckRefusals.contains(reason) {
             return reason
@@ -166,7 +175,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
 
 /// Runs `body` with `string` as a NUL-terminated pointer into its own storage (or NULL) and its length.
 @inline(__always)
-private func withCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?, Int) -> R) -> R {
+func withCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?, Int) -> R) -> R {
     guard let string else { return body(nil, 0) }
     return string.withCString { body($0, string.utf8.count) }
 }
@@ -174,7 +183,7 @@ private func withCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?, I
 /// Runs `body` with the readable bytes of `buffer` (NULL when there is no buffer; a present empty
 /// buffer still gets a non-NULL pointer) and their count.
 @inline(__always)
-private func withBytes<R>(_ buffer: ByteBuffer?, _ body: (UnsafePointer<UInt8>?, Int) -> R) -> R {
+func withBytes<R>(_ buffer: ByteBuffer?, _ body: (UnsafePointer<UInt8>?, Int) -> R) -> R {
     guard let buffer else { return body(nil, 0) }
     return buffer.withUnsafeReadableBytes { bytes in
         if let base = bytes.baseAddress { return body(base.assumingMemoryBound(to: UInt8.self), bytes.count) }

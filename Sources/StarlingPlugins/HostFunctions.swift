@@ -51,6 +51,19 @@ enum HostFunctions {
                 guard let storedHash, password != nil || length == 0,
                       let hash = PasswordHash(String(cString: storedHash)) else { return false }
                 return hash.verifies(UnsafeRawBufferPointer(start: password, count: length))
+            },
+            complete: { plugin, ticket, decision, value in
+                guard let plugin else { return StarlingStatus.invalid }
+                return PluginInstance.from(plugin).complete(ticket: ticket, decision: decision, value: value,
+                                                            authData: nil, allowsContinue: false)
+            },
+            complete_auth: { plugin, ticket, decision, reasonCode, data, length in
+                guard let plugin, length <= Int(STARLING_AUTH_DATA_MAX), data != nil || length == 0 else {
+                    return StarlingStatus.invalid
+                }
+                let bytes = length == 0 ? nil : ByteBuffer(bytes: UnsafeRawBufferPointer(start: data, count: length))
+                return PluginInstance.from(plugin).complete(ticket: ticket, decision: decision, value: reasonCode,
+                                                            authData: bytes, allowsContinue: true)
             })
     }
 

@@ -125,6 +125,12 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
             case STARLING_HOOK_CLIENT_DISCONNECTED.rawValue:
                 state.hooks.clientDisconnected.add(bridge.clientDisconnected, priority: priority, owner: owner)
                 name = "client_disconnected"
+            case STARLING_HOOK_CLIENT_CONNECT.rawValue:
+                state.hooks.clientConnect.add(bridge.clientConnect, priority: priority, owner: owner)
+                name = "client_connect"
+            case STARLING_HOOK_ENHANCED_AUTH.rawValue:
+                state.hooks.enhancedAuth.add(bridge.enhancedAuth, priority: priority, owner: owner)
+                name = "enhanced_auth"
             default:
                 return StarlingStatus.unsupported
             }

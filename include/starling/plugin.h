@@ -29,7 +29,9 @@
  * plugin's options from the configuration. During init the plugin registers callbacks for the
  * hook points it wants (starling_hook). When the plugin is unloaded - at shutdown, or by the
  * operator at run time - its callbacks leave the hook chain at once, the broker waits for calls
- * already running inside them to return, then calls starling_plugin_cleanup() and dlclose().
+ * already running inside them to return and for its open PENDING tickets to be completed (or to
+ * time out: plugin_loader.pending_timeout), then calls starling_plugin_cleanup() and dlclose().
+ * A client waiting for an answer of the old version during a reload still gets that answer.
  * A reload loads and initialises the new version first and swaps it in without a moment in
  * which clients pass unchecked.
  *
@@ -49,9 +51,7 @@
  *     - a host function: STARLING_HAS_MEMBER(host, starling_host_api, function_name);
  *     - an event field:  STARLING_HAS_MEMBER(event, starling_..._event, field_name);
  *     - a hook id: register_hook() answers STARLING_ERR_UNSUPPORTED for one the broker lacks.
- * - Coming in later minor versions, at the end of the enums and the table: asynchronous
- *   completion of authentication and authorization (a PENDING decision completed later from any
- *   thread), MQTT 5 enhanced authentication, message hooks (publish, delivered, acked, dropped),
+ * - Coming in later minor versions, at the end of the enums and the table: message hooks (publish, delivered, acked, dropped),
  *   session hooks, subscribing on the plugin's own behalf, metrics, timers and functions exported for libffi calls. Nothing of that is declared before the broker does it.
  *
  * ==========================================================================================
@@ -62,8 +62,10 @@
  * run on the thread of the client concerned: calls for one client never overlap and come in the
  * order of its packets, while calls for different clients may run at the same time on different
  * threads. A callback must therefore protect state it shares between clients (atomics, a mutex)
- * and must return quickly: while it runs, every client of that thread waits. In ABI 1.0 every
- * callback is synchronous; do not block on the network or a slow disk inside one.
+ * and must return quickly: while it runs, every client of that thread waits. Do not block on the
+ * network or a slow disk inside one: since ABI 1.2 the hooks that decide (client_connect,
+ * authenticate, authorize_publish, authorize_subscribe, enhanced_auth) may answer PENDING and
+ * give the answer later from any thread with host->complete (see "Asynchronous decisions").
  *
  * init and cleanup run on a broker control thread, never at the same time as each other, and
  * never while a callback of the same plugin runs (cleanup waits for them).
@@ -102,8 +104,13 @@ extern "C" {
 /**
  * Additions made to ABI version 1 so far:
  *   1 - starling_host_api.verify_password.
+ *   2 - asynchronous decisions: STARLING_PENDING, the `ticket` field of the authenticate,
+ *       authorize_publish and authorize_subscribe events, host->complete and
+ *       host->complete_auth; STARLING_HOOK_CLIENT_CONNECT (starling_client_connect_event);
+ *       MQTT 5 enhanced authentication: STARLING_HOOK_ENHANCED_AUTH
+ *       (starling_enhanced_auth_event, starling_auth_step) and STARLING_CONTINUE.
  */
-#define STARLING_PLUGIN_ABI_MINOR 1
+#define STARLING_PLUGIN_ABI_MINOR 2
 
 /**
  * True when the struct at `ptr` (of type `type`, whose first field is `size_t struct_size`) is
@@ -152,11 +159,29 @@ typedef enum starling_status {
  * chain; IGNORE passes to the next callback. When every callback ignores, the broker's
  * configuration decides (authentication.no_match, authorization.no_match). Any other value is a
  * plugin bug: the broker counts it as DENY and logs it.
+ *
+ * Asynchronous decisions (ABI 1.2):
+ * PENDING (only when the event's `ticket` is non-zero) suspends the chain for that one client:
+ * the answer comes later through host->complete(ticket, ...). A completion with ALLOW or DENY
+ * decides as if the callback had returned it; IGNORE resumes the chain at the next callback.
+ * While the answer is outstanding only that client waits: its later packets are held back, in
+ * the order they arrived, and handled after the answer; every other client carries on. When
+ * plugin_loader.pending_timeout (default 5 s) passes without an answer, the broker denies
+ * (CONNECT: CONNACK 0x87 / 3.1.1 return code 5; PUBLISH: as a DENY; a SUBSCRIBE filter: 0x87)
+ * and logs the plugin and the hook. An open ticket counts as a call in flight: unloading or
+ * reloading the plugin waits for it (bounded by the timeout) before cleanup. CONTINUE is only
+ * for STARLING_HOOK_ENHANCED_AUTH (see there); anywhere else it is an invalid value (counted as
+ * DENY and logged), as is PENDING with a zero ticket.
  */
 typedef enum starling_decision {
     STARLING_IGNORE = 0,
     STARLING_ALLOW = 1,
-    STARLING_DENY = 2
+    STARLING_DENY = 2,
+    /* ----- ABI 1.2: asynchronous decisions ----- */
+    /** The answer follows through host->complete; allowed only when the event's ticket != 0. */
+    STARLING_PENDING = 3,
+    /** STARLING_HOOK_ENHANCED_AUTH only: send the client AUTH 0x18 (continue authentication). */
+    STARLING_CONTINUE = 4
 } starling_decision;
 
 /** Severity for host->log(). */
@@ -224,7 +249,46 @@ typedef enum starling_hook {
      * A connection that was announced with CLIENT_CONNECTED has ended. Event:
      * starling_client_disconnected_event. The return value is ignored; every callback is called.
      */
-    STARLING_HOOK_CLIENT_DISCONNECTED = 5
+    STARLING_HOOK_CLIENT_DISCONNECTED = 5,
+
+    /* ----- ABI 1.2: asynchronous decisions ----- */
+
+    /**
+     * A client sent CONNECT; called before authentication (and before enhanced
+     * authentication), once the client id is known and valid. Event:
+     * starling_client_connect_event. Return ALLOW, DENY, IGNORE or PENDING.
+     * Chain rule: as starling_decision's. DENY refuses the connection with the event's
+     * reason_code (preset 0x87; MQTT 3.1.1 clients get the nearest return code as for
+     * STARLING_HOOK_AUTHENTICATE). ALLOW ends this hook's chain and IGNORE passes to the next
+     * callback; either way the CONNECT then goes on to authentication: ALLOW here lets the
+     * client try to connect, it does not authenticate it. When every callback ignores, the
+     * CONNECT goes on as well.
+     */
+    STARLING_HOOK_CLIENT_CONNECT = 6,
+    /**
+     * MQTT 5 enhanced authentication (MQTT 5.0 section 4.12): a CONNECT carrying an
+     * Authentication Method, an AUTH 0x18 (continue) answering the broker's AUTH 0x18, or an
+     * AUTH 0x19 (re-authenticate) from a client that connected with a method. Event:
+     * starling_enhanced_auth_event. A CONNECT with an Authentication Method is authenticated by
+     * this hook alone (the authenticate hook is not called for it). Return:
+     *   ALLOW    - authenticated: CONNACK 0x00 (re-authentication: AUTH 0x00), carrying the
+     *              method and, when out_data_len > 0, out_data as Authentication Data.
+     *   CONTINUE - send AUTH 0x18 with the method and out_data; the client's next AUTH goes to
+     *              THIS callback alone (step STARLING_AUTH_CONTINUE), as does every later step
+     *              of the exchange.
+     *   DENY     - refused: CONNACK with reason_code (preset 0x87; 0x8C bad authentication
+     *              method and the other CONNACK failure codes may be set). A failed
+     *              re-authentication disconnects the client with DISCONNECT reason_code (0x87
+     *              or 0x8C; any other code is sent as 0x87).
+     *   IGNORE   - not this callback's method: the next callback is asked. At the first step,
+     *              when every callback ignores (or none is registered) the broker refuses with
+     *              CONNACK 0x8C (bad authentication method; re-authentication: DISCONNECT 0x8C);
+     *              in the middle of an exchange IGNORE counts as DENY.
+     *   PENDING  - answer later with host->complete_auth (which also takes CONTINUE and data)
+     *              or host->complete (ALLOW / DENY / IGNORE, no data).
+     * An exchange the client leaves unanswered is bounded by the keep alive / CONNECT timeout.
+     */
+    STARLING_HOOK_ENHANCED_AUTH = 7
 } starling_hook;
 
 /**
@@ -258,6 +322,14 @@ typedef struct starling_authenticate_event {
      */
     int32_t reason_code;
     void *reserved[8];
+    /* ----- ABI 1.2: asynchronous decisions ----- */
+    /**
+     * Non-zero: the callback may return STARLING_PENDING and answer later with
+     * host->complete(plugin, ticket, decision, reason_code). Zero: it must answer now. Unique
+     * among this broker's open tickets; a plain number, not a pointer. The strings and the
+     * password are valid during the call only: copy what the later answer needs.
+     */
+    uint64_t ticket;
 } starling_authenticate_event;
 
 /** STARLING_HOOK_AUTHORIZE_PUBLISH. */
@@ -278,6 +350,13 @@ typedef struct starling_authorize_publish_event {
     int32_t qos;
     bool retain;
     void *reserved[8];
+    /* ----- ABI 1.2: asynchronous decisions ----- */
+    /**
+     * Non-zero: the callback may return STARLING_PENDING and answer later with
+     * host->complete(plugin, ticket, decision, 0). Topic and payload are valid during the call
+     * only: copy what the later answer needs. The client's later packets wait for the answer.
+     */
+    uint64_t ticket;
 } starling_authorize_publish_event;
 
 /** STARLING_HOOK_AUTHORIZE_SUBSCRIBE. */
@@ -298,6 +377,13 @@ typedef struct starling_authorize_subscribe_event {
      */
     int32_t qos;
     void *reserved[8];
+    /* ----- ABI 1.2: asynchronous decisions ----- */
+    /**
+     * Non-zero: the callback may return STARLING_PENDING and answer later with
+     * host->complete(plugin, ticket, decision, qos): qos -1 keeps the QoS as it stood, 0..2
+     * may lower it (raising has no effect). The SUBACK (and the SUBSCRIBE's later filters) wait.
+     */
+    uint64_t ticket;
 } starling_authorize_subscribe_event;
 
 /** STARLING_HOOK_CLIENT_CONNECTED. */
@@ -349,6 +435,95 @@ typedef struct starling_client_disconnected_event {
     int32_t reason_code;
     void *reserved[8];
 } starling_client_disconnected_event;
+
+/* ----- ABI 1.2: asynchronous decisions ----- */
+
+/** STARLING_HOOK_CLIENT_CONNECT. */
+typedef struct starling_client_connect_event {
+    size_t struct_size;
+    /** The client identifier; never empty (an empty one has been replaced by the assigned id). */
+    const char *client_id;
+    size_t client_id_len;
+    /** The user name, or NULL when the client sent none. */
+    const char *username;
+    size_t username_len;
+    /** "IP:PORT" (IPv6 as "[IP]:PORT") of the client's socket, or "" when unknown. */
+    const char *peer_address;
+    /** A starling_protocol_version. */
+    int32_t protocol_version;
+    /** The keep alive the client asked for, in seconds (0: none). */
+    int32_t keep_alive;
+    /** Clean start (MQTT 5) or clean session (3.1.1). */
+    bool clean_start;
+    /** True when the CONNECT carries a will message. */
+    bool has_will;
+    /** The MQTT 5 Authentication Method, or NULL when the CONNECT has none. */
+    const char *auth_method;
+    size_t auth_method_len;
+    /**
+     * Out: the MQTT 5 CONNACK reason code sent on DENY. Preset to 0x87 (not authorized); the
+     * other CONNACK failure codes (0x8A banned, 0x9F connection rate exceeded ...) may be set.
+     * An invalid code is replaced by 0x87 and logged.
+     */
+    int32_t reason_code;
+    void *reserved[8];
+    /** Non-zero: the callback may return STARLING_PENDING (as starling_authenticate_event's). */
+    uint64_t ticket;
+} starling_client_connect_event;
+
+/** Which step of MQTT 5 enhanced authentication a starling_enhanced_auth_event is. */
+typedef enum starling_auth_step {
+    /** The CONNECT carried an Authentication Method (and maybe Authentication Data). */
+    STARLING_AUTH_CONNECT = 1,
+    /** The client answered the broker's AUTH 0x18 with AUTH 0x18 (continue). */
+    STARLING_AUTH_CONTINUE = 2,
+    /** A connected client sent AUTH 0x19 (re-authenticate) with the method it connected with. */
+    STARLING_AUTH_REAUTHENTICATE = 3
+} starling_auth_step;
+
+/** The largest Authentication Data MQTT carries; the capacity of the event's out_data buffer. */
+#define STARLING_AUTH_DATA_MAX 65535
+
+/** STARLING_HOOK_ENHANCED_AUTH. */
+typedef struct starling_enhanced_auth_event {
+    size_t struct_size;
+    const char *client_id;
+    size_t client_id_len;
+    /** The user name the CONNECT carried, or NULL. */
+    const char *username;
+    size_t username_len;
+    /** "IP:PORT" (IPv6 as "[IP]:PORT") of the client's socket, or "" when unknown. */
+    const char *peer_address;
+    /** A starling_auth_step. */
+    int32_t step;
+    /** The Authentication Method (UTF-8, NUL-terminated); the same at every step of a client. */
+    const char *method;
+    size_t method_len;
+    /** The client's Authentication Data (binary), or NULL when its packet had none. */
+    const uint8_t *data;
+    size_t data_len;
+    /**
+     * Out: Authentication Data for the broker's answer (AUTH 0x18 on CONTINUE; CONNACK or AUTH
+     * 0x00 on ALLOW). `out_data` is a buffer of `out_data_capacity` (STARLING_AUTH_DATA_MAX)
+     * bytes, owned by the broker and valid during the call; write up to that many bytes and set
+     * out_data_len (preset 0: no Authentication Data). A larger out_data_len is a plugin bug:
+     * the broker denies and logs it. Not read on PENDING (host->complete_auth carries the data).
+     */
+    uint8_t *out_data;
+    size_t out_data_capacity;
+    size_t out_data_len;
+    /**
+     * Out: the reason code on DENY. Preset to 0x87 (not authorized); 0x8C (bad authentication
+     * method) and the other CONNACK failure codes may be set (re-authentication: 0x87 or 0x8C).
+     */
+    int32_t reason_code;
+    void *reserved[8];
+    /**
+     * Non-zero: the callback may return STARLING_PENDING and answer later with
+     * host->complete_auth (or host->complete).
+     */
+    uint64_t ticket;
+} starling_enhanced_auth_event;
 
 /* ---------------------------------------------------------------------------------------------
  * Options and the broker's function table
@@ -452,6 +627,42 @@ typedef struct starling_host_api {
      * ITERATIONS (101: a few microseconds) and is paid on the calling thread.
      */
     bool (*verify_password)(const char *stored_hash, const uint8_t *password, size_t password_len);
+
+    /* ----- ABI 1.2: asynchronous decisions ----- check STARLING_HAS_MEMBER(host, starling_host_api, complete) */
+
+    /**
+     * Gives the answer of a callback that returned STARLING_PENDING for the event carrying
+     * `ticket`. `decision` is STARLING_ALLOW, STARLING_DENY or STARLING_IGNORE (IGNORE resumes
+     * the chain at the next callback). `value`:
+     *   client_connect, authenticate, enhanced_auth: the reason code on DENY, as the event's
+     *       reason_code (0 = the hook's preset; an invalid code is sent as 0x87 and logged);
+     *   authorize_subscribe: the QoS to grant, 0..2, or -1 to keep it as it stood (it may only
+     *       be lowered);
+     *   authorize_publish: ignored.
+     * The answer is taken over to the client's event-loop thread; the call does not wait for it
+     * to be applied.
+     * Threads: any, also inside a callback and even before the callback has returned PENDING,
+     * until cleanup returns (cleanup is not called while the plugin has open tickets; see
+     * "Asynchronous decisions" at starling_decision).
+     * Once per ticket. Returns STARLING_OK when the answer was taken; STARLING_ERR_NOT_FOUND for
+     * a ticket that is unknown, not this plugin's, already answered, timed out
+     * (plugin_loader.pending_timeout), or whose client has gone meanwhile (the answer is dropped;
+     * there is nothing else to do); STARLING_ERR_INVALID for a NULL plugin or a decision other
+     * than ALLOW, DENY and IGNORE (the ticket stays open).
+     */
+    int (*complete)(starling_plugin *plugin, uint64_t ticket, int32_t decision, int32_t value);
+
+    /**
+     * host->complete for STARLING_HOOK_ENHANCED_AUTH, with Authentication Data: `decision` may
+     * also be STARLING_CONTINUE, and `data` (`data_len` bytes, at most STARLING_AUTH_DATA_MAX;
+     * may be NULL when data_len is 0) is sent as out_data is on a synchronous answer. `data` is
+     * read during the call only (copied). `reason_code` as host->complete's value. Threads and
+     * results as host->complete; also STARLING_ERR_INVALID for data_len above
+     * STARLING_AUTH_DATA_MAX, NULL data with a non-zero length, or CONTINUE for a ticket that is
+     * not an enhanced_auth one.
+     */
+    int (*complete_auth)(starling_plugin *plugin, uint64_t ticket, int32_t decision, int32_t reason_code,
+                         const uint8_t *data, size_t data_len);
 } starling_host_api;
 
 /* ---------------------------------------------------------------------------------------------

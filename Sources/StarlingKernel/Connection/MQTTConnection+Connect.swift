@@ -9,36 +9,32 @@ extension MQTTConnection {
         username = connect.username
         cleanStart = connect.cleanStart
         let limits = loopContext.settings.mqtt
-        let sessionSettings = loopContext.settings.session
         if version == .v5 {
             requestProblemInformation = connect.properties.requestProblemInformation != 0
         }
 
         // Client identifier.
-        var assignedClientId: String? = nil
         clientId = connect.clientIdentifier
         if clientId.isEmpty {
             guard version == .v5 || (version == .v3_1_1 && connect.cleanStart) else {
                 return refuse(.clientIdentifierNotValid, "empty client id without clean session")
             }
             clientId = Self.makeClientId()
-            assignedClientId = clientId
         }
         guard clientId.utf8.count <= limits.maxClientIdLength else {
             return refuse(.clientIdentifierNotValid, "client id longer than \(limits.maxClientIdLength) bytes")
         }
 
-        // Authentication: the hook chain (plugins), else the anonymous rule.
-        switch authenticate(connect) {
-        case .refused(let code, let why):
-            loopContext.stats.add(.authenticated(.failure))
-            return refuse(code, why)
-        case .accepted(let result):
-            loopContext.stats.add(.authenticated(result))
-        }
-        if connect.properties.authenticationMethod != nil {
-            return refuse(.badAuthenticationMethod, "no enhanced authentication method is configured")
-        }
+        // Hooks: client_connect, authentication (plugins, else the anonymous rule), the will's
+        // authorization; each may suspend the CONNECT until a pending answer.
+        runClientConnectHooks(connect, loopContext.hooks.clientConnect, from: 0)
+    }
+
+    /// The CONNECT passed its hooks: limits, the will, negotiation, the session, CONNACK.
+    func finishConnect(_ connect: Connect) {
+        let limits = loopContext.settings.mqtt
+        let sessionSettings = loopContext.settings.session
+        let assignedClientId = clientId == connect.clientIdentifier ? nil : clientId
 
         // Connection limits: the node's and the listener's.
         guard !broker.shuttingDown.load(ordering: .relaxed) else {
@@ -107,6 +103,11 @@ extension MQTTConnection {
             if !limits.wildcardSubscriptionAvailable { ackProperties.wildcardSubscriptionAvailable = 0 }
             if !limits.subscriptionIdentifiersAvailable { ackProperties.subscriptionIdentifierAvailable = 0 }
             if !limits.sharedSubscriptionAvailable { ackProperties.sharedSubscriptionAvailable = 0 }
+            if let method = authenticationMethod {
+                ackProperties.authenticationMethod = method
+                if let data = authExchange?.successData { ackProperties.authenticationData = data }
+            }
+            authExchange = nil
         } else {
             // 3.x: a persistent session lives until the node's cap.
             expiry = connect.cleanStart ? 0 : UInt32(clamping: sessionSettings.maxSessionExpiry)
@@ -172,13 +173,13 @@ extension MQTTConnection {
         logger.debug("client connected", metadata: ["protocol": "\(version)", "session_present": "\(sessionPresent)"])
         session.attach(self)
         announceConnected(sessionPresent: sessionPresent)
-        let waiting = packetsWhileConnecting
+        heldPackets = packetsWhileConnecting
         packetsWhileConnecting = []
-        for packet in waiting where state == .connected { handleConnected(packet) }
+        handleHeldPackets()
     }
 
     /// Answers CONNECT with a failure code and closes.
-    private func refuse(_ reasonCode: ReasonCode, _ why: String) {
+    func refuse(_ reasonCode: ReasonCode, _ why: String) {
         logger.info("refused connection: \(why)", metadata: ["reason_code": "\(reasonCode)"])
         var properties = Properties()
         if version == .v5, requestProblemInformation { properties.reasonString = why }

@@ -3,7 +3,8 @@ import NIOCore
 
 /// Where a connection consults the hook chain: CONNECT, PUBLISH, SUBSCRIBE, and the connected and
 /// disconnected notifications. With no hook registered each check costs a field load and an empty
-/// check on the loop's own copy of the chain.
+/// check on the loop's own copy of the chain. Every deciding hook is called with a ticket and may
+/// answer pending (see `MQTTConnection+Suspension`).
 extension MQTTConnection {
     /// How a CONNECT was decided.
     enum AuthenticationVerdict {
@@ -12,78 +13,93 @@ extension MQTTConnection {
         case refused(ReasonCode, String)
     }
 
-    /// Decides a CONNECT.
+    /// Runs the authenticate chain from `start` on the CONNECT, then goes on (or suspends).
     ///
     /// Without authentication hooks `allowAnonymous` decides for everyone (no credentials can be
     /// checked). With them the first hook that allows or denies decides; when all pass, a client
     /// without credentials follows `allowAnonymous` and one with credentials `authentication.no_match`.
-    func authenticate(_ connect: Connect) -> AuthenticationVerdict {
-        let hooks = loopContext.hooks.authenticate
+    func runAuthenticateHooks(_ connect: Connect, _ hooks: HookList<AuthenticateHook>, from start: Int) {
         let allowAnonymous = loopContext.settings.allowAnonymous ?? false
         if hooks.isEmpty {
-            return allowAnonymous ? .accepted(.anonymous)
-                : .refused(.notAuthorized, "anonymous access is disabled and no authentication is configured")
+            return authenticated(connect, allowAnonymous ? .accepted(.anonymous)
+                : .refused(.notAuthorized, "anonymous access is disabled and no authentication is configured"))
         }
+        let ticket = loopContext.beginTicketedCall(.authenticate)
         let request = AuthenticationRequest(clientId: clientId, username: connect.username, password: connect.password,
-                                            peer: peerDescription, protocolVersion: version)
-        let (decision, owner) = hooks.decide { $0(request) }
-        switch decision {
-        case .allow:
-            return .accepted(.success)
-        case .deny(let code):
-            return .refused(code, "refused by plugin \(owner?.name ?? "?")")
-        case .ignore:
+                                            peer: peerDescription, protocolVersion: version, ticket: ticket)
+        let outcome = hooks.run(from: start) { $0(request) }
+        if endTicketedCall(ticket, outcome, .authenticate(connect, hooks)) { return }
+        switch outcome {
+        case .decided(.deny(let code), let owner, _):
+            authenticated(connect, .refused(code, "refused by plugin \(owner.name)"))
+        case .decided:
+            authenticated(connect, .accepted(.success))
+        case .pending, nil:
             if connect.username == nil && connect.password == nil {
-                return allowAnonymous ? .accepted(.anonymous)
-                    : .refused(.notAuthorized, "no plugin accepted the client and anonymous access is disabled")
+                return authenticated(connect, allowAnonymous ? .accepted(.anonymous)
+                    : .refused(.notAuthorized, "no plugin accepted the client and anonymous access is disabled"))
             }
             switch loopContext.settings.authentication.noMatch {
-            case .allow: return .accepted(.anonymous)
-            case .deny: return .refused(.badUserNameOrPassword, "no plugin accepted the credentials (authentication.no_match = deny)")
+            case .allow: authenticated(connect, .accepted(.anonymous))
+            case .deny: authenticated(connect, .refused(.badUserNameOrPassword, "no plugin accepted the credentials (authentication.no_match = deny)"))
             }
         }
     }
 
-    /// Whether `publish` may be routed: nil when it may, else why not. Checks that plugins or
-    /// `authorization.no_match = deny` made are counted.
+    /// Whether `publish` needs the authorize_publish chain or `authorization.no_match = deny`.
     @inline(__always)
-    func checkPublishAuthorization(_ publish: Publish) -> String? {
-        let hooks = loopContext.hooks.authorizePublish
-        if hooks.isEmpty, loopContext.settings.authorization.noMatch == .allow { return nil }
-        let request = PublishAuthorizationRequest(clientId: clientId, username: username, topic: publish.topic,
-                                                  payload: publish.payload, qos: publish.qos, retain: publish.retain)
-        return counted(.publish, refusal(hooks.decide { $0(request) }))
+    var publishNeedsAuthorization: Bool {
+        !loopContext.hooks.authorizePublish.isEmpty || loopContext.settings.authorization.noMatch == .deny
     }
 
-    /// The QoS to grant for `filter`, or nil (with why) when a hook or `authorization.no_match` denies it.
-    func authorizeSubscription(_ filter: String, qos: QoS) -> (qos: QoS?, why: String?) {
-        let hooks = loopContext.hooks.authorizeSubscribe
-        if hooks.isEmpty, loopContext.settings.authorization.noMatch == .allow { return (qos, nil) }
-        var request = SubscribeAuthorizationRequest(clientId: clientId, username: username, filter: filter, qos: qos)
-        let result = hooks.decide { hook in
+    /// Checks `publish` with the authorize_publish chain from `start`, then routes or refuses it
+    /// (`publishAuthorized`) - or suspends until a pending answer.
+    func authorizePublish(_ publish: Publish, _ hooks: HookList<AuthorizePublishHook>, from start: Int) {
+        let ticket = loopContext.beginTicketedCall(.authorizePublish)
+        let request = PublishAuthorizationRequest(clientId: clientId, username: username, topic: publish.topic,
+                                                  payload: publish.payload, qos: publish.qos, retain: publish.retain,
+                                                  ticket: ticket)
+        let outcome = hooks.run(from: start) { $0(request) }
+        if endTicketedCall(ticket, outcome, .publish(publish, hooks)) { return }
+        publishAuthorized(publish, refusal: counted(.publish, refusal(outcome)))
+    }
+
+    /// Runs the authorize_subscribe chain from `start` for the filter `progress` is at and records
+    /// the result in `progress`. False when a hook's answer is pending (the connection is then
+    /// suspended with `progress`).
+    func authorizeSubscription(_ progress: inout SubscribeProgress, _ hooks: HookList<AuthorizeSubscribeHook>,
+                               from start: Int) -> Bool {
+        let ticket = loopContext.beginTicketedCall(.authorizeSubscribe)
+        let cap = progress.qos
+        var request = SubscribeAuthorizationRequest(clientId: clientId, username: username, filter: progress.filter,
+                                                    qos: cap, ticket: ticket)
+        let outcome = hooks.run(from: start) { hook in
             let decision = hook(&request)
-            if request.qos > qos { request.qos = qos }  // hooks may only lower it
+            if request.qos > cap { request.qos = cap }  // hooks may only lower it
             return decision
         }
-        if let why = counted(.subscribe, refusal(result)) { return (nil, why) }
-        return (request.qos, nil)
+        progress.qos = request.qos
+        if endTicketedCall(ticket, outcome, .subscribe(progress, hooks)) { return false }
+        let why = counted(.subscribe, refusal(outcome))
+        subscriptionDecided(&progress, granted: why == nil ? progress.qos : nil, why: why)
+        return true
     }
 
     /// Counts an authorization check's outcome (nil: allowed) and passes it on.
-    private func counted(_ action: AuthorizationAction, _ refusal: String?) -> String? {
+    func counted(_ action: AuthorizationAction, _ refusal: String?) -> String? {
         loopContext.stats.add(.authorized(action, refusal == nil ? .allow : .deny))
         return refusal
     }
 
-    private func refusal(_ result: (decision: HookDecision, owner: HookOwner?)) -> String? {
-        switch result.decision {
-        case .allow: return nil
-        case .deny: return "not authorized by plugin \(result.owner?.name ?? "?")"
-        case .ignore: return authorizationNoMatchRefusal
+    func refusal(_ outcome: ChainOutcome<HookDecision>?) -> String? {
+        switch outcome {
+        case .decided(.allow, _, _): return nil
+        case .decided(_, let owner, _): return "not authorized by plugin \(owner.name)"
+        case .pending, nil: return authorizationNoMatchRefusal
         }
     }
 
-    private var authorizationNoMatchRefusal: String? {
+    var authorizationNoMatchRefusal: String? {
         loopContext.settings.authorization.noMatch == .allow ? nil : "not authorized (authorization.no_match = deny)"
     }
 

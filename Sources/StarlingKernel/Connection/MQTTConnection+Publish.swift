@@ -39,12 +39,26 @@ extension MQTTConnection {
             return refusePublish(publish, .payloadFormatInvalid, "payload is not UTF-8 as its format indicator says")
         }
 
-        let now = NIODeadline.now()
         // Authorization (hooks, else authorization.no_match); a QoS 2 retransmission was authorized the first time.
-        if publish.qos != .exactlyOnce || !session.awaitingRelease.contains(publish.packetIdentifier!),
-           let why = checkPublishAuthorization(publish) {
-            return refusePublish(publish, .notAuthorized, why)
+        if publishNeedsAuthorization,
+           publish.qos != .exactlyOnce || !session.awaitingRelease.contains(publish.packetIdentifier!) {
+            let hooks = loopContext.hooks.authorizePublish
+            if hooks.isEmpty { return refusePublish(publish, .notAuthorized, counted(.publish, authorizationNoMatchRefusal)!) }
+            return authorizePublish(publish, hooks, from: 0)
         }
+        route(publish, session: session)
+    }
+
+    /// The authorization of `publish` is decided: routes it, or refuses it (`refusal` says why).
+    func publishAuthorized(_ publish: Publish, refusal: String?) {
+        if let refusal { return refusePublish(publish, .notAuthorized, refusal) }
+        guard let session else { return }
+        route(publish, session: session)
+    }
+
+    /// Routes an authorized message and acknowledges it per its QoS.
+    private func route(_ publish: Publish, session: Session) {
+        let now = NIODeadline.now()
         switch publish.qos {
         case .atMostOnce:
             broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),

@@ -1,27 +1,55 @@
 import MQTTCore
 import NIOCore
 
+/// A SUBSCRIBE being answered filter by filter; kept across a pending authorization answer.
+struct SubscribeProgress {
+    let subscribe: Subscribe
+    let identifier: UInt32?
+    /// The filter being decided.
+    var next = 0
+    var reasonCodes: [ReasonCode] = []
+    var retainedToSend: [(String, SubscriptionOptions)] = []
+    /// The QoS to grant the filter being decided (capped request, lowered by hooks).
+    var qos = QoS.atMostOnce
+
+    var filter: String { subscribe.subscriptions[next].filter }
+
+    /// Lowers the QoS to grant to `qos` when that is lower.
+    mutating func lower(to qos: QoS?) {
+        if let qos, qos < self.qos { self.qos = qos }
+    }
+}
+
 extension MQTTConnection {
     /// SUBSCRIBE: one reason code per filter, then the retained messages each new subscription asks for.
     func handleSubscribe(_ subscribe: Subscribe, session: Session) {
-        let limits = loopContext.settings.mqtt
         let identifier = version == .v5 ? subscribe.properties.subscriptionIdentifiers.first : nil
-        if identifier != nil, !limits.subscriptionIdentifiersAvailable {
+        if identifier != nil, !loopContext.settings.mqtt.subscriptionIdentifiersAvailable {
             return disconnect(.subscriptionIdentifiersNotSupported, reason: "subscription identifiers are not supported")
         }
-        var reasonCodes: [ReasonCode] = []
-        var retainedToSend: [(String, SubscriptionOptions)] = []
-        reasonCodes.reserveCapacity(subscribe.subscriptions.count)
-        for request in subscribe.subscriptions {
+        var progress = SubscribeProgress(subscribe: subscribe, identifier: identifier)
+        progress.reasonCodes.reserveCapacity(subscribe.subscriptions.count)
+        continueSubscribe(progress)
+    }
+
+    /// Decides the filters from `progress.next` on, then answers SUBACK - unless an authorization
+    /// answer is pending (then `resume` calls this again).
+    func continueSubscribe(_ progress: SubscribeProgress) {
+        var progress = progress
+        let limits = loopContext.settings.mqtt
+        while progress.next < progress.subscribe.subscriptions.count {
+            let request = progress.subscribe.subscriptions[progress.next]
             let filter = request.filter
             let shared = MQTTTopic.parseShared(filter)
             guard MQTTTopic.isValidFilter(filter), checkTopicLimits(shared?.filter ?? filter) else {
-                reasonCodes.append(.topicFilterInvalid)
+                progress.reasonCodes.append(.topicFilterInvalid)
+                progress.next += 1
                 continue
             }
             if shared != nil {
                 guard limits.sharedSubscriptionAvailable else {
-                    reasonCodes.append(.sharedSubscriptionsNotSupported)
+                    progress.reasonCodes.append(.sharedSubscriptionsNotSupported)
+                    progress.next += 1
                     continue
                 }
                 if request.noLocal {
@@ -30,27 +58,48 @@ extension MQTTConnection {
             }
             let plain = shared?.filter ?? filter
             if !limits.wildcardSubscriptionAvailable, plain.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") }) {
-                reasonCodes.append(.wildcardSubscriptionsNotSupported)
+                progress.reasonCodes.append(.wildcardSubscriptionsNotSupported)
+                progress.next += 1
                 continue
             }
-            let (authorized, why) = authorizeSubscription(filter, qos: QoS(rawValue: min(request.qos.rawValue, UInt8(limits.maxQoS)))!)
-            guard let granted = authorized else {
-                logger.debug("refused subscription: \(why ?? "")", metadata: ["filter": "\(filter)"])
-                reasonCodes.append(.notAuthorized)
-                continue
-            }
-            let options = SubscriptionOptions(qos: granted, noLocal: request.noLocal,
-                                              retainAsPublished: request.retainAsPublished,
-                                              retainHandling: request.retainHandling, identifier: identifier)
-            let isNew = session.addSubscription(filter, options: options)
-            reasonCodes.append(.granted(granted))
-            if shared == nil, request.retainHandling == .sendOnSubscribe || (request.retainHandling == .sendOnNewSubscribe && isNew) {
-                retainedToSend.append((filter, options))
+            progress.qos = QoS(rawValue: min(request.qos.rawValue, UInt8(limits.maxQoS)))!
+            let hooks = loopContext.hooks.authorizeSubscribe
+            if hooks.isEmpty {
+                let why = loopContext.settings.authorization.noMatch == .allow
+                    ? nil : counted(.subscribe, authorizationNoMatchRefusal)
+                subscriptionDecided(&progress, granted: why == nil ? progress.qos : nil, why: why)
+            } else if !authorizeSubscription(&progress, hooks, from: 0) {
+                return  // suspended
             }
         }
-        sendAck(.suback(SubAck(packetIdentifier: subscribe.packetIdentifier, reasonCodes: reasonCodes)))
+        finishSubscribe(progress)
+    }
+
+    /// The filter at `progress.next` is decided: granted `granted`, or refused (nil) for `why`.
+    func subscriptionDecided(_ progress: inout SubscribeProgress, granted: QoS?, why: String?) {
+        let request = progress.subscribe.subscriptions[progress.next]
+        progress.next += 1
+        guard let granted, let session else {
+            logger.debug("refused subscription: \(why ?? "")", metadata: ["filter": "\(request.filter)"])
+            progress.reasonCodes.append(.notAuthorized)
+            return
+        }
+        let options = SubscriptionOptions(qos: granted, noLocal: request.noLocal,
+                                          retainAsPublished: request.retainAsPublished,
+                                          retainHandling: request.retainHandling, identifier: progress.identifier)
+        let isNew = session.addSubscription(request.filter, options: options)
+        progress.reasonCodes.append(.granted(granted))
+        if MQTTTopic.parseShared(request.filter) == nil,
+           request.retainHandling == .sendOnSubscribe || (request.retainHandling == .sendOnNewSubscribe && isNew) {
+            progress.retainedToSend.append((request.filter, options))
+        }
+    }
+
+    private func finishSubscribe(_ progress: SubscribeProgress) {
+        sendAck(.suback(SubAck(packetIdentifier: progress.subscribe.packetIdentifier, reasonCodes: progress.reasonCodes)))
+        guard let session else { return }
         let now = NIODeadline.now()
-        for (filter, options) in retainedToSend {
+        for (filter, options) in progress.retainedToSend {
             for message in broker.retained.matching(filter, now: now) {
                 session.deliverRetained(message, options: options)
             }

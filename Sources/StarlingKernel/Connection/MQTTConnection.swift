@@ -10,6 +10,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     enum State {
         case awaitingConnect
+        /// CONNECT carried an Authentication Method: an AUTH exchange runs before CONNACK.
+        case authenticating
         /// CONNECT accepted; waiting for the previous session (if any) to be handed over.
         case connecting
         case connected
@@ -30,7 +32,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     private(set) var channelContext: ChannelHandlerContext!
     var state = State.awaitingConnect
     var decoder: MQTTPacketDecoder
-    private var cumulation: ByteBuffer?
+    var cumulation: ByteBuffer?
 
     // Negotiated at CONNECT.
     var version = ProtocolVersion.v3_1_1
@@ -54,6 +56,14 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Packets that arrived while the session was being handed over.
     var packetsWhileConnecting: [MQTTPacket] = []
     var countedAsConnection = false
+    /// Set while a hook's answer is pending: the client's packets wait (see `MQTTConnection+Suspension`).
+    var suspension: Suspension?
+    /// Decoded packets held back behind a pending answer, in arrival order.
+    var heldPackets: [MQTTPacket] = []
+    /// The MQTT 5 Authentication Method the client connected with (nil: none).
+    var authenticationMethod: String?
+    /// The enhanced-authentication exchange in progress, if any.
+    var authExchange: AuthExchange?
     /// Set once the session is attached; from then on the session hears when the connection ends.
     var attachedToSession = false
     private(set) var takenOver = false
@@ -69,7 +79,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     // Keep alive.
     var keepAliveTimeout: TimeAmount?
-    private var lastActivity = NIODeadline.now()
+    var lastActivity = NIODeadline.now()
 
     /// Set while the connection has writes waiting for the loop's flush.
     var needsFlush = false
@@ -108,6 +118,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
+        if suspension != nil { cancelSuspension() }
         loopContext.unregister(self)
         if countedAsConnection {
             countedAsConnection = false
@@ -140,8 +151,10 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private func decodeAll(_ buffer: inout ByteBuffer) {
-        while state != .closed {
+    /// Decodes and handles packets until the buffer runs dry, the connection closes, or a hook's
+    /// pending answer suspends it (the rest then waits in `cumulation`).
+    func decodeAll(_ buffer: inout ByteBuffer) {
+        while state != .closed && suspension == nil {
             let packet: MQTTPacket?
             do {
                 packet = try decoder.next(from: &buffer)
@@ -180,6 +193,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             handleConnect(connect)
+        case .authenticating:
+            handleAuthenticating(packet)
         case .connecting:
             packetsWhileConnecting.append(packet)
         case .connected:
@@ -216,9 +231,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             sendAck(.pingresp)
         case .disconnect(let disconnect):
             handleDisconnect(disconnect)
-        case .auth:
-            // No enhanced authentication method is configured on this node.
-            disconnect(.protocolError, reason: "AUTH without an authentication method")
+        case .auth(let auth):
+            handleReauthentication(auth)
         case .connect, .connack, .suback, .unsuback, .pingresp:
             disconnect(.protocolError, reason: "a client may not send \(packet.type)")
         }
@@ -256,8 +270,10 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Closes the connection when it has been silent too long: no CONNECT within
     /// `connectTimeout`, or nothing within its keep-alive timeout.
     func checkIdle(now: NIODeadline) {
+        // A client waiting for a hook's answer is not read from; the pending timeout bounds the wait.
+        guard suspension == nil else { return }
         switch state {
-        case .awaitingConnect:
+        case .awaitingConnect, .authenticating:
             if now - lastActivity >= Self.connectTimeout {
                 logger.debug("closing a connection that sent no CONNECT within 15 s")
                 close()

@@ -4,6 +4,8 @@ public typealias AuthenticateHook = @Sendable (AuthenticationRequest) -> HookDec
 public typealias AuthorizePublishHook = @Sendable (PublishAuthorizationRequest) -> HookDecision
 /// May lower `request.qos` when it does not deny.
 public typealias AuthorizeSubscribeHook = @Sendable (inout SubscribeAuthorizationRequest) -> HookDecision
+public typealias ClientConnectHook = @Sendable (inout ClientConnectRequest) -> HookDecision
+public typealias EnhancedAuthHook = @Sendable (inout EnhancedAuthRequest) -> EnhancedAuthDecision
 public typealias ClientConnectedHook = @Sendable (ClientConnectedNotice) -> Void
 public typealias ClientDisconnectedHook = @Sendable (ClientDisconnectedNotice) -> Void
 
@@ -18,7 +20,7 @@ public struct HookEntry<Handler: Sendable>: Sendable {
 /// The hooks of one hook point, in calling order: priority (highest first), then the owner's
 /// sequence, then registration order.
 public struct HookList<Handler: Sendable>: Sendable {
-    public private(set) var entries: [HookEntry<Handler>] = []
+    public internal(set) var entries: [HookEntry<Handler>] = []
 
     public init() {}
 
@@ -82,6 +84,8 @@ public struct HookChains: Sendable {
     public var authorizeSubscribe = HookList<AuthorizeSubscribeHook>()
     public var clientConnected = HookList<ClientConnectedHook>()
     public var clientDisconnected = HookList<ClientDisconnectedHook>()
+    public var clientConnect = HookList<ClientConnectHook>()
+    public var enhancedAuth = HookList<EnhancedAuthHook>()
 
     public init() {}
 
@@ -92,6 +96,8 @@ public struct HookChains: Sendable {
         authorizeSubscribe.merge(other.authorizeSubscribe)
         clientConnected.merge(other.clientConnected)
         clientDisconnected.merge(other.clientDisconnected)
+        clientConnect.merge(other.clientConnect)
+        enhancedAuth.merge(other.enhancedAuth)
     }
 
     /// Takes every hook of `owner` out.
@@ -101,6 +107,8 @@ public struct HookChains: Sendable {
         authorizeSubscribe.remove(owner: owner)
         clientConnected.remove(owner: owner)
         clientDisconnected.remove(owner: owner)
+        clientConnect.remove(owner: owner)
+        enhancedAuth.remove(owner: owner)
     }
 
     /// The same chains with array buffers of their own (one copy per event loop).
@@ -111,6 +119,8 @@ public struct HookChains: Sendable {
         copy.authorizeSubscribe = authorizeSubscribe.unshared()
         copy.clientConnected = clientConnected.unshared()
         copy.clientDisconnected = clientDisconnected.unshared()
+        copy.clientConnect = clientConnect.unshared()
+        copy.enhancedAuth = enhancedAuth.unshared()
         return copy
     }
 
@@ -118,5 +128,6 @@ public struct HookChains: Sendable {
     public var count: Int {
         authenticate.entries.count + authorizePublish.entries.count + authorizeSubscribe.entries.count
             + clientConnected.entries.count + clientDisconnected.entries.count
+            + clientConnect.entries.count + enhancedAuth.entries.count
     }
 }

@@ -7,6 +7,10 @@ public enum HookDecision: Sendable, Equatable {
     /// Refuse, with the MQTT 5 reason code to send where the packet has one (CONNACK).
     case deny(ReasonCode)
     case ignore
+    /// The answer follows through `HookRegistry.complete(_:by:_:)` with the request's `ticket`
+    /// (only when the request has one; without it `pending` counts as a deny). The chain is
+    /// suspended for that client alone until then, or until `pendingTimeout` denies.
+    case pending
 }
 
 /// What decides when every hook passes (`authentication.no_match`, `authorization.no_match`).

@@ -19,10 +19,24 @@ public final class HookRegistry: Sendable {
     private let state = NIOLockedValueBox(State())
     private let sequence = ManagedAtomic<Int>(0)
     private let contexts: [LoopContext]
+    /// Requests hooks answered `pending` for.
+    let tickets: PendingTickets
 
     init(contexts: [LoopContext]) {
         self.contexts = contexts
+        self.tickets = PendingTickets(contexts: contexts)
     }
+
+    /// Answers a request a hook of `owner` answered `.pending` for: `ticket` is the request's.
+    /// Callable from any thread; the answer is applied on the client's event loop. False when the
+    /// ticket is unknown, not `owner`'s, already answered, timed out, or its client has gone.
+    @discardableResult
+    public func complete(_ ticket: PendingTicket, by owner: HookOwner, _ completion: HookCompletion) -> Bool {
+        tickets.complete(ticket.value, by: owner, completion)
+    }
+
+    /// Requests waiting for a hook's pending answer.
+    public var openTickets: Int { tickets.count }
 
     /// The chains in force (the master copy).
     public var chains: HookChains { state.withLockedValue { $0.chains } }

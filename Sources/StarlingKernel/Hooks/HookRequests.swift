@@ -9,6 +9,8 @@ public struct AuthenticationRequest: Sendable {
     /// `IP:PORT` (IPv6 as `[IP]:PORT`), or empty when unknown.
     public var peer: String
     public var protocolVersion: ProtocolVersion
+    /// Set when the hook may answer `.pending` (then complete with this ticket).
+    public var ticket: PendingTicket? = nil
 }
 
 /// A PUBLISH from a connected client, before it is routed.
@@ -20,6 +22,8 @@ public struct PublishAuthorizationRequest: Sendable {
     public var payload: ByteBuffer
     public var qos: QoS
     public var retain: Bool
+    /// Set when the hook may answer `.pending`.
+    public var ticket: PendingTicket? = nil
 }
 
 /// One filter of a SUBSCRIBE. Hooks that do not deny may lower `qos`.
@@ -30,6 +34,24 @@ public struct SubscribeAuthorizationRequest: Sendable {
     public var filter: String
     /// The QoS to grant: the request capped by the node's maximum.
     public var qos: QoS
+    /// Set when the hook may answer `.pending` (completed with an optional lower QoS).
+    public var ticket: PendingTicket? = nil
+}
+
+/// A CONNECT before authentication. A hook that denies may set `reasonCode` (CONNACK).
+public struct ClientConnectRequest: Sendable {
+    public var clientId: String
+    public var username: String?
+    public var peer: String
+    public var protocolVersion: ProtocolVersion
+    /// As the client asked.
+    public var keepAlive: Int
+    public var cleanStart: Bool
+    public var hasWill: Bool
+    /// The MQTT 5 Authentication Method, if any.
+    public var authenticationMethod: String?
+    /// Set when the hook may answer `.pending`.
+    public var ticket: PendingTicket? = nil
 }
 
 /// A connection accepted (CONNACK sent).

@@ -4,12 +4,13 @@ import StarlingAdmin
 extension ServerConfig {
     /// Whether a change of the setting `key` (dotted, as in the file) takes effect without a
     /// restart: every `mqtt.*` and `session.*` key, `authentication.no_match`,
-    /// `authorization.no_match`, `node.max_connections` and `log.level`. Listeners, `node.name`,
-    /// `node.event_loops`, `node.data_dir`, `api.*`, `plugin_loader.*` and the `[[plugins]]` list
-    /// need a restart.
+    /// `authorization.no_match`, `node.max_connections`, `plugin_loader.pending_timeout` and
+    /// `log.level`. Listeners, `node.name`, `node.event_loops`, `node.data_dir`, `api.*`, the other
+    /// `plugin_loader.*` keys and the `[[plugins]]` list need a restart.
     public static func isLive(key: String) -> Bool {
         key.hasPrefix("mqtt.") || key.hasPrefix("session.") || key.hasPrefix("authentication.")
             || key.hasPrefix("authorization.") || key == "node.max_connections" || key == "log.level"
+            || key == "plugin_loader.pending_timeout"
     }
 
     /// This configuration with the live settings (see ``isLive(key:)``) taken from `other`.
@@ -22,6 +23,7 @@ extension ServerConfig {
         result.settings.maxConnections = other.settings.maxConnections
         result.settings.authentication = other.settings.authentication
         result.settings.authorization = other.settings.authorization
+        result.settings.pendingTimeout = other.settings.pendingTimeout
         result.logLevel = other.logLevel
         return result
     }

@@ -149,6 +149,7 @@ enum ConfigSchema {
         ]),
         ConfigSection(name: "plugin_loader", keys: [
             .choice("on_error", \.pluginLoader.onError),
+            .seconds("pending_timeout", 1...3_600, \.settings.pendingTimeout),
         ]),
     ]
 

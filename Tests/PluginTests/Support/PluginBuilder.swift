@@ -27,6 +27,12 @@ enum PluginBuilder {
                   extraFlags: ["-D_POSIX_C_SOURCE=200809L"])
     }
 
+    /// Builds a fixture that answers from threads of its own (POSIX threads and nanosleep).
+    static func threadedPlugin(_ source: String, into directory: URL, output: String) throws -> String {
+        try build("Tests/PluginTests/Fixtures/\(source)", into: directory, output: output,
+                  extraFlags: ["-D_POSIX_C_SOURCE=200809L", "-pthread"])
+    }
+
     /// Runs a tool found on PATH; throws with its output when it fails. Returns its standard output.
     @discardableResult
     static func run(_ tool: String, _ arguments: [String]) throws -> String {

@@ -1,0 +1,49 @@
+/// An answer a hook chain runs on: whether it passes to the next hook or suspends the chain.
+public protocol ChainAnswer: Sendable {
+    /// `ignore`: the next hook is asked.
+    var passes: Bool { get }
+    /// `pending`: the answer follows through a ticket.
+    var isPending: Bool { get }
+}
+
+extension HookDecision: ChainAnswer {
+    @inline(__always) public var passes: Bool { self == .ignore }
+    @inline(__always) public var isPending: Bool { self == .pending }
+}
+
+/// Where one run of a hook chain ended.
+enum ChainOutcome<Answer: ChainAnswer> {
+    /// The hook at `index` of the list decided.
+    case decided(Answer, owner: HookOwner, index: Int)
+    /// The hook at `index` of the list answered pending. Its owner stays entered (counted as a
+    /// call in flight) until the ticket is completed, times out or is cancelled.
+    case pending(owner: HookOwner, index: Int)
+}
+
+extension HookList {
+    /// Calls the hooks from `start` on until one answers something else than "pass"; nil when
+    /// every hook passed (or none is left). The caller offers a ticket in the request when it
+    /// can suspend.
+    @inline(__always)
+    func run<Answer: ChainAnswer>(from start: Int = 0, _ call: (Handler) -> Answer) -> ChainOutcome<Answer>? {
+        var index = start
+        while index < entries.count {
+            let entry = entries[index]
+            index += 1
+            guard entry.owner.enter() else { continue }
+            let answer = call(entry.handler)
+            if answer.isPending { return .pending(owner: entry.owner, index: index - 1) }
+            entry.owner.leave()
+            if !answer.passes { return .decided(answer, owner: entry.owner, index: index - 1) }
+        }
+        return nil
+    }
+
+    /// The list holding only the entry at `index` (an enhanced-authentication exchange stays
+    /// with the hook that continued it).
+    func only(at index: Int) -> HookList {
+        var list = HookList()
+        list.entries = [entries[index]]
+        return list
+    }
+}

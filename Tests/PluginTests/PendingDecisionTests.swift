@@ -1,0 +1,186 @@
+import Foundation
+import MQTTClient
+import MQTTCore
+import NIOCore
+import StarlingKernel
+import StarlingServer
+import XCTest
+
+/// Asynchronous decisions (ABI 1.2) through real clients and a real plugin that answers PENDING
+/// and completes from threads of its own: connect, authenticate, publish, subscribe, the will;
+/// ordering behind a pending PUBLISH; the timeout; answers after the client left; unload.
+final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
+    private func pendingPlugin() throws -> String {
+        try PluginBuilder.threadedPlugin("pending_plugin.c", into: directory, output: "pending.so")
+    }
+
+    private func startPending(_ options: KeyValuePairs<String, String>, timeout: Int = 5) async throws {
+        try await startNode(plugins: [entry(try pendingPlugin(), name: "pending", options)]) {
+            $0.settings.pendingTimeout = timeout
+        }
+    }
+
+    func testPendingAuthenticateAllowsAndDenies() async throws {
+        try await startPending(["pending": "authenticate", "delay_ms": "300"])
+        let start = ContinuousClock.now
+        let good = try await connect("good-1", username: "good", password: "x")
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(250), "CONNACK waited for the answer")
+        XCTAssertTrue(good.isActive)
+        let refused = try await refusal("bad-1", username: "deny", password: "x")
+        XCTAssertEqual(refused, .badUserNameOrPassword, "DENY with value 0 takes the hook's preset 0x86")
+        let old = try await refusal("bad-3", version: .v3_1_1, username: "deny", password: "x")
+        XCTAssertEqual(old?.connectReturnCode, 4)
+        // IGNORE resumes the chain: no other plugin, so authentication.no_match (deny) decides.
+        let ignored = try await refusal("ignored", username: "ignore", password: "x")
+        XCTAssertEqual(ignored, .badUserNameOrPassword)
+        XCTAssertEqual(log.lines(containing: "complete authenticate -> 0").count, 4)
+    }
+
+    func testAnswerGivenInsideTheCallbackBeforePendingIsReturned() async throws {
+        try await startPending(["pending": "authenticate,authorize_publish", "inside": "1"])
+        let client = try await connect("inside", username: "good", password: "x")
+        let refused = try await refusal("inside-bad", username: "deny", password: "x")
+        XCTAssertEqual(refused, .badUserNameOrPassword)
+        let denied = try await client.publish("deny/1", payload: "x", qos: .atLeastOnce)
+        XCTAssertEqual(denied?.reasonCode, .notAuthorized)
+        let allowed = try await client.publish("ok/1", payload: "x", qos: .atLeastOnce)
+        XCTAssertEqual(allowed?.reasonCode, .noMatchingSubscribers)
+    }
+
+    func testPendingClientConnectRejectsWithItsReasonCode() async throws {
+        try await startPending(["pending": "client_connect"])
+        let banned = try await refusal("deny-me")
+        XCTAssertEqual(banned, .banned)
+        let old = try await refusal("deny-old", version: .v3_1_1)
+        XCTAssertEqual(old?.connectReturnCode, 5, "3.1.1: not authorized")
+        let welcome = try await connect("welcome")
+        XCTAssertTrue(welcome.isActive)
+    }
+
+    func testPendingPublishAllowedAndDenied() async throws {
+        try await startPending(["pending": "authorize_publish"])
+        let subscriber = try await connect("watcher")
+        let inbox = Inbox(subscriber)
+        _ = try await subscriber.subscribe([TopicSubscription(filter: "#", qos: .atLeastOnce)])
+        let publisher = try await connect("publisher")
+        let denied = try await publisher.publish("deny/1", payload: "no", qos: .atLeastOnce)
+        XCTAssertEqual(denied?.reasonCode, .notAuthorized)
+        let deniedQoS2 = try await publisher.publish("deny/2", payload: "no", qos: .exactlyOnce)
+        XCTAssertEqual(deniedQoS2?.reasonCode, .notAuthorized)
+        let allowed = try await publisher.publish("ok/1", payload: "yes", qos: .atLeastOnce)
+        XCTAssertEqual(allowed?.reasonCode, .success)
+        let allowedQoS2 = try await publisher.publish("ok/2", payload: "yes 2", qos: .exactlyOnce)
+        XCTAssertEqual(allowedQoS2?.reasonCode, .success)
+        try await inbox.wait(for: 2)
+        try await Task.sleep(for: .milliseconds(300))
+        XCTAssertEqual(inbox.texts, ["yes", "yes 2"])
+        XCTAssertEqual(try node.broker.stats.authorizations["publish"], ["allow": 2, "deny": 2])
+    }
+
+    func testPendingSubscribeLowersQoSAndDeniesOneFilter() async throws {
+        try await startPending(["pending": "authorize_subscribe", "subscribe_qos": "0"])
+        let client = try await connect("subscriber")
+        let ack = try await client.subscribe([TopicSubscription(filter: "a/b", qos: .exactlyOnce),
+                                              TopicSubscription(filter: "deny/x", qos: .atLeastOnce),
+                                              TopicSubscription(filter: "c/#", qos: .atLeastOnce)])
+        XCTAssertEqual(ack.reasonCodes, [.success, .notAuthorized, .success], "QoS 0 granted, as the answer lowered it")
+        // The subscriptions are in force: a message reaches the client at the granted QoS.
+        let inbox = Inbox(client)
+        let other = try await connect("other")
+        try await other.publish("c/d", payload: "hello", qos: .atLeastOnce)
+        try await inbox.wait(for: 1)
+        XCTAssertEqual(inbox.all.first?.qos, .atMostOnce)
+    }
+
+    /// A client whose first PUBLISH waits for an answer sends 100 more: all arrive after the
+    /// answer, in order, while another client's messages flow meanwhile.
+    func testPacketsBehindAPendingPublishKeepTheirOrderAndOthersFlow() async throws {
+        try await startPending(["pending": "authorize_publish", "delay_ms": "800"])
+        let subscriber = try await connect("watcher")
+        let inbox = Inbox(subscriber)
+        _ = try await subscriber.subscribe([TopicSubscription(filter: "#", qos: .atLeastOnce)])
+        let slow = try await connect("slow")
+        let fast = try await connect("fast")
+        try await slow.publish("slow/first", payload: "first", qos: .atMostOnce)
+        for index in 0..<100 {
+            try await slow.publish("sync/slow", payload: "s\(index)", qos: .atMostOnce)
+        }
+        let ack = try await fast.publish("sync/fast", payload: "fast", qos: .atLeastOnce)
+        XCTAssertEqual(ack?.reasonCode, .success)
+        try await inbox.wait(for: 1)
+        XCTAssertEqual(inbox.texts, ["fast"], "the other client's message passed while slow's waited")
+        try await inbox.wait(for: 102)
+        XCTAssertEqual(Array(inbox.texts.dropFirst()), ["first"] + (0..<100).map { "s\($0)" })
+        XCTAssertTrue(slow.isActive)
+    }
+
+    func testTimeoutDeniesAndNamesThePluginAndHook() async throws {
+        try await startPending(["pending": "authenticate,authorize_publish"], timeout: 1)
+        let start = ContinuousClock.now
+        let refused = try await refusal("silent", username: "never", password: "x")
+        XCTAssertEqual(refused, .notAuthorized)
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(900))
+        try await log.wait(for: "plugin pending did not answer its authenticate hook within 1 s")
+        let client = try await connect("publisher", username: "good", password: "x")
+        let denied = try await client.publish("never/1", payload: "x", qos: .atLeastOnce)
+        XCTAssertEqual(denied?.reasonCode, .notAuthorized)
+        try await log.wait(for: "plugin pending did not answer its authorize_publish hook within 1 s")
+        XCTAssertTrue(client.isActive)
+        XCTAssertEqual(try node.broker.hooks.openTickets, 0)
+    }
+
+    func testAnswerAfterTheClientLeftIsDropped() async throws {
+        try await startPending(["pending": "authenticate", "late_ms": "700"])
+        let port = try node.listeners[0].address.port!
+        let impatient = MQTTClientConfiguration(port: port, clientId: "impatient", username: "late",
+                                                password: Array("x".utf8), connectTimeout: .milliseconds(200))
+        do {
+            _ = try await MQTTClient.connect(impatient)
+            XCTFail("CONNACK came before the answer")
+        } catch let error as MQTTClientError {
+            XCTAssertEqual(error.code, .timeout)
+        }
+        try await log.wait(for: "complete authenticate -> -4")  // STARLING_ERR_NOT_FOUND
+        XCTAssertEqual(try node.broker.hooks.openTickets, 0)
+        let next = try await connect("next", username: "good", password: "x")
+        XCTAssertTrue(next.isActive)
+    }
+
+    /// Unloading a plugin with an open ticket waits for its answer; the client gets it, and
+    /// cleanup runs after.
+    func testUnloadWaitsForOpenTickets() async throws {
+        try await startPending(["pending": "authenticate", "delay_ms": "1000"])
+        let connecting = Task { try await self.connect("waiting", username: "good", password: "x") }
+        try await waitUntil("a ticket is open") { try self.node.broker.hooks.openTickets == 1 }
+        let start = ContinuousClock.now
+        try await node.plugins.unload(name: "pending")
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(500), "unload waited for the ticket")
+        let client = try await connecting.value
+        XCTAssertTrue(client.isActive, "the pending client got its answer from the unloaded version")
+        let answered = try XCTUnwrap(log.index(of: "complete authenticate -> 0"))
+        let cleanedUp = try XCTUnwrap(log.index(of: "pending plugin cleanup done"))
+        XCTAssertLessThan(answered, cleanedUp)
+    }
+
+    /// The will is authorized at CONNECT: one the client may not publish refuses the connection.
+    func testDeniedWillRefusesTheConnect() async throws {
+        try await startPending(["pending": "authorize_publish"])
+        let port = try node.listeners[0].address.port!
+        for (version, expected) in [(ProtocolVersion.v5, ReasonCode.notAuthorized), (.v3_1_1, .notAuthorized)] {
+            var configuration = MQTTClientConfiguration(port: port, version: version, clientId: "will-\(version)")
+            configuration.will = Will(topic: "deny/will", payload: ByteBuffer(string: "bye"), qos: .atLeastOnce)
+            do {
+                _ = try await MQTTClient.connect(configuration)
+                XCTFail("a client with a denied will was accepted")
+            } catch let error as MQTTClientError where error.code == .connectionRefused {
+                XCTAssertEqual(error.connAck?.reasonCode, expected)
+                if version == .v3_1_1 { XCTAssertEqual(error.connAck?.reasonCode.connectReturnCode, 5) }
+            }
+        }
+        var allowed = MQTTClientConfiguration(port: port, clientId: "will-ok")
+        allowed.will = Will(topic: "ok/will", payload: ByteBuffer(string: "bye"), qos: .atLeastOnce)
+        let client = try await MQTTClient.connect(allowed)
+        XCTAssertTrue(client.isActive)
+        await client.closeAbruptly()
+    }
+}
