@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Shipped Swift plugins export the header's three entry points and nothing else, also in debug
+/// builds, which compile with -enable-testing and would export every internal symbol.
+let swiftPluginExports: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/plugins/exports.map"], .when(platforms: [.linux])),
+]
+
 let package = Package(
     name: "Starling",
     platforms: [.macOS(.v14)],
@@ -12,8 +18,9 @@ let package = Package(
         .library(name: "StarlingPlugins", targets: ["StarlingPlugins"]),
         .library(name: "StarlingMetrics", targets: ["StarlingMetrics"]),
         // The Swift plugins we ship, each a shared object exporting the header's three entry points
-        // (.build/<config>/libstarling-hello-swift.so).
+        // (.build/<config>/libstarling-hello-swift.so, libstarling-auth-http.so).
         .library(name: "starling-hello-swift", type: .dynamic, targets: ["HelloSwiftPlugin"]),
+        .library(name: "starling-auth-http", type: .dynamic, targets: ["AuthHTTPPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -55,7 +62,15 @@ let package = Package(
             name: "HelloSwiftPlugin",
             dependencies: ["CStarlingPlugin"],
             path: "plugins/hello-swift",
-            exclude: ["README.md"]
+            exclude: ["README.md"],
+            linkerSettings: swiftPluginExports
+        ),
+        .target(
+            name: "AuthHTTPPlugin",
+            dependencies: ["CStarlingPlugin"],
+            path: "plugins/auth-http",
+            exclude: ["README.md"],
+            linkerSettings: swiftPluginExports
         ),
         // Mosquitto password hashes ($6$ SHA-512, $7$ PBKDF2-SHA512) and password files.
         .target(

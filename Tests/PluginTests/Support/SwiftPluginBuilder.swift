@@ -35,10 +35,13 @@ enum SwiftPluginBuilder {
 
     /// The symbols `nm -D --defined-only` lists as functions (T): the entry points, nothing more.
     static func exportedFunctions(_ path: String) throws -> [String] {
-        try PluginBuilder.run("nm", ["-D", "--defined-only", path]).split(separator: "\n")
-            .map { $0.split(separator: " ") }
-            .filter { $0.count == 3 && $0[1] == "T" }
-            .map { String($0[2]) }.sorted()
+        let listing = try PluginBuilder.run("nm", ["-D", "--defined-only", path])
+        var functions: [String] = []
+        for line in listing.split(separator: "\n") {
+            let columns = line.split(separator: " ")
+            if columns.count == 3, columns[1] == "T" { functions.append(String(columns[2])) }
+        }
+        return functions.sorted()
     }
 }
 
@@ -46,3 +49,4 @@ enum SwiftPluginBuilder {
 func processThreadCount() -> Int {
     (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
 }
+
