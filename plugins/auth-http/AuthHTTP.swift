@@ -56,8 +56,7 @@ final class AuthHTTP: @unchecked Sendable {  // immutable after init; cache and 
             log(STARLING_LOG_WARNING, "\(who): the broker cannot wait for this call (no ticket); on_error = \(options.onError.name)")
             return .decided(options.onError, failed: true)
         }
-        guard let request = query.request(to: url, method: options.method, headers: options.headers,
-                                          timeout: TimeInterval(options.timeoutMilliseconds) / 1000) else {
+        guard let request = query.request(to: url, method: options.method, headers: options.headers) else {
             log(STARLING_LOG_WARNING, "\(who): cannot build the request; on_error = \(options.onError.name)")
             return .decided(options.onError, failed: true)
         }

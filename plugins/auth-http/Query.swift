@@ -44,8 +44,7 @@ struct Query: Sendable {
     }
 
     /// The request to `url`: a JSON object for POST, query parameters for GET.
-    func request(to url: URL, method: AuthHTTPOptions.Method, headers: [(name: String, value: String)],
-                 timeout: TimeInterval) -> URLRequest? {
+    func request(to url: URL, method: AuthHTTPOptions.Method, headers: [(name: String, value: String)]) -> URLRequest? {
         var request: URLRequest
         switch method {
         case .post:
@@ -62,7 +61,6 @@ struct Query: Sendable {
             request = URLRequest(url: withQuery)
         }
         request.httpMethod = method.rawValue
-        request.timeoutInterval = timeout
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         return request
