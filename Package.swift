@@ -9,7 +9,7 @@ let swiftPluginExports: [LinkerSetting] = [
 
 let package = Package(
     name: "Starling",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "starling", targets: ["starling"]),
         .library(name: "MQTTCore", targets: ["MQTTCore"]),

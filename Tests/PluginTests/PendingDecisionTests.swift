@@ -162,6 +162,44 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
         XCTAssertLessThan(answered, cleanedUp)
     }
 
+    /// A reload while a client waits for the old version's answer: the client gets it, the new
+    /// version answers what comes after.
+    func testReloadWithAnOpenTicketDropsNobody() async throws {
+        try await startPending(["pending": "authenticate", "delay_ms": "700"])
+        let connecting = Task { try await self.connect("during-reload", username: "good", password: "x") }
+        try await waitUntil("a ticket is open") { try self.node.broker.hooks.openTickets == 1 }
+        try await node.plugins.reload(name: "pending")
+        let client = try await connecting.value
+        XCTAssertTrue(client.isActive)
+        let after = try await refusal("after-reload", username: "deny", password: "x")
+        XCTAssertEqual(after, .badUserNameOrPassword, "the new version answers")
+    }
+
+    /// A hook written in Swift against the kernel answers `.pending` and completes through the
+    /// registry, as the C bridge does.
+    func testSwiftHookAnswersPendingThroughTheRegistry() async throws {
+        try await startNode()
+        let registry = try node.broker.hooks
+        let owner = registry.makeOwner(name: "swift-async")
+        await registry.update { chains in
+            chains.authorizePublish.add({ request in
+                guard let ticket = request.ticket else { return .deny(.notAuthorized) }
+                let answer = HookCompletion(request.topic.hasPrefix("deny/") ? .deny(.notAuthorized) : .allow)
+                Task {
+                    try? await Task.sleep(for: .milliseconds(100))
+                    registry.complete(ticket, by: owner, answer)
+                }
+                return .pending
+            }, priority: 0, owner: owner)
+        }
+        let client = try await connect("swift-hooked")
+        let denied = try await client.publish("deny/x", payload: "x", qos: .atLeastOnce)
+        XCTAssertEqual(denied?.reasonCode, .notAuthorized)
+        let allowed = try await client.publish("ok/x", payload: "x", qos: .atLeastOnce)
+        XCTAssertEqual(allowed?.reasonCode, .noMatchingSubscribers)
+        XCTAssertFalse(registry.complete(PendingTicket(12_345), by: owner, HookCompletion(.allow)), "unknown ticket")
+    }
+
     /// The will is authorized at CONNECT: one the client may not publish refuses the connection.
     func testDeniedWillRefusesTheConnect() async throws {
         try await startPending(["pending": "authorize_publish"])

@@ -215,7 +215,8 @@ typedef enum starling_protocol_version {
 /** The hook points, for host->register_hook(). Later versions add ids at the end. */
 typedef enum starling_hook {
     /**
-     * A client sent CONNECT. Event: starling_authenticate_event. Return ALLOW, DENY or IGNORE.
+     * A client sent CONNECT. Event: starling_authenticate_event. Return ALLOW, DENY or IGNORE
+     * (or, since ABI 1.2, PENDING: see starling_decision).
      * DENY refuses the connection with the event's reason_code (MQTT 3.1.1 clients get the
      * nearest return code: 0x86 -> 4 bad user name or password, others -> 5 not authorized).
      * When every callback ignores: a client without username and password is accepted as
@@ -225,19 +226,21 @@ typedef enum starling_hook {
     STARLING_HOOK_AUTHENTICATE = 1,
     /**
      * A connected client sent PUBLISH, before it is routed. Event:
-     * starling_authorize_publish_event. Return ALLOW, DENY or IGNORE. DENY drops the message:
-     * an MQTT 5 client gets PUBACK/PUBREC with 0x87 (QoS 1/2), a QoS 0 message is dropped
-     * silently, and an MQTT 3.1.1 client is acknowledged as usual (it has no way to be told).
+     * starling_authorize_publish_event. Return ALLOW, DENY, IGNORE (or PENDING, ABI 1.2). DENY
+     * drops the message: an MQTT 5 client gets PUBACK/PUBREC with 0x87 (QoS 1/2), a QoS 0
+     * message is dropped silently, and an MQTT 3.1.1 client is acknowledged as usual (it has no
+     * way to be told). The will of a CONNECT is checked here too, at CONNECT (ABI 1.2): a DENY
+     * refuses the connection with 0x87 (MQTT 3.1.1: return code 5).
      * When every callback ignores, authorization.no_match decides (default: allow).
      * Messages published by plugins (host->publish) are not checked.
      */
     STARLING_HOOK_AUTHORIZE_PUBLISH = 2,
     /**
      * A connected client asked for one subscription (called once per filter of a SUBSCRIBE).
-     * Event: starling_authorize_subscribe_event. Return ALLOW, DENY or IGNORE; a callback that
-     * does not deny may also lower the event's qos to grant less. DENY refuses that filter
-     * (SUBACK 0x87; MQTT 3.1.1: 0x80) and the others are still granted. When every callback
-     * ignores, authorization.no_match decides (default: allow).
+     * Event: starling_authorize_subscribe_event. Return ALLOW, DENY, IGNORE (or PENDING, ABI
+     * 1.2); a callback that does not deny may also lower the event's qos to grant less. DENY
+     * refuses that filter (SUBACK 0x87; MQTT 3.1.1: 0x80) and the others are still granted.
+     * When every callback ignores, authorization.no_match decides (default: allow).
      */
     STARLING_HOOK_AUTHORIZE_SUBSCRIBE = 3,
     /**

@@ -1,8 +1,9 @@
 import MQTTCore
 import NIOCore
 
-/// An MQTT 5 enhanced-authentication exchange (5.0 section 4.12) in progress.
-struct AuthExchange {
+/// An MQTT 5 enhanced-authentication exchange (5.0 section 4.12) in progress. A class, so that a
+/// connection pays one pointer for it outside an exchange.
+final class AuthExchange {
     let method: String
     /// The CONNECT being authenticated; nil for a re-authentication of a connected client.
     let connect: Connect?
@@ -13,6 +14,12 @@ struct AuthExchange {
     var awaitingClient = false
     /// Authentication Data for the CONNACK of a successful exchange.
     var successData: ByteBuffer?
+
+    init(method: String, connect: Connect?, hooks: HookList<EnhancedAuthHook>) {
+        self.method = method
+        self.connect = connect
+        self.hooks = hooks
+    }
 }
 
 /// Enhanced authentication: CONNECT with an Authentication Method, AUTH 0x18 back and forth,
@@ -29,13 +36,12 @@ extension MQTTConnection {
     func handleAuthenticating(_ packet: MQTTPacket) {
         switch packet {
         case .auth(let auth):
-            guard var exchange = authExchange, exchange.awaitingClient, auth.reasonCode == .continueAuthentication,
+            guard let exchange = authExchange, exchange.awaitingClient, auth.reasonCode == .continueAuthentication,
                   auth.properties.authenticationMethod == exchange.method else {
                 loopContext.stats.add(.authenticated(.failure))
                 return refuse(.protocolError, "unexpected AUTH during enhanced authentication")
             }
             exchange.awaitingClient = false
-            authExchange = exchange
             runEnhancedAuth(.continue, data: auth.properties.authenticationData, exchange.hooks, from: 0)
         case .disconnect:
             close()
@@ -100,7 +106,7 @@ extension MQTTConnection {
 
     private func enhancedAuthAnswered(_ step: EnhancedAuthStep, _ answer: EnhancedAuthDecision,
                                       pinned: HookList<EnhancedAuthHook>?, why: String) {
-        guard var exchange = authExchange else { return }
+        guard let exchange = authExchange else { return }
         switch answer {
         case .allow(let data):
             guard let connect = exchange.connect else {
@@ -108,12 +114,10 @@ extension MQTTConnection {
                 return sendAck(.auth(Auth(reasonCode: .success, properties: authProperties(exchange.method, data))))
             }
             exchange.successData = data
-            authExchange = exchange
             authenticated(connect, .accepted(.success))
         case .continue(let data):
             exchange.hooks = pinned ?? exchange.hooks
             exchange.awaitingClient = true
-            authExchange = exchange
             if exchange.connect != nil { state = .authenticating }
             sendAck(.auth(Auth(reasonCode: .continueAuthentication, properties: authProperties(exchange.method, data))))
         case .deny(let code):

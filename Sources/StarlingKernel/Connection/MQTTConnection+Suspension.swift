@@ -17,7 +17,8 @@ extension MQTTConnection {
         case subscribe(SubscribeProgress, HookList<AuthorizeSubscribeHook>)
     }
 
-    struct Suspension {
+    /// A class, so that a connection pays one pointer for it while nothing is pending.
+    final class Suspension {
         let ticket: PendingTicket
         let step: SuspendedStep
         /// The place of the hook that answered pending in the step's chain.
@@ -25,6 +26,15 @@ extension MQTTConnection {
         let plugin: String
         let hook: String
         let timeout: Scheduled<Void>
+
+        init(ticket: PendingTicket, step: SuspendedStep, index: Int, plugin: String, hook: String, timeout: Scheduled<Void>) {
+            self.ticket = ticket
+            self.step = step
+            self.index = index
+            self.plugin = plugin
+            self.hook = hook
+            self.timeout = timeout
+        }
     }
 
     /// Ends a ticketed hook call: when the chain answered pending, suspends the connection on

@@ -13,13 +13,13 @@
  * Options: password; pending = "1": every answer is given later, from a thread, with
  * host->complete_auth (after delay_ms, default 100).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <starling/plugin.h>
+
+#include "workers.h"
 
 #define METHOD "SCRAM-TEST"
 
@@ -30,9 +30,7 @@ typedef struct state {
     int pending;
     int delay_ms;
     int32_t reason_code;
-    pthread_mutex_t lock;
-    pthread_cond_t idle;
-    int workers;
+    workers workers;
 } state;
 
 typedef struct job {
@@ -49,19 +47,13 @@ static void *worker(void *arg)
     job *j = arg;
     state *s = j->s;
     char line[64];
-    struct timespec pause;
     int rc;
-    pause.tv_sec = j->s->delay_ms / 1000;
-    pause.tv_nsec = (long)(j->s->delay_ms % 1000) * 1000000L;
-    nanosleep(&pause, NULL);
+    sleep_ms(s->delay_ms);
     rc = s->host->complete_auth(s->plugin, j->ticket, j->decision, j->reason_code, j->len ? j->data : NULL, j->len);
     snprintf(line, sizeof line, "complete_auth -> %d", rc);
     s->host->log(s->plugin, STARLING_LOG_INFO, line);
     free(j);
-    pthread_mutex_lock(&s->lock);
-    s->workers--;
-    pthread_cond_broadcast(&s->idle);
-    pthread_mutex_unlock(&s->lock);
+    workers_done(&s->workers);
     return NULL;
 }
 
@@ -70,8 +62,6 @@ static int answer(state *s, starling_enhanced_auth_event *e, int32_t decision, c
 {
     size_t len = strlen(out);
     job *j;
-    pthread_t thread;
-    pthread_attr_t attributes;
     if (!s->pending || e->ticket == 0) {
         memcpy(e->out_data, out, len);
         e->out_data_len = len;
@@ -86,20 +76,10 @@ static int answer(state *s, starling_enhanced_auth_event *e, int32_t decision, c
     j->reason_code = s->reason_code;
     j->len = len;
     memcpy(j->data, out, len);
-    pthread_mutex_lock(&s->lock);
-    s->workers++;
-    pthread_mutex_unlock(&s->lock);
-    pthread_attr_init(&attributes);
-    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&thread, &attributes, worker, j) != 0) {
-        pthread_mutex_lock(&s->lock);
-        s->workers--;
-        pthread_mutex_unlock(&s->lock);
+    if (workers_spawn(&s->workers, worker, j) != 0) {
         free(j);
-        pthread_attr_destroy(&attributes);
         return STARLING_DENY;
     }
-    pthread_attr_destroy(&attributes);
     return STARLING_PENDING;
 }
 
@@ -156,8 +136,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
     s->delay_ms = text != NULL ? atoi(text) : 100;
     text = host->option(plugin, "reason_code");
     s->reason_code = text != NULL ? (int32_t)strtol(text, NULL, 0) : 0x87;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->idle, NULL);
+    workers_init(&s->workers);
     if (host->register_hook(plugin, STARLING_HOOK_ENHANCED_AUTH, on_enhanced_auth, 0, s) != STARLING_OK) {
         free(s);
         return 2;
@@ -170,11 +149,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_cleanup(starling_plugin *plugin, void
 {
     state *s = user_data;
     (void)plugin;
-    pthread_mutex_lock(&s->lock);
-    while (s->workers > 0) pthread_cond_wait(&s->idle, &s->lock);
-    pthread_mutex_unlock(&s->lock);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->idle);
+    workers_finish(&s->workers);
     free(s);
     return 0;
 }

@@ -19,13 +19,13 @@
  *   authorize_subscribe filter "deny/..." -> DENY; else ALLOW with subscribe_qos
  * Every completion is logged as "complete HOOK -> RESULT".
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <starling/plugin.h>
+
+#include "workers.h"
 
 typedef struct state {
     starling_plugin *plugin;
@@ -34,9 +34,7 @@ typedef struct state {
     int late_ms;
     int inside;
     int subscribe_qos;
-    pthread_mutex_t lock;
-    pthread_cond_t idle;
-    int workers;
+    workers workers;
 } state;
 
 typedef struct job {
@@ -66,16 +64,10 @@ static void *worker(void *arg)
 {
     job *j = arg;
     state *s = j->s;
-    struct timespec pause;
-    pause.tv_sec = j->delay_ms / 1000;
-    pause.tv_nsec = (long)(j->delay_ms % 1000) * 1000000L;
-    nanosleep(&pause, NULL);
+    sleep_ms(j->delay_ms);
     finish(j);
     free(j);
-    pthread_mutex_lock(&s->lock);
-    s->workers--;
-    pthread_cond_broadcast(&s->idle);
-    pthread_mutex_unlock(&s->lock);
+    workers_done(&s->workers);
     return NULL;
 }
 
@@ -83,8 +75,6 @@ static void *worker(void *arg)
 static int later(state *s, uint64_t ticket, const char *hook, int32_t decision, int32_t value, int delay_ms)
 {
     job *j;
-    pthread_t thread;
-    pthread_attr_t attributes;
     if (ticket == 0) return decision;
     if (delay_ms < 0) return STARLING_PENDING;
     j = malloc(sizeof *j);
@@ -100,20 +90,10 @@ static int later(state *s, uint64_t ticket, const char *hook, int32_t decision, 
         free(j);
         return STARLING_PENDING;
     }
-    pthread_mutex_lock(&s->lock);
-    s->workers++;
-    pthread_mutex_unlock(&s->lock);
-    pthread_attr_init(&attributes);
-    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&thread, &attributes, worker, j) != 0) {
-        pthread_mutex_lock(&s->lock);
-        s->workers--;
-        pthread_mutex_unlock(&s->lock);
+    if (workers_spawn(&s->workers, worker, j) != 0) {
         free(j);
-        pthread_attr_destroy(&attributes);
         return STARLING_DENY;
     }
-    pthread_attr_destroy(&attributes);
     return STARLING_PENDING;
 }
 
@@ -190,8 +170,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
     s->late_ms = number(host, plugin, "late_ms", 1500);
     s->inside = number(host, plugin, "inside", 0);
     s->subscribe_qos = number(host, plugin, "subscribe_qos", -1);
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->idle, NULL);
+    workers_init(&s->workers);
     if (pending == NULL) pending = "";
     if (strstr(pending, "client_connect") != NULL)
         host->register_hook(plugin, STARLING_HOOK_CLIENT_CONNECT, on_client_connect, 0, s);
@@ -211,12 +190,8 @@ STARLING_PLUGIN_EXPORT int starling_plugin_cleanup(starling_plugin *plugin, void
 {
     state *s = user_data;
     (void)plugin;
-    pthread_mutex_lock(&s->lock);
-    while (s->workers > 0) pthread_cond_wait(&s->idle, &s->lock);
-    pthread_mutex_unlock(&s->lock);
+    workers_finish(&s->workers);
     s->host->log(s->plugin, STARLING_LOG_INFO, "pending plugin cleanup done");
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->idle);
     free(s);
     return 0;
 }

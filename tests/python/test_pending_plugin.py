@@ -1,0 +1,72 @@
+"""Asynchronous plugin decisions (ABI 1.2) seen by paho-mqtt: a plugin answers authenticate with
+PENDING and completes from its own thread; CONNACK waits for the answer, a denial carries the
+plugin's code, and plugin_loader.pending_timeout denies an answer that never comes."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from conftest import REPO
+from test_plugins import CC_LINE, nodes  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.starling_only  # Starling's own plugin interface
+
+
+def build_pending_plugin(out: Path) -> Path:
+    subprocess.run(CC_LINE + ["-D_POSIX_C_SOURCE=200809L", "-pthread", "-o", str(out),
+                              "Tests/PluginTests/Fixtures/pending_plugin.c"],
+                   cwd=REPO, check=True, capture_output=True, text=True)
+    return out
+
+
+def connack(port: int, client_id: str, username: str, timeout: float = 5.0) -> tuple[int, float]:
+    """Connects with MQTT 5; returns the CONNACK reason code and how long it took."""
+    done = threading.Event()
+    result: dict[str, int] = {}
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    client.username_pw_set(username, "x")
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties):
+        result["rc"] = reason_code.value
+        done.set()
+
+    client.on_connect = on_connect
+    start = time.monotonic()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert done.wait(timeout), f"no CONNACK for {client_id} within {timeout} s"
+        return result["rc"], time.monotonic() - start
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_pending_authentication_with_paho(tmp_path, nodes):  # noqa: F811
+    plugin = build_pending_plugin(tmp_path / "pending.so")
+    config = tmp_path / "pending.toml"
+    config.write_text(f"""
+[plugin_loader]
+pending_timeout = "1s"
+
+[[plugins]]
+path = "{plugin}"
+name = "pending"
+options = {{ pending = "authenticate", delay_ms = "300" }}
+""")
+    node = nodes("--config", str(config))
+    port = node.port()
+    rc, took = connack(port, "py-good", "good")
+    assert rc == 0 and took >= 0.25, (rc, took)
+    rc, _ = connack(port, "py-deny", "deny")
+    assert rc == 0x86
+    rc, took = connack(port, "py-never", "never")
+    assert rc == 0x87 and took >= 0.9, (rc, took)
+    node.wait_log("plugin pending did not answer its authenticate hook within 1 s")
