@@ -4,9 +4,12 @@
 import CStarlingPlugin
 import Foundation
 
-private func state(_ userData: UnsafeMutableRawPointer?) -> AuthHTTP {
-    Unmanaged<AuthHTTP>.fromOpaque(userData!).takeUnretainedValue()
+private func state(_ userData: UnsafeMutableRawPointer) -> AuthHTTP {
+    Unmanaged<AuthHTTP>.fromOpaque(userData).takeUnretainedValue()
 }
+
+/// What a callback answers for a NULL event or user_data (never sent by the broker): no opinion.
+private let noOpinion = Int32(STARLING_IGNORE.rawValue)
 
 private func code(_ answer: AuthHTTP.Answer) -> Int32 {
     switch answer {
@@ -17,8 +20,9 @@ private func code(_ answer: AuthHTTP.Answer) -> Int32 {
 
 /// STARLING_HOOK_AUTHENTICATE.
 let onAuthenticate: starling_hook_fn = { event, userData in
+    guard let event, let userData else { return noOpinion }
     let auth = state(userData)
-    let connect = event!.assumingMemoryBound(to: starling_authenticate_event.self)
+    let connect = event.assumingMemoryBound(to: starling_authenticate_event.self)
     let e = connect.pointee
     let clientId = Query.text(e.client_id, e.client_id_len) ?? ""
     let query = Query(kind: .authenticate, fields: [
@@ -51,7 +55,8 @@ private func authorize(_ auth: AuthHTTP, _ kind: Query.Kind, ticket: UInt64, cli
 
 /// STARLING_HOOK_AUTHORIZE_PUBLISH.
 let onAuthorizePublish: starling_hook_fn = { event, userData in
-    let publish = event!.assumingMemoryBound(to: starling_authorize_publish_event.self)
+    guard let event, let userData else { return noOpinion }
+    let publish = event.assumingMemoryBound(to: starling_authorize_publish_event.self)
     let e = publish.pointee
     return authorize(state(userData), .publish, ticket: ticket(of: publish, size: e.struct_size, at: \.ticket),
                      clientId: Query.text(e.client_id, e.client_id_len) ?? "", username: Query.text(e.username, e.username_len),
@@ -60,7 +65,8 @@ let onAuthorizePublish: starling_hook_fn = { event, userData in
 
 /// STARLING_HOOK_AUTHORIZE_SUBSCRIBE.
 let onAuthorizeSubscribe: starling_hook_fn = { event, userData in
-    let subscribe = event!.assumingMemoryBound(to: starling_authorize_subscribe_event.self)
+    guard let event, let userData else { return noOpinion }
+    let subscribe = event.assumingMemoryBound(to: starling_authorize_subscribe_event.self)
     let e = subscribe.pointee
     return authorize(state(userData), .subscribe, ticket: ticket(of: subscribe, size: e.struct_size, at: \.ticket),
                      clientId: Query.text(e.client_id, e.client_id_len) ?? "", username: Query.text(e.username, e.username_len),

@@ -192,3 +192,4 @@ def test_twenty_reloads_keep_clients_and_threads(tmp_path, nodes, auth_http, dec
     after = wait_for(lambda: (n := broker_threads(node)) <= before and n or None, 15,
                      message=lambda: f"threads back to {before} (now {broker_threads(node)})")
     assert after <= before
+    print(f"broker threads before 20 reloads: {before}, after: {after}")
