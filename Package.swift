@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Shipped Swift plugins export the header's three entry points and nothing else, also in debug
+/// builds, which compile with -enable-testing and would export every internal symbol.
+let swiftPluginExports: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/plugins/exports.map"], .when(platforms: [.linux])),
+]
+
 let package = Package(
     name: "Starling",
     platforms: [.macOS(.v15)],
@@ -11,6 +17,10 @@ let package = Package(
         .library(name: "StarlingKernel", targets: ["StarlingKernel"]),
         .library(name: "StarlingPlugins", targets: ["StarlingPlugins"]),
         .library(name: "StarlingMetrics", targets: ["StarlingMetrics"]),
+        // The Swift plugins we ship, each a shared object exporting the header's three entry points
+        // (.build/<config>/libstarling-hello-swift.so, libstarling-auth-http.so).
+        .library(name: "starling-hello-swift", type: .dynamic, targets: ["HelloSwiftPlugin"]),
+        .library(name: "starling-auth-http", type: .dynamic, targets: ["AuthHTTPPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -45,6 +55,22 @@ let package = Package(
             path: "include",
             exclude: ["README.md"],
             publicHeadersPath: "."
+        ),
+        // Shipped Swift plugins: each depends on the header only (plus the toolchain's Foundation),
+        // because a Swift image is never unmapped and anything linked in is copied at every reload.
+        .target(
+            name: "HelloSwiftPlugin",
+            dependencies: ["CStarlingPlugin"],
+            path: "plugins/hello-swift",
+            exclude: ["README.md"],
+            linkerSettings: swiftPluginExports
+        ),
+        .target(
+            name: "AuthHTTPPlugin",
+            dependencies: ["CStarlingPlugin"],
+            path: "plugins/auth-http",
+            exclude: ["README.md"],
+            linkerSettings: swiftPluginExports
         ),
         // Mosquitto password hashes ($6$ SHA-512, $7$ PBKDF2-SHA512) and password files.
         .target(
@@ -175,6 +201,8 @@ let package = Package(
             dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingPasswords",
                            "StarlingFFI", "StarlingMetrics",
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
         ),
