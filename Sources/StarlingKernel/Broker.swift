@@ -25,6 +25,8 @@ public final class Broker: Sendable {
     let shuttingDown = ManagedAtomic<Bool>(false)
     let startTime = NIODeadline.now()
     let sysIntervalObserver = SysIntervalObserver()
+    /// The cluster this node belongs to, if any (each loop keeps its own reference for publishes).
+    let clusterBox = NIOLockedValueBox<ClusterAttachment?>(nil)
 
     /// - Parameters:
     ///   - group: the event loops connections run on (each gets a delivery context).
@@ -63,17 +65,22 @@ public final class Broker: Sendable {
     /// Routes `message` to every matching subscription (and stores it if retained).
     /// Returns the number of sessions it was handed to. Must run on `context.loop`.
     /// `beforeDelivery` runs with the number of matching sessions before anything is sent to
-    /// them, so a publisher's acknowledgement goes out ahead of the copies.
+    /// them, so a publisher's acknowledgement goes out ahead of the copies (other cluster nodes the
+    /// message is forwarded to count as one each). `fromPeer`: another node forwarded it here, so
+    /// it goes to local subscribers only.
     @discardableResult
-    func publish(_ message: Message, from context: LoopContext, beforeDelivery: (Int) -> Void = { _ in }) -> Int {
-        if message.retain, context.settings.mqtt.retainAvailable {
+    func publish(_ message: Message, from context: LoopContext, fromPeer: Bool = false,
+                 beforeDelivery: (Int) -> Void = { _ in }) -> Int {
+        if message.retain, context.settings.mqtt.retainAvailable, !fromPeer {
             retained.update(with: message)
         }
         var deliveries = context.takeScratch()
         defer { context.returnScratch(&deliveries) }
         router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
-        if deliveries.isEmpty { context.stats.dropped(.noSubscribers) }
-        beforeDelivery(deliveries.count)
+        var nodes = 0
+        if let cluster = context.cluster, !fromPeer { nodes = cluster.forward(message, loopIndex: context.index) }
+        if deliveries.isEmpty && nodes == 0 { context.stats.dropped(.noSubscribers) }
+        beforeDelivery(deliveries.count + nodes)
         for delivery in deliveries { context.deliver(message, delivery) }
         return deliveries.count
     }

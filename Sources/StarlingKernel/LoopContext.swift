@@ -30,6 +30,8 @@ final class LoopContext: @unchecked Sendable {
     /// by `HookRegistry.update`).
     var hooks = HookChains()
     var hooksVersion = 0
+    /// The cluster, once attached: publishes on this loop are offered to it for forwarding.
+    var cluster: ClusterAttachment?
 
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
         self.settings = settings

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import StarlingAdmin
+import StarlingCluster
 import StarlingKernel
 import StarlingMetrics
 import StarlingPlugins
@@ -50,6 +51,8 @@ public final class RunningNode: Sendable {
     public var apiAddress: SocketAddress? { admin?.address }
     /// The HTTP API; nil when `api.enabled` is false.
     public let admin: AdminServer?
+    /// The node's cluster membership; nil when no cookie is set.
+    public let cluster: ClusterNode?
     private let controller: NodeController
     private let group: MultiThreadedEventLoopGroup
     private let serverChannels: [Channel]
@@ -58,7 +61,8 @@ public final class RunningNode: Sendable {
 
     private init(broker: Broker, plugins: PluginManager, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
                  listeners: [(config: ListenerConfig, address: SocketAddress)], controller: NodeController,
-                 admin: AdminServer?, sys: SysPublisher, logger: Logger) {
+                 admin: AdminServer?, cluster: ClusterNode?, sys: SysPublisher, logger: Logger) {
+        self.cluster = cluster
         self.broker = broker
         self.plugins = plugins
         self.group = group
@@ -101,6 +105,7 @@ public final class RunningNode: Sendable {
                                     logger: logger)
         var channels: [Channel] = []
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
+        var cluster: ClusterNode?
         do {
             try await loadPlugins(config, into: plugins, logger: logger)
             for listener in config.listeners where listener.enabled {
@@ -132,6 +137,14 @@ public final class RunningNode: Sendable {
                                         port: address.port ?? listener.port, maxConnections: listener.maxConnections)
                 },
                 logLevel: logLevel, logger: logger)
+            if config.cluster.isEnabled {
+                do {
+                    cluster = try await ClusterNode.start(name: settings.nodeName, config: config.cluster, broker: broker,
+                                                          group: group, dataDir: config.dataDir, logger: logger)
+                } catch {
+                    throw NodeStartError(message: "\(error)")
+                }
+            }
             var admin: AdminServer?
             if config.api.enabled {
                 do {
@@ -139,7 +152,8 @@ public final class RunningNode: Sendable {
                         configuration: AdminServer.Configuration(
                             bind: config.api.bind, port: config.api.port, dataDir: config.dataDir,
                             extraRoutes: [prometheusRoute(MetricsExporter(broker: broker))],
-                            plugins: PluginController(manager: plugins)),
+                            metrics: cluster.map { [clusterMetrics($0)] } ?? [],
+                            plugins: PluginController(manager: plugins), cluster: cluster),
                         broker: broker, node: controller, group: group, logger: logger)
                 } catch {
                     throw NodeStartError(message: "\(error)")
@@ -148,8 +162,9 @@ public final class RunningNode: Sendable {
             let sys = SysPublisher(broker: broker, version: starlingVersion)
             sys.start()
             return RunningNode(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
-                               controller: controller, admin: admin, sys: sys, logger: logger)
+                               controller: controller, admin: admin, cluster: cluster, sys: sys, logger: logger)
         } catch {
+            await cluster?.stop()
             for channel in channels { try? await channel.close() }
             await plugins.unloadAll()
             try? await group.shutdownGracefully()
@@ -178,6 +193,7 @@ public final class RunningNode: Sendable {
         logger.info("shutting down")
         sys.stop()
         await admin?.stop()
+        await cluster?.stop()
         for channel in serverChannels { try? await channel.close() }
         try? await broker.disconnectAll().get()
         // Let the DISCONNECT packets leave before the loops stop.
@@ -194,6 +210,11 @@ private func prometheusRoute(_ exporter: MetricsExporter) -> AdminRoute {
         try request.query.rejectUnknown([])
         return .text(exporter.prometheusText(), contentType: MetricsExporter.contentType)
     }
+}
+
+/// The cluster's counters for `GET /api/v1/metrics`: forwards out, in and lost, in all and per node.
+private func clusterMetrics(_ cluster: ClusterNode) -> MetricsProvider {
+    { cluster.counters() }
 }
 
 extension ServerConfig {

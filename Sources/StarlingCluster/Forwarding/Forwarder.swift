@@ -1,0 +1,122 @@
+import Atomics
+import MQTTCore
+import NIOConcurrencyHelpers
+import NIOCore
+import StarlingKernel
+
+/// Forward, delivery and loss counters of one peer (kept across its reconnections).
+final class PeerStats: Sendable {
+    let forwardedOut = ManagedAtomic<Int>(0)
+    let forwardedIn = ManagedAtomic<Int>(0)
+    let lost = ManagedAtomic<Int>(0)
+}
+
+/// Sends publishes to the nodes whose routes match them, batched per event-loop tick: each
+/// publishing loop collects, per peer, the encoded messages of one round of work and writes them
+/// as one forward frame with one flush. One loop's messages to a peer leave in the order they were
+/// published, so order per publisher and topic holds across the hop.
+final class Forwarder: Sendable {
+    private let routes: RemoteRouteTable
+    private let outboxes: [Outbox]
+    /// The live link of each peer, by name (replaced on the cluster loop, read by flushing loops).
+    let links = NIOLockedValueBox<[String: PeerLink]>([:])
+    private let statsByPeer = NIOLockedValueBox<[String: PeerStats]>([:])
+
+    init(routes: RemoteRouteTable, loops: [EventLoop]) {
+        self.routes = routes
+        self.outboxes = loops.map(Outbox.init)
+    }
+
+    func stats(for peer: String) -> PeerStats {
+        statsByPeer.withLockedValue { table in
+            if let stats = table[peer] { return stats }
+            let stats = PeerStats()
+            table[peer] = stats
+            return stats
+        }
+    }
+
+    var allStats: [String: PeerStats] { statsByPeer.withLockedValue { $0 } }
+
+    /// Queues `message` for each node with a matching route; returns how many. On `loopIndex`'s loop.
+    func forward(_ message: Message, loopIndex: Int) -> Int {
+        guard !routes.isEmpty else { return 0 }
+        let outbox = outboxes[loopIndex]
+        routes.nodes(matching: message.topic, into: &outbox.scratch)
+        defer { outbox.scratch.removeAll(keepingCapacity: true) }
+        guard !outbox.scratch.isEmpty else { return 0 }
+        let encoded = Self.encode(message)
+        for node in outbox.scratch { outbox.append(encoded, to: node, forwarder: self) }
+        return outbox.scratch.count
+    }
+
+    /// The message as an MQTT 5.0 PUBLISH, its expiry as the interval that remains.
+    private static func encode(_ message: Message) -> ByteBuffer {
+        let publish = Publish(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
+                              packetIdentifier: message.qos == .atMostOnce ? nil : 1,
+                              properties: message.outgoingProperties(now: .now(), subscriptionIdentifiers: []))
+        var buffer = ByteBufferAllocator().buffer(capacity: MQTTPacketEncoder.encodedSize(ofPublish: publish, version: .v5))
+        MQTTPacketEncoder.encode(.publish(publish), version: .v5, into: &buffer)
+        return buffer
+    }
+
+    /// Writes one loop's batches: one forward frame per peer. Messages for a peer with no live
+    /// link, or whose write fails, are counted as lost.
+    fileprivate func flush(_ batches: [String: Batch]) {
+        let current = links.withLockedValue { $0 }
+        for (peer, batch) in batches {
+            let stats = self.stats(for: peer)
+            guard let link = current[peer] else {
+                stats.lost.wrappingIncrement(by: batch.count, ordering: .relaxed)
+                continue
+            }
+            var frame = link.channel.allocator.buffer(capacity: batch.bytes.readableBytes + 10)
+            FrameCodec.encode(.forward(count: batch.count, publishes: batch.bytes), into: &frame)
+            stats.forwardedOut.wrappingIncrement(by: batch.count, ordering: .relaxed)
+            let count = batch.count
+            link.channel.writeAndFlush(frame).whenFailure { _ in
+                stats.forwardedOut.wrappingDecrement(by: count, ordering: .relaxed)
+                stats.lost.wrappingIncrement(by: count, ordering: .relaxed)
+            }
+        }
+    }
+}
+
+/// One peer's messages of one tick.
+private struct Batch {
+    var count = 0
+    var bytes: ByteBuffer
+}
+
+/// One publishing loop's pending forwards. Touched on its loop only.
+private final class Outbox: @unchecked Sendable {
+    let loop: EventLoop
+    var scratch: [String] = []
+    private var batches: [String: Batch] = [:]
+    private var flushScheduled = false
+    /// A batch this large is written at once instead of waiting for the end of the tick.
+    static let batchLimit = 1 << 20
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    func append(_ encoded: ByteBuffer, to node: String, forwarder: Forwarder) {
+        var encoded = encoded
+        if batches[node] == nil {
+            batches[node] = Batch(bytes: ByteBufferAllocator().buffer(capacity: max(1024, encoded.readableBytes)))
+        }
+        batches[node]!.count += 1
+        batches[node]!.bytes.writeBuffer(&encoded)
+        if batches[node]!.bytes.readableBytes >= Self.batchLimit {
+            let full = [node: batches.removeValue(forKey: node)!]
+            forwarder.flush(full)
+        }
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.execute { [self] in
+            flushScheduled = false
+            let ready = batches
+            batches.removeAll(keepingCapacity: true)
+            if !ready.isEmpty { forwarder.flush(ready) }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// What the kernel calls on a node that is part of a cluster (`StarlingCluster` implements it).
+/// A node without a cookie has none, and its publish path pays one nil check for it.
+public protocol ClusterAttachment: AnyObject, Sendable {
+    /// A plain (non-shared) filter got its first local subscriber. Called with the router's write
+    /// lock held, in the order the table changed: only record it, never block or call back.
+    func localRouteAdded(_ filter: String)
+    /// The last local subscriber of a plain filter left. Same rules as `localRouteAdded`.
+    func localRouteRemoved(_ filter: String)
+    /// Hands `message` to each other node whose routes match its topic, once per node; returns
+    /// how many nodes it went to. Called on the publishing event loop (`loopIndex` is that loop's
+    /// index in the broker's group), after the local match; it must not block.
+    func forward(_ message: Message, loopIndex: Int) -> Int
+    /// The other nodes' routes: filter to node names (for the API). Any thread.
+    func remoteRoutes() -> [String: [String]]
+}
+
+extension Broker {
+    /// Connects the cluster to the kernel: local route changes from now on go to `cluster`, and
+    /// publishes are offered to it for forwarding. Returns the plain filters subscribed at this
+    /// instant, taken atomically with the switch, so a snapshot plus the stream miss nothing.
+    public func attach(cluster: ClusterAttachment) -> [String] {
+        clusterBox.withLockedValue { $0 = cluster }
+        let filters = router.observe(cluster)
+        for context in contexts {
+            context.loop.execute { context.cluster = cluster }
+        }
+        return filters
+    }
+
+    /// Delivers a message another node forwarded to this node's own subscribers (never forwarded
+    /// again, never stored as retained here). Must be called on `loop`, one of the broker's loops.
+    /// Returns the number of sessions it was handed to.
+    @discardableResult
+    public func deliverForwarded(_ message: Message, on loop: EventLoop) -> Int {
+        publish(message, from: context(for: loop), fromPeer: true)
+    }
+
+    /// The event loops of the broker's group, in index order (`forward`'s `loopIndex`).
+    public var eventLoops: [EventLoop] { contexts.map(\.loop) }
+}
