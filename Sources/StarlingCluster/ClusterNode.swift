@@ -26,8 +26,9 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
     private let forwarder: Forwarder
     private let store: MemberStore
 
-    /// The bound cluster port.
-    public private(set) var port = 0
+    /// The bound cluster port (0 until bound).
+    public var port: Int { boundPort.load(ordering: .acquiring) }
+    private let boundPort = ManagedAtomic<Int>(0)
     private var serverChannel: Channel?
     private var heartbeat: RepeatedTask?
     private var stopped = false
@@ -72,12 +73,17 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         guard let cookie = config.cookie else { throw ClusterStartError(message: "the cluster needs a cookie") }
         let node = ClusterNode(name: name, cookie: cookie, config: config, broker: broker, group: group,
                                dataDir: dataDir, logger: logger)
+        // Attach first: a link admitted as soon as the port opens already has the local routes.
+        try await node.loop.submit {
+            node.localFilters = Set(broker.attach(cluster: node))
+        }.get()
         let host = config.bind ?? NodeAddress(name: name, port: 0).host
         let channel: Channel
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: Forwarder.linkWaterMark)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(LinkHandler(node: node, target: nil))
@@ -88,11 +94,10 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
             throw ClusterStartError(message: "cannot listen on cluster port \(host):\(config.port): \(error)")
         }
         let port = channel.localAddress?.port ?? config.port
+        node.boundPort.store(port, ordering: .releasing)
         logger.info("cluster listening on \(host):\(port)", metadata: ["node": "\(name)"])
         try await node.loop.submit {
             node.serverChannel = channel
-            node.port = port
-            node.localFilters = Set(broker.attach(cluster: node))
             var known = node.store.load()
             for seed in config.seeds {
                 if let address = NodeAddress(parsing: seed), !known.contains(where: { $0.name == address.name }) {
@@ -138,13 +143,18 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         member?.dialing = true
         member?.lastDial = .now()
         let finished: @Sendable (LinkOutcome) -> Void = { [self] result in
-            loop.execute { self.members[address.name]?.dialing = false }
+            loop.execute {
+                guard let member = self.members[address.name] else { return }
+                member.dialing = false
+                if member.link == nil { member.state = .down }
+            }
             outcome?(result)
         }
         let timeout = TimeAmount.milliseconds(Int64(min(max(config.downAfterMilliseconds, 1000), 5000)))
         ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: Forwarder.linkWaterMark)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(LinkHandler(node: self, target: address, outcome: finished))

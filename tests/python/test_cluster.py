@@ -271,3 +271,30 @@ def test_a_silent_node_is_declared_down_and_comes_back(three, client_factory, ui
         n3.broker.proc.send_signal(signal.SIGCONT)
     wait_mesh([n1, n2, n3], timeout=10)
     wait_for(lambda: n1.routes().get(f"{uid}/#") == [n3.name], timeout=5, message="n3's routes resynced")
+
+
+def test_forwards_to_a_node_that_stops_reading_are_counted_lost(three, client_factory, uid):
+    n1, n2, n3 = three
+    subscribe_and_replicate(client_factory, n3, [n1, n2], f"{uid}/#", qos=0)
+    n3.broker.signal(signal.SIGSTOP)
+    try:
+        pub = client_factory(n1.broker, "pub")
+        payload, sent = b"x" * 1024, 0
+        started = time.monotonic()
+        while time.monotonic() - started < DOWN_AFTER * 0.7 and sent < 40_000:  # all before n3 is declared down
+            pub.publish(f"{uid}/flood", payload, qos=0)
+            sent += 1
+        wait_purged([n1], f"{uid}/#", DETECTION_BOUND)
+
+        def settled():
+            m = n1.metrics()
+            return m[f"cluster.forwarded.out.{n3.name}"] + m[f"cluster.forwards.lost.{n3.name}"] == sent and m
+
+        metrics = wait_for(settled, timeout=5, message=lambda: f"out + lost == {sent}: {n1.metrics()}")
+        lost = metrics[f"cluster.forwards.lost.{n3.name}"]
+        print(f"\nSIGSTOP flood: {sent} forwards to a node that stopped reading, {lost} counted lost")
+        assert lost > 0
+        status = {m["name"]: m for m in n1.status()["members"]}
+        assert status[n3.name]["forwards_lost"] == lost
+    finally:
+        n3.broker.proc.send_signal(signal.SIGCONT)

@@ -22,6 +22,10 @@ final class Forwarder: Sendable {
     let links = NIOLockedValueBox<[String: PeerLink]>([:])
     private let statsByPeer = NIOLockedValueBox<[String: PeerStats]>([:])
 
+    /// A link whose unsent bytes pass the high mark (a peer that stopped reading) takes no more
+    /// forwards until they fall below the low mark: those are counted as lost, and memory stays bounded.
+    static let linkWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 8 << 20, high: 16 << 20)
+
     init(routes: RemoteRouteTable, loops: [EventLoop]) {
         self.routes = routes
         self.outboxes = loops.map(Outbox.init)
@@ -66,7 +70,7 @@ final class Forwarder: Sendable {
         let current = links.withLockedValue { $0 }
         for (peer, batch) in batches {
             let stats = self.stats(for: peer)
-            guard let link = current[peer] else {
+            guard let link = current[peer], link.channel.isWritable else {
                 stats.lost.wrappingIncrement(by: batch.count, ordering: .relaxed)
                 continue
             }
