@@ -46,7 +46,7 @@ final class DeliveryTests: IntegrationTestCase, @unchecked Sendable {
         try await publisher.mqtt.publish("", payload: "4", qos: .atLeastOnce, properties: [.topicAlias(1)])
 
         try await subscriber.messages.wait(for: 4)
-        let onTheWire = subscriber.packets.matches { $0.publish }
+        let onTheWire = try await subscriber.packets.matches(atLeast: 4) { $0.publish }
         XCTAssertEqual(onTheWire.topics, ["ta/long/topic", "ta/long/topic", "ta/other", "ta/other"])
         XCTAssertEqual(onTheWire.texts, ["1", "2", "3", "4"])
         XCTAssertEqual(onTheWire.map(\.properties.topicAlias), [nil, nil, nil, nil],
@@ -65,7 +65,7 @@ final class DeliveryTests: IntegrationTestCase, @unchecked Sendable {
         let delivered = try await subscriber.messages.wait(for: 4)
         XCTAssertEqual(delivered.topics, ["sa/x", "sa/x", "sa/y", "sa/x"], "the client resolves the aliases")
         XCTAssertEqual(delivered.texts, delivered.topics)
-        let onTheWire = subscriber.packets.matches { $0.publish }
+        let onTheWire = try await subscriber.packets.matches(atLeast: 4) { $0.publish }
         XCTAssertEqual(onTheWire.topics, ["sa/x", "", "sa/y", ""])
         XCTAssertEqual(onTheWire.map(\.properties.topicAlias), [1, 1, 2, 1])
     }
@@ -84,7 +84,7 @@ final class DeliveryTests: IntegrationTestCase, @unchecked Sendable {
 
         let delivered = try await subscriber.messages.wait(for: 1)
         XCTAssertEqual(delivered.texts, ["small"])
-        let onTheWire = subscriber.packets.matches { $0.publish }
+        let onTheWire = try await subscriber.packets.matches(atLeast: 1) { $0.publish }
         XCTAssertEqual(onTheWire.topics, ["sd/x"],
                        "the first PUBLISH a subscriber sees for a topic must name it, not use an alias it never got")
         XCTAssertEqual(delivered.topics, ["sd/x"], "the client could not resolve the alias")

@@ -58,7 +58,7 @@ struct file_stamp {
 #define DECISION_KEY_MAX 512
 
 struct cached_decision {
-    unsigned long hash;
+    unsigned long long hash;
     size_t key_len; /* 0: empty slot */
     char *key;      /* need, subscribe, username flag, then username, client id and topic, NUL-separated */
     int decision;
@@ -502,17 +502,30 @@ static void clear_cache(struct acl_state *s)
     }
 }
 
-static void maybe_reload(struct acl_state *s)
+/*
+ * A monotonic clock for the once-a-second look at the file. This runs on every decision, so take the
+ * tick-granular clock where there is one: a few nanoseconds instead of a full clock read.
+ */
+static long long monotonic_ns(void)
 {
     struct timespec now;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &now);
+#endif
+    return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+static void maybe_reload(struct acl_state *s)
+{
     struct stat st;
     struct file_stamp stamp;
     struct ruleset *fresh;
     char message[800];
     long long now_ns;
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    now_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
+    now_ns = monotonic_ns();
     if (now_ns - s->last_check_ns < 1000000000LL) {
         return;
     }
@@ -584,14 +597,27 @@ static size_t request_key(const struct request *r, char *key)
     return len;
 }
 
-static unsigned long fnv1a(const char *data, size_t len)
+/*
+ * A hash of the cache key, eight bytes at a time (a byte-at-a-time hash showed up in profiles: it
+ * runs on every PUBLISH). Multiply-xorshift mixing; the key's length seeds it.
+ */
+static unsigned long long key_hash(const char *data, size_t len)
 {
-    unsigned long h = 2166136261UL;
-    size_t i;
-    for (i = 0; i < len; i++) {
-        h = (h ^ (unsigned char)data[i]) * 16777619UL;
+    const unsigned long long k = 0x9E3779B97F4A7C15ULL;
+    unsigned long long h = len * k, word;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&word, data + i, 8);
+        h = (h ^ word) * k;
+        h ^= h >> 29;
     }
-    return h;
+    if (i < len) {
+        word = 0;
+        memcpy(&word, data + i, len - i);
+        h = (h ^ word) * k;
+        h ^= h >> 29;
+    }
+    return h ^ (h >> 32);
 }
 
 /* The rules' answer for `r` (-1: no rule matched), from the cache when it has one. Lock held. */
@@ -599,13 +625,13 @@ static int cached_evaluate(struct acl_state *s, const struct request *r)
 {
     char key[DECISION_KEY_MAX];
     size_t len = request_key(r, key);
-    unsigned long hash;
+    unsigned long long hash;
     struct cached_decision *slot;
     int decision;
     if (len == 0) {
         return evaluate(s->rules, r);
     }
-    hash = fnv1a(key, len);
+    hash = key_hash(key, len);
     slot = &s->cache[hash % DECISION_CACHE_SLOTS];
     if (slot->key_len == len && slot->hash == hash && memcmp(slot->key, key, len) == 0) {
         return slot->decision;
@@ -724,11 +750,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
         free(s);
         return 3;
     }
-    {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        s->last_check_ns = (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
-    }
+    s->last_check_ns = monotonic_ns();
     if (host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_PUBLISH, on_authorize_publish,
                             STARLING_PRIORITY_DEFAULT, s) != STARLING_OK
         || host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_SUBSCRIBE, on_authorize_subscribe,

@@ -39,7 +39,6 @@ extension MQTTConnection {
             return refusePublish(publish, .payloadFormatInvalid, "payload is not UTF-8 as its format indicator says")
         }
 
-        let now = NIODeadline.now()
         // Authorization (hooks, else authorization.no_match); a QoS 2 retransmission was authorized the first time.
         if publish.qos != .exactlyOnce || !session.awaitingRelease.contains(publish.packetIdentifier!),
            let why = checkPublishAuthorization(publish) {
@@ -47,11 +46,11 @@ extension MQTTConnection {
         }
         switch publish.qos {
         case .atMostOnce:
-            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: .now()),
                            from: loopContext)
         case .atLeastOnce:
             let packetId = publish.packetIdentifier!
-            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: .now()),
                            from: loopContext) { matched in
                 sendAck(.puback(PublishAck(packetIdentifier: packetId,
                                            reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
@@ -66,7 +65,7 @@ extension MQTTConnection {
                 return disconnect(.receiveMaximumExceeded, reason: "more QoS 2 messages awaiting PUBREL than the receive maximum")
             }
             _ = session.beginIncomingExactlyOnce(packetId)
-            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: now),
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: .now()),
                            from: loopContext) { matched in
                 sendAck(.pubrec(PublishAck(packetIdentifier: packetId,
                                            reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))

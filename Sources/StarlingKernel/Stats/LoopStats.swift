@@ -55,16 +55,19 @@ final class LoopStats: @unchecked Sendable {  // the block is written by one thr
         }
     }
 
+    /// swift-atomics' storage for an Int, spelled through its protocol: `Int.AtomicRepresentation`
+    /// is ambiguous once the standard library's Synchronization is imported elsewhere in the module.
+    private typealias AtomicSlot = AtomicsStorage<Int>
     private static let cacheLine = 128
-    private let block: UnsafeMutablePointer<Int.AtomicRepresentation>
+    private let block: UnsafeMutablePointer<AtomicSlot>
 
     init() {
-        let bytes = (Slot.count * MemoryLayout<Int.AtomicRepresentation>.stride + Self.cacheLine - 1)
+        let bytes = (Slot.count * MemoryLayout<AtomicSlot>.stride + Self.cacheLine - 1)
             / Self.cacheLine * Self.cacheLine
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.cacheLine)
-        let capacity = bytes / MemoryLayout<Int.AtomicRepresentation>.stride
-        block = raw.bindMemory(to: Int.AtomicRepresentation.self, capacity: capacity)
-        block.initialize(repeating: Int.AtomicRepresentation(0), count: capacity)
+        let capacity = bytes / MemoryLayout<AtomicSlot>.stride
+        block = raw.bindMemory(to: AtomicSlot.self, capacity: capacity)
+        block.initialize(repeating: AtomicSlot(0), count: capacity)
     }
 
     deinit {
@@ -92,3 +95,6 @@ final class LoopStats: @unchecked Sendable {  // the block is written by one thr
         add(.bytesSent, bytes)
     }
 }
+
+/// The swift-atomics storage type of `Value`.
+typealias AtomicsStorage<Value: AtomicValue> = Value.AtomicRepresentation

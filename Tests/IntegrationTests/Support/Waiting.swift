@@ -109,6 +109,16 @@ final class Recorder<Element: Sendable>: @unchecked Sendable {
     /// All elements `extract` picks something out of, in order.
     func matches<T>(_ extract: (Element) -> T?) -> [T] { all.compactMap(extract) }
 
+    /// Waits until `extract` picks something out of at least `count` elements, and returns all it
+    /// picks. (The packet and message recorders fill from separate streams: one may lag the other.)
+    func matches<T>(atLeast count: Int, timeout: Duration = .seconds(5),
+                    _ extract: @escaping @Sendable (Element) -> T?) async throws -> [T] {
+        try await waitUntil("\(count) matching \(T.self) among \(Element.self)s", timeout: timeout) {
+            self.all.compactMap(extract).count >= count || self.finished
+        }
+        return matches(extract)
+    }
+
     /// Waits for the first element `extract` picks something out of.
     func first<T>(timeout: Duration = .seconds(5), _ extract: @escaping @Sendable (Element) -> T?) async throws -> T {
         try await waitUntil("a matching \(T.self) among \(Element.self)s", timeout: timeout) {
