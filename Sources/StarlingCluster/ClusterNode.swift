@@ -185,7 +185,9 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
                     link.retire()
                     return nil
                 }
-                existing.retire()
+                // Closed a little later, so the peer switches to the new link before it sees the old
+                // one close (the two sockets' events are not ordered) and never thinks this node down.
+                loop.scheduleTask(in: .milliseconds(Int64(config.heartbeatIntervalMilliseconds))) { existing.retire() }
             } else if existing.silentNanoseconds < UInt64(config.downAfterMilliseconds) * 1_000_000 {
                 let message = "a node named \(peerName) is already a member and up"
                 logger.error("cluster link refused: name clash", metadata: ["peer": "\(peerName)", "detail": "\(message)"])

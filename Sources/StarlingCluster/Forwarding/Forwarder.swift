@@ -98,8 +98,9 @@ private final class Outbox: @unchecked Sendable {
     var scratch: [String] = []
     private var batches: [String: Batch] = [:]
     private var flushScheduled = false
-    /// A batch this large is written at once instead of waiting for the end of the tick.
-    static let batchLimit = 1 << 20
+    /// A batch this large is written at once instead of waiting for the end of the tick (smaller
+    /// frames let the receiving node flush to its subscribers between them).
+    static let batchLimit = 64 << 10
 
     init(loop: EventLoop) { self.loop = loop }
 

@@ -82,8 +82,13 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
             pending!.writeBuffer(&incoming)
         }
         link.lastHeard.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+        processFrames(context: context)
+    }
+
+    /// Handles the whole frames read so far, unless a forward frame is still being delivered.
+    private func processFrames(context: ChannelHandlerContext) {
         do {
-            while case .some = pending, let frame = try FrameCodec.decode(from: &pending!) {
+            while backlog == nil, case .some = pending, let frame = try FrameCodec.decode(from: &pending!) {
                 handle(frame, context: context)
                 if case .closed = state { return }
             }
@@ -164,8 +169,8 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
             node.loop.execute { [node, link] in node.applySnapshot(filters, from: peer, link: link!) }
         case (.established(let peer), .routeOps(let ops)):
             node.loop.execute { [node, link] in node.applyRouteOps(ops, from: peer, link: link!) }
-        case (.established(let peer), .forward(let count, var publishes)):
-            deliver(count: count, publishes: &publishes, from: peer, context: context)
+        case (.established(let peer), .forward(_, let publishes)):
+            deliver(publishes: publishes, from: peer, context: context)
         case (.established(let peer), .leave):
             node.loop.execute { [node, link] in node.peerLeft(peer, link: link!) }
         default:
@@ -208,12 +213,30 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
         callback?(result)
     }
 
-    /// Delivers a forward batch to this node's own subscribers.
-    private func deliver(count: Int, publishes: inout ByteBuffer, from peer: PeerIdentity, context: ChannelHandlerContext) {
+    /// Forwarded messages delivered in one event-loop turn. Between turns the loop reads the
+    /// subscribers' acknowledgements and drains their sockets, so a large forward frame cannot
+    /// overrun their in-flight windows and queues; meanwhile the link is not read (TCP pushes back).
+    static let deliveriesPerTurn = 128
+
+    /// The rest of a forward frame still to deliver, and from whom.
+    private var backlog: (publishes: ByteBuffer, peer: PeerIdentity)?
+    private var reading = true
+
+    /// Delivers a forward frame to this node's own subscribers, a turn's worth now and the rest in
+    /// later turns.
+    private func deliver(publishes: ByteBuffer, from peer: PeerIdentity, context: ChannelHandlerContext) {
+        backlog = (publishes, peer)
+        deliverBacklog(context: context)
+    }
+
+    private func deliverBacklog(context: ChannelHandlerContext) {
+        guard let (frame, peer) = backlog else { return }
+        var publishes = frame
+        backlog = nil
         let now = NIODeadline.now()
         var delivered = 0
         do {
-            while let packet = try decoder.next(from: &publishes) {
+            while delivered < Self.deliveriesPerTurn, let packet = try decoder.next(from: &publishes) {
                 guard case .publish(let publish) = packet else { continue }
                 node.broker.deliverForwarded(Message(publish: publish, topic: publish.topic, publisherId: nil, now: now),
                                              on: context.eventLoop)
@@ -221,7 +244,29 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
             }
         } catch {
             node.logger.error("cluster: bad forwarded message", metadata: ["peer": "\(peer.address.name)", "error": "\(error)"])
+            publishes.moveReaderIndex(to: publishes.writerIndex)
         }
+        node.broker.flushDeliveries(on: context.eventLoop)
         node.stats(for: peer.address.name).forwardedIn.wrappingIncrement(by: delivered, ordering: .relaxed)
+        guard publishes.readableBytes == 0 else {
+            backlog = (publishes, peer)
+            setReading(false, context: context)
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.execute { [self] in
+                let context = bound.value
+                deliverBacklog(context: context)
+                guard backlog == nil, case .established = state else { return }
+                processFrames(context: context)
+                if backlog == nil { setReading(true, context: context) }
+            }
+            return
+        }
+    }
+
+    private func setReading(_ on: Bool, context: ChannelHandlerContext) {
+        guard reading != on else { return }
+        reading = on
+        try? context.channel.syncOptions?.setOption(ChannelOptions.autoRead, value: on)
+        if on { context.read() }
     }
 }

@@ -29,8 +29,9 @@ enum Frame: Equatable {
 
     /// The protocol version this build speaks.
     static let version: UInt8 = 1
-    /// Frames larger than this are refused (a forward batch is cut well below it).
-    static let maximumLength = 64 << 20
+    /// Frames larger than this are refused: room for one forwarded message of MQTT's largest size
+    /// (a forward batch is otherwise cut at 64 KB).
+    static let maximumLength = 268_435_455 + (1 << 20)
 
     var typeCode: UInt8 {
         switch self {

@@ -38,6 +38,14 @@ extension Broker {
         publish(message, from: context(for: loop), fromPeer: true)
     }
 
+    /// Writes and flushes what deliveries on `loop` have batched so far (the end of a read burst
+    /// does the same). A peer's forward frame may carry thousands of messages: flushing every few
+    /// hundred lets subscribers' sockets drain as they arrive instead of after the whole frame.
+    /// Must be called on `loop`.
+    public func flushDeliveries(on loop: EventLoop) {
+        context(for: loop).flush()
+    }
+
     /// The event loops of the broker's group, in index order (`forward`'s `loopIndex`).
     public var eventLoops: [EventLoop] { contexts.map(\.loop) }
 }
