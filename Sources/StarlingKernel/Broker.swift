@@ -82,6 +82,7 @@ public final class Broker: Sendable {
         if deliveries.isEmpty && nodes == 0 { context.stats.dropped(.noSubscribers) }
         beforeDelivery(deliveries.count + nodes)
         for delivery in deliveries { context.deliver(message, delivery) }
+        if fromPeer { context.noteForwardBacklogs(deliveries) }
         return deliveries.count
     }
 

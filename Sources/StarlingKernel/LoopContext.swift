@@ -32,6 +32,21 @@ final class LoopContext: @unchecked Sendable {
     var hooksVersion = 0
     /// The cluster, once attached: publishes on this loop are offered to it for forwarding.
     var cluster: ClusterAttachment?
+    /// Sessions of this loop that had to queue a message another node forwarded while they were
+    /// online (their window or socket was full): the cluster link waits for them to drain.
+    var forwardBacklogs: [Session] = []
+
+    /// Records the online sessions of this loop that `deliveries` (of a forwarded message) left with
+    /// a queue. A few are enough to tell the link to wait.
+    func noteForwardBacklogs(_ deliveries: [Delivery]) {
+        for delivery in deliveries where forwardBacklogs.count < 64 {
+            let session = delivery.session
+            if session.context === self, session.connection != nil, session.queuedCount > 0,
+               !forwardBacklogs.contains(where: { $0 === session }) {
+                forwardBacklogs.append(session)
+            }
+        }
+    }
 
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
         self.settings = settings

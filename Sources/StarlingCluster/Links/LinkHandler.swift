@@ -88,7 +88,7 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
     /// Handles the whole frames read so far, unless a forward frame is still being delivered.
     private func processFrames(context: ChannelHandlerContext) {
         do {
-            while backlog == nil, case .some = pending, let frame = try FrameCodec.decode(from: &pending!) {
+            while backlog == nil, !waiting, case .some = pending, let frame = try FrameCodec.decode(from: &pending!) {
                 handle(frame, context: context)
                 if case .closed = state { return }
             }
@@ -217,9 +217,16 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
     /// subscribers' acknowledgements and drains their sockets, so a large forward frame cannot
     /// overrun their in-flight windows and queues; meanwhile the link is not read (TCP pushes back).
     static let deliveriesPerTurn = 128
+    /// How long the link waits for a subscriber slower than it before delivering on regardless
+    /// (the subscriber's queue then overflows as it would on one node): one stuck client must not
+    /// hold up every other subscriber of this peer's messages for long.
+    static let patience = TimeAmount.milliseconds(200)
 
     /// The rest of a forward frame still to deliver, and from whom.
     private var backlog: (publishes: ByteBuffer, peer: PeerIdentity)?
+    /// A continuation is scheduled: no frame is handled until it has run.
+    private var waiting = false
+    private var congestedSince: NIODeadline?
     private var reading = true
 
     /// Delivers a forward frame to this node's own subscribers, a turn's worth now and the rest in
@@ -229,38 +236,59 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
         deliverBacklog(context: context)
     }
 
+    /// Delivers up to a turn's worth of the backlog; when some is left or subscribers are behind,
+    /// stops reading the link and schedules itself again.
     private func deliverBacklog(context: ChannelHandlerContext) {
-        guard let (frame, peer) = backlog else { return }
-        var publishes = frame
-        backlog = nil
+        if let (frame, peer) = backlog {
+            var publishes = frame
+            backlog = nil
+            let now = NIODeadline.now()
+            var delivered = 0
+            do {
+                while delivered < Self.deliveriesPerTurn, let packet = try decoder.next(from: &publishes) {
+                    guard case .publish(let publish) = packet else { continue }
+                    node.broker.deliverForwarded(Message(publish: publish, topic: publish.topic, publisherId: nil, now: now),
+                                                 on: context.eventLoop)
+                    delivered += 1
+                }
+            } catch {
+                node.logger.error("cluster: bad forwarded message", metadata: ["peer": "\(peer.address.name)", "error": "\(error)"])
+                publishes.moveReaderIndex(to: publishes.writerIndex)
+            }
+            node.broker.flushDeliveries(on: context.eventLoop)
+            node.stats(for: peer.address.name).forwardedIn.wrappingIncrement(by: delivered, ordering: .relaxed)
+            if publishes.readableBytes > 0 { backlog = (publishes, peer) }
+        }
+        let congested = isCongested(context: context)
+        guard backlog != nil || congested else { return }
+        setReading(false, context: context)
+        waiting = true
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let resume: @Sendable () -> Void = { [self] in
+            let context = bound.value
+            waiting = false
+            guard case .established = state else { return }
+            deliverBacklog(context: context)
+            guard !waiting else { return }
+            processFrames(context: context)
+            if backlog == nil && !waiting { setReading(true, context: context) }
+        }
+        if congested {
+            context.eventLoop.scheduleTask(in: .milliseconds(1), resume)
+        } else {
+            context.eventLoop.execute(resume)
+        }
+    }
+
+    /// Whether subscribers on this loop are behind with forwarded messages (and still within patience).
+    private func isCongested(context: ChannelHandlerContext) -> Bool {
+        guard node.broker.hasForwardBacklog(on: context.eventLoop) else {
+            congestedSince = nil
+            return false
+        }
         let now = NIODeadline.now()
-        var delivered = 0
-        do {
-            while delivered < Self.deliveriesPerTurn, let packet = try decoder.next(from: &publishes) {
-                guard case .publish(let publish) = packet else { continue }
-                node.broker.deliverForwarded(Message(publish: publish, topic: publish.topic, publisherId: nil, now: now),
-                                             on: context.eventLoop)
-                delivered += 1
-            }
-        } catch {
-            node.logger.error("cluster: bad forwarded message", metadata: ["peer": "\(peer.address.name)", "error": "\(error)"])
-            publishes.moveReaderIndex(to: publishes.writerIndex)
-        }
-        node.broker.flushDeliveries(on: context.eventLoop)
-        node.stats(for: peer.address.name).forwardedIn.wrappingIncrement(by: delivered, ordering: .relaxed)
-        guard publishes.readableBytes == 0 else {
-            backlog = (publishes, peer)
-            setReading(false, context: context)
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.eventLoop.execute { [self] in
-                let context = bound.value
-                deliverBacklog(context: context)
-                guard backlog == nil, case .established = state else { return }
-                processFrames(context: context)
-                if backlog == nil { setReading(true, context: context) }
-            }
-            return
-        }
+        if congestedSince == nil { congestedSince = now }
+        return now - congestedSince! < Self.patience
     }
 
     private func setReading(_ on: Bool, context: ChannelHandlerContext) {

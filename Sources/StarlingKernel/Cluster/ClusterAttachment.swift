@@ -46,6 +46,17 @@ extension Broker {
         context(for: loop).flush()
     }
 
+    /// Whether a session of `loop` still holds a queue that forwarded messages built up while it
+    /// was online (a subscriber slower than the link). A link delivering forwarded messages on
+    /// `loop` waits while this is true, so the backlog stays in TCP (and the sender) rather than
+    /// overflowing the session's queue. Must be called on `loop`.
+    public func hasForwardBacklog(on loop: EventLoop) -> Bool {
+        let context = context(for: loop)
+        if context.forwardBacklogs.isEmpty { return false }
+        context.forwardBacklogs.removeAll { $0.connection == nil || $0.queuedCount == 0 }
+        return !context.forwardBacklogs.isEmpty
+    }
+
     /// The event loops of the broker's group, in index order (`forward`'s `loopIndex`).
     public var eventLoops: [EventLoop] { contexts.map(\.loop) }
 }
