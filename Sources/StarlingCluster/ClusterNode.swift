@@ -342,17 +342,23 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
 
     public func remoteRoutes() -> [String: [String]] { routes.all() }
 
+    /// Forwards per peer (kept across its reconnections): out to it, in from it, lost on the way to it.
+    public func forwardCounts() -> [(peer: String, out: Int, in: Int, lost: Int)] {
+        forwarder.allStats.sorted { $0.key < $1.key }.map { peer, stats in
+            (peer, stats.forwardedOut.load(ordering: .relaxed), stats.forwardedIn.load(ordering: .relaxed),
+             stats.lost.load(ordering: .relaxed))
+        }
+    }
+
     /// `cluster.forwarded.out`, `cluster.forwarded.in`, `cluster.forwards.lost`, each in all and
     /// per peer (`cluster.forwarded.out.NODE`). Any thread.
     public func counters() -> [String: Int] {
         var result = ["cluster.forwarded.out": 0, "cluster.forwarded.in": 0, "cluster.forwards.lost": 0]
-        for (peer, stats) in forwarder.allStats {
-            let values = [("cluster.forwarded.out", stats.forwardedOut.load(ordering: .relaxed)),
-                          ("cluster.forwarded.in", stats.forwardedIn.load(ordering: .relaxed)),
-                          ("cluster.forwards.lost", stats.lost.load(ordering: .relaxed))]
-            for (key, value) in values {
+        for counts in forwardCounts() {
+            for (key, value) in [("cluster.forwarded.out", counts.out), ("cluster.forwarded.in", counts.in),
+                                 ("cluster.forwards.lost", counts.lost)] {
                 result[key, default: 0] += value
-                result["\(key).\(peer)"] = value
+                result["\(key).\(counts.peer)"] = value
             }
         }
         return result

@@ -151,7 +151,7 @@ public final class RunningNode: Sendable {
                     admin = try await AdminServer.start(
                         configuration: AdminServer.Configuration(
                             bind: config.api.bind, port: config.api.port, dataDir: config.dataDir,
-                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker))],
+                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker), cluster: cluster)],
                             metrics: cluster.map { [clusterMetrics($0)] } ?? [],
                             plugins: PluginController(manager: plugins), cluster: cluster),
                         broker: broker, node: controller, group: group, logger: logger)
@@ -204,12 +204,35 @@ public final class RunningNode: Sendable {
     }
 }
 
-/// `GET /api/v1/prometheus`: the node's metrics in the Prometheus text format.
-private func prometheusRoute(_ exporter: MetricsExporter) -> AdminRoute {
+/// `GET /api/v1/prometheus`: the node's metrics in the Prometheus text format (with the cluster's
+/// forward counters when the node is clustered).
+private func prometheusRoute(_ exporter: MetricsExporter, cluster: ClusterNode?) -> AdminRoute {
     AdminRoute(.GET, "/api/v1/prometheus") { request in
         try request.query.rejectUnknown([])
-        return .text(exporter.prometheusText(), contentType: MetricsExporter.contentType)
+        var text = exporter.prometheusText()
+        if let cluster { text += clusterPrometheusText(cluster) }
+        return .text(text, contentType: MetricsExporter.contentType)
     }
+}
+
+/// `starling_cluster_forwarded_out_total`, `…_forwarded_in_total`, `…_forwards_lost_total`, by `peer`.
+private func clusterPrometheusText(_ cluster: ClusterNode) -> String {
+    let counts = cluster.forwardCounts()
+    let series: [(name: String, help: String, value: ((peer: String, out: Int, in: Int, lost: Int)) -> Int)] = [
+        ("starling_cluster_forwarded_out_total", "messages forwarded to another node", { $0.out }),
+        ("starling_cluster_forwarded_in_total", "messages another node forwarded here", { $0.in }),
+        ("starling_cluster_forwards_lost_total", "forwards lost: no live link, a failed write or a full link buffer", { $0.lost }),
+    ]
+    var lines: [String] = []
+    for metric in series {
+        lines.append("# HELP \(metric.name) \(metric.help)")
+        lines.append("# TYPE \(metric.name) counter")
+        for peer in counts {
+            let label = peer.peer.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            lines.append("\(metric.name){peer=\"\(label)\"} \(metric.value(peer))")
+        }
+    }
+    return lines.joined(separator: "\n") + "\n"
 }
 
 /// The cluster's counters for `GET /api/v1/metrics`: forwards out, in and lost, in all and per node.

@@ -47,6 +47,14 @@ final class WireTests: XCTestCase {
         }
     }
 
+    func testBeforeTheHandshakeFramesAreSmall() throws {
+        var buffer = ByteBufferAllocator().buffer(capacity: 8)
+        buffer.writeInteger(UInt32(1 << 20))
+        XCTAssertThrowsError(try FrameCodec.decode(from: &buffer, maximumLength: Frame.maximumHandshakeLength))
+        buffer.moveReaderIndex(to: 0)
+        XCTAssertNil(try FrameCodec.decode(from: &buffer), "after the handshake, 1 MB is a frame still arriving")
+    }
+
     func testProofsNeedTheCookieAndAreOneSided() {
         let dialer = Hello(name: "n1@h", incarnation: 1, port: 1, nonce: HandshakeProof.nonce())
         let acceptor = Hello(name: "n2@h", incarnation: 2, port: 2, nonce: HandshakeProof.nonce())

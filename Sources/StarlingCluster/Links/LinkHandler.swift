@@ -85,10 +85,16 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
         processFrames(context: context)
     }
 
+    private var maximumFrameLength: Int {
+        if case .established = state { return Frame.maximumLength }
+        return Frame.maximumHandshakeLength
+    }
+
     /// Handles the whole frames read so far, unless a forward frame is still being delivered.
     private func processFrames(context: ChannelHandlerContext) {
         do {
-            while backlog == nil, !waiting, case .some = pending, let frame = try FrameCodec.decode(from: &pending!) {
+            while backlog == nil, !waiting, case .some = pending,
+                  let frame = try FrameCodec.decode(from: &pending!, maximumLength: maximumFrameLength) {
                 handle(frame, context: context)
                 if case .closed = state { return }
             }

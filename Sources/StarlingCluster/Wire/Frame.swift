@@ -32,6 +32,9 @@ enum Frame: Equatable {
     /// Frames larger than this are refused: room for one forwarded message of MQTT's largest size
     /// (a forward batch is otherwise cut at 64 KB).
     static let maximumLength = 268_435_455 + (1 << 20)
+    /// Frames before the handshake has succeeded are small: an unauthenticated peer cannot make
+    /// this node buffer more.
+    static let maximumHandshakeLength = 64 << 10
 
     var typeCode: UInt8 {
         switch self {

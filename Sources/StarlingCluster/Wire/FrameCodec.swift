@@ -56,9 +56,10 @@ enum FrameCodec {
     }
 
     /// Reads one whole frame from `buffer` if it holds one; nil when more bytes are needed.
-    static func decode(from buffer: inout ByteBuffer) throws(FrameError) -> Frame? {
+    /// `maximumLength` bounds what a peer may make this node buffer (small before the handshake).
+    static func decode(from buffer: inout ByteBuffer, maximumLength: Int = Frame.maximumLength) throws(FrameError) -> Frame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
-        guard length >= 2, length <= Frame.maximumLength else { throw FrameError("frame length \(length) out of range") }
+        guard length >= 2, length <= maximumLength else { throw FrameError("frame length \(length) out of range") }
         guard buffer.readableBytes >= 4 + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: 4)
         var body = buffer.readSlice(length: Int(length))!
