@@ -82,7 +82,11 @@ public final class Broker: Sendable {
         if deliveries.isEmpty && nodes == 0 { context.stats.dropped(.noSubscribers) }
         beforeDelivery(deliveries.count + nodes)
         for delivery in deliveries { context.deliver(message, delivery) }
-        if fromPeer { context.noteForwardBacklogs(deliveries) }
+        if fromPeer {
+            for delivery in deliveries where delivery.session.context === context {
+                context.noteForwardBacklog(delivery.session)
+            }
+        }
         return deliveries.count
     }
 

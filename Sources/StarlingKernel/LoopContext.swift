@@ -33,19 +33,25 @@ final class LoopContext: @unchecked Sendable {
     /// The cluster, once attached: publishes on this loop are offered to it for forwarding.
     var cluster: ClusterAttachment?
     /// Sessions of this loop that had to queue a message another node forwarded while they were
-    /// online (their window or socket was full): the cluster link waits for them to drain.
-    var forwardBacklogs: [Session] = []
+    /// online (their window or socket was full): cluster links wait for them to drain.
+    private var forwardBacklogs: [Session] = []
+    /// Set while `forwardBacklogs` is not empty; read by other loops' cluster links.
+    let hasForwardBacklogs = ManagedAtomic<Bool>(false)
 
-    /// Records the online sessions of this loop that `deliveries` (of a forwarded message) left with
-    /// a queue. A few are enough to tell the link to wait.
-    func noteForwardBacklogs(_ deliveries: [Delivery]) {
-        for delivery in deliveries where forwardBacklogs.count < 64 {
-            let session = delivery.session
-            if session.context === self, session.connection != nil, session.queuedCount > 0,
-               !forwardBacklogs.contains(where: { $0 === session }) {
-                forwardBacklogs.append(session)
-            }
-        }
+    /// Notes `session` (of this loop) if a forwarded message left it with a queue while online.
+    /// A few sessions are enough to tell the links to wait.
+    func noteForwardBacklog(_ session: Session) {
+        guard session.connection != nil, session.queuedCount > 0, forwardBacklogs.count < 64,
+              !forwardBacklogs.contains(where: { $0 === session }) else { return }
+        forwardBacklogs.append(session)
+        hasForwardBacklogs.store(true, ordering: .relaxed)
+    }
+
+    /// Forgets the sessions that drained or went offline.
+    func pruneForwardBacklogs() {
+        guard !forwardBacklogs.isEmpty else { return }
+        forwardBacklogs.removeAll { $0.connection == nil || $0.queuedCount == 0 }
+        if forwardBacklogs.isEmpty { hasForwardBacklogs.store(false, ordering: .relaxed) }
     }
 
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
@@ -131,7 +137,10 @@ final class LoopContext: @unchecked Sendable {
             remote[targetIndex].removeAll(keepingCapacity: true)
             let target = broker.contexts[targetIndex]
             target.loop.execute {
-                for (message, delivery) in batch { target.deliver(message, delivery) }
+                for (message, delivery) in batch {
+                    target.deliver(message, delivery)
+                    if message.forwarded { target.noteForwardBacklog(delivery.session) }
+                }
             }
         }
         // Deliveries above may have dirtied connections of this loop (forwarding); flush them all.

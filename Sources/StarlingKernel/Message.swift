@@ -17,6 +17,8 @@ public final class Message: Sendable {
     public let publisherId: String?
     /// When the message expires (5.0 message expiry interval), or nil.
     public let expiresAt: NIODeadline?
+    /// Another cluster node forwarded it here (its subscribers' backlogs hold the link back).
+    public let forwarded: Bool
 
     /// QoS 0 PUBLISH packets, encoded once and shared by every subscriber that needs no
     /// per-connection variation (one per protocol family: 3.x and 5.0). Stored inline: a
@@ -26,7 +28,8 @@ public final class Message: Sendable {
     private let encodedV5 = AtomicLazyReference<EncodedPacket>()
 
     public init(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: Properties = [],
-                publisherId: String?, expiresAt: NIODeadline? = nil) {
+                publisherId: String?, expiresAt: NIODeadline? = nil, forwarded: Bool = false) {
+        self.forwarded = forwarded
         self.topic = topic
         self.payload = payload
         self.qos = qos
@@ -39,7 +42,8 @@ public final class Message: Sendable {
     /// Builds a message from a client's PUBLISH: strips per-connection properties and turns
     /// the expiry interval into a deadline. `now` is read only for a message that expires (a clock
     /// read per PUBLISH showed in profiles).
-    public convenience init(publish: Publish, topic: String, publisherId: String?, now: @autoclosure () -> NIODeadline) {
+    public convenience init(publish: Publish, topic: String, publisherId: String?, now: @autoclosure () -> NIODeadline,
+                            forwarded: Bool = false) {
         var properties = publish.properties
         var expiresAt: NIODeadline? = nil
         if !properties.isEmpty {
@@ -54,7 +58,7 @@ public final class Message: Sendable {
             }
         }
         self.init(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
-                  properties: properties, publisherId: publisherId, expiresAt: expiresAt)
+                  properties: properties, publisherId: publisherId, expiresAt: expiresAt, forwarded: forwarded)
     }
 
     /// The same message with another payload storage or retain flag (retained copies own their bytes).

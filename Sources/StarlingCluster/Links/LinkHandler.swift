@@ -239,51 +239,77 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
     /// later turns.
     private func deliver(publishes: ByteBuffer, from peer: PeerIdentity, context: ChannelHandlerContext) {
         backlog = (publishes, peer)
-        deliverBacklog(context: context)
+        step(context: context)
     }
 
-    /// Delivers up to a turn's worth of the backlog; when some is left or subscribers are behind,
-    /// stops reading the link and schedules itself again.
-    private func deliverBacklog(context: ChannelHandlerContext) {
-        if let (frame, peer) = backlog {
-            var publishes = frame
-            backlog = nil
-            let now = NIODeadline.now()
-            var delivered = 0
-            do {
-                while delivered < Self.deliveriesPerTurn, let packet = try decoder.next(from: &publishes) {
-                    guard case .publish(let publish) = packet else { continue }
-                    node.broker.deliverForwarded(Message(publish: publish, topic: publish.topic, publisherId: nil, now: now),
-                                                 on: context.eventLoop)
-                    delivered += 1
-                }
-            } catch {
-                node.logger.error("cluster: bad forwarded message", metadata: ["peer": "\(peer.address.name)", "error": "\(error)"])
-                publishes.moveReaderIndex(to: publishes.writerIndex)
-            }
-            node.broker.flushDeliveries(on: context.eventLoop)
-            node.stats(for: peer.address.name).forwardedIn.wrappingIncrement(by: delivered, ordering: .relaxed)
-            if publishes.readableBytes > 0 { backlog = (publishes, peer) }
-        }
-        let congested = isCongested(context: context)
-        guard backlog != nil || congested else { return }
+    /// Delivers a turn's worth of the backlog, then, when something is left, other loops have
+    /// deliveries to run or subscribers are behind, stops reading the link and continues later.
+    private func step(context: ChannelHandlerContext) {
+        deliverChunk(context: context)
+        // With several loops, deliveries to their sessions were handed over: continue once they ran,
+        // so their subscribers' backlogs are known before more is delivered.
+        let barrier = node.broker.handoffBarrier(from: context.eventLoop)
+        let congested = barrier == nil && isCongested(context: context)
+        guard backlog != nil || barrier != nil || congested else { return }
         setReading(false, context: context)
         waiting = true
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        let resume: @Sendable () -> Void = { [self] in
-            let context = bound.value
+        let next: @Sendable () -> Void = { [self] in
             waiting = false
-            guard case .established = state else { return }
-            deliverBacklog(context: context)
-            guard !waiting else { return }
-            processFrames(context: context)
-            if backlog == nil && !waiting { setReading(true, context: context) }
+            proceed(context: bound.value)
         }
-        if congested {
-            context.eventLoop.scheduleTask(in: .milliseconds(1), resume)
+        if let barrier {
+            barrier.whenComplete { _ in next() }
+        } else if congested {
+            context.eventLoop.scheduleTask(in: .milliseconds(1), next)
         } else {
-            context.eventLoop.execute(resume)
+            context.eventLoop.execute(next)
         }
+    }
+
+    /// Continues after a pause: waits more while subscribers are behind, delivers the rest of the
+    /// backlog, then handles the frames read meanwhile and reads again.
+    private func proceed(context: ChannelHandlerContext) {
+        guard case .established = state else { return }
+        if isCongested(context: context) {
+            waiting = true
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(1)) { [self] in
+                waiting = false
+                proceed(context: bound.value)
+            }
+            return
+        }
+        if backlog != nil {
+            step(context: context)
+            if waiting { return }
+        }
+        processFrames(context: context)
+        if backlog == nil && !waiting { setReading(true, context: context) }
+    }
+
+    /// Delivers up to `deliveriesPerTurn` messages of the backlog and flushes the subscribers.
+    private func deliverChunk(context: ChannelHandlerContext) {
+        guard let (frame, peer) = backlog else { return }
+        var publishes = frame
+        backlog = nil
+        let now = NIODeadline.now()
+        var delivered = 0
+        do {
+            while delivered < Self.deliveriesPerTurn, let packet = try decoder.next(from: &publishes) {
+                guard case .publish(let publish) = packet else { continue }
+                node.broker.deliverForwarded(Message(publish: publish, topic: publish.topic, publisherId: nil, now: now,
+                                                     forwarded: true),
+                                             on: context.eventLoop)
+                delivered += 1
+            }
+        } catch {
+            node.logger.error("cluster: bad forwarded message", metadata: ["peer": "\(peer.address.name)", "error": "\(error)"])
+            publishes.moveReaderIndex(to: publishes.writerIndex)
+        }
+        node.broker.flushDeliveries(on: context.eventLoop)
+        node.stats(for: peer.address.name).forwardedIn.wrappingIncrement(by: delivered, ordering: .relaxed)
+        if publishes.readableBytes > 0 { backlog = (publishes, peer) }
     }
 
     /// Whether subscribers on this loop are behind with forwarded messages (and still within patience).

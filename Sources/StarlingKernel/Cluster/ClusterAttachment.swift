@@ -46,15 +46,34 @@ extension Broker {
         context(for: loop).flush()
     }
 
-    /// Whether a session of `loop` still holds a queue that forwarded messages built up while it
-    /// was online (a subscriber slower than the link). A link delivering forwarded messages on
-    /// `loop` waits while this is true, so the backlog stays in TCP (and the sender) rather than
-    /// overflowing the session's queue. Must be called on `loop`.
+    /// Whether an online session (on any loop) still holds a queue that forwarded messages built up
+    /// (a subscriber slower than the link). A link delivering forwarded messages waits while this
+    /// is true, so the backlog stays in TCP (and on the sender) rather than overflowing the
+    /// session's queue. Called on `loop`, the link's; other loops are asked to re-check their
+    /// sessions, and answer by the next call.
     public func hasForwardBacklog(on loop: EventLoop) -> Bool {
-        let context = context(for: loop)
-        if context.forwardBacklogs.isEmpty { return false }
-        context.forwardBacklogs.removeAll { $0.connection == nil || $0.queuedCount == 0 }
-        return !context.forwardBacklogs.isEmpty
+        var congested = false
+        for context in contexts where context.hasForwardBacklogs.load(ordering: .relaxed) {
+            if context.loop === loop {
+                context.pruneForwardBacklogs()
+                congested = congested || context.hasForwardBacklogs.load(ordering: .relaxed)
+            } else {
+                context.loop.execute { context.pruneForwardBacklogs() }
+                congested = true
+            }
+        }
+        return congested
+    }
+
+    /// Completes (on `loop`) once every other loop has run what was handed to it so far — the
+    /// deliveries of forwarded messages to its sessions included — and re-checked its sessions'
+    /// backlogs. Nil when the broker has one loop. A link uses it to pace its deliveries.
+    public func handoffBarrier(from loop: EventLoop) -> EventLoopFuture<Void>? {
+        guard contexts.count > 1 else { return nil }
+        let others = contexts.filter { $0.loop !== loop }.map { context in
+            context.loop.submit { context.pruneForwardBacklogs() }
+        }
+        return EventLoopFuture.andAllComplete(others, on: loop)
     }
 
     /// The event loops of the broker's group, in index order (`forward`'s `loopIndex`).
