@@ -62,15 +62,25 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Routes `message` to every matching subscription (and stores it if retained).
+    /// Routes `message` to every matching subscription (and stores it if retained), after the
+    /// `message_publish` hooks (which may change or drop it; a dropped message matched nobody).
     /// Returns the number of sessions it was handed to. Must run on `context.loop`.
     /// `beforeDelivery` runs with the number of matching sessions before anything is sent to
     /// them, so a publisher's acknowledgement goes out ahead of the copies (other cluster nodes the
     /// message is forwarded to count as one each). `fromPeer`: another node forwarded it here, so
     /// it goes to local subscribers only.
     @discardableResult
-    func publish(_ message: Message, from context: LoopContext, fromPeer: Bool = false,
+    func publish(_ original: Message, from context: LoopContext, source: MessageSource = .client, fromPeer: Bool = false,
                  beforeDelivery: (Int) -> Void = { _ in }) -> Int {
+        var message = original
+        // The message_publish hooks ran on the node it was published to.
+        if !context.hooks.messagePublish.isEmpty, !fromPeer {
+            guard let passed = applyPublishHooks(to: original, source: source, context: context) else {
+                beforeDelivery(0)
+                return 0
+            }
+            message = passed
+        }
         if message.retain, context.settings.mqtt.retainAvailable, !fromPeer {
             retained.update(with: message)
         }
@@ -79,7 +89,7 @@ public final class Broker: Sendable {
         router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
         var nodes = 0
         if let cluster = context.cluster, !fromPeer { nodes = cluster.forward(message, loopIndex: context.index) }
-        if deliveries.isEmpty && nodes == 0 { context.stats.dropped(.noSubscribers) }
+        if deliveries.isEmpty && nodes == 0 { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
         beforeDelivery(deliveries.count + nodes)
         for delivery in deliveries { context.deliver(message, delivery) }
         if fromPeer {
@@ -91,8 +101,8 @@ public final class Broker: Sendable {
     }
 
     /// Counts and (rate-limited) logs a QoS 1/2 message a session's limit dropped.
-    func reportDrop(of pending: PendingMessage, session: Session, reason: LoopStats.DropReason) {
-        session.context.stats.dropped(reason)
+    func reportDrop(of pending: PendingMessage, session: Session, reason: MessageDropReason) {
+        session.context.noteDrop(reason, pending.message, subscriberId: session.clientId, qos: pending.qos)
         session.context.logRateLimited(logger, "dropped a QoS \(pending.qos) message for a session",
                                        metadata: ["client_id": "\(session.clientId)", "topic": "\(pending.message.topic)",
                                                   "reason": "\(reason.name)"])

@@ -21,11 +21,9 @@ public final class Message: Sendable {
     public let forwarded: Bool
 
     /// QoS 0 PUBLISH packets, encoded once and shared by every subscriber that needs no
-    /// per-connection variation (one per protocol family: 3.x and 5.0). Stored inline: a
-    /// library class per cache cost two allocations per message and, unspecialised across
-    /// modules, a generic metadata lookup per delivery.
-    private let encodedV3 = AtomicLazyReference<EncodedPacket>()
-    private let encodedV5 = AtomicLazyReference<EncodedPacket>()
+    /// per-connection variation (one per protocol family: 3.x and 5.0).
+    private let encodedV3 = LazyPacket()
+    private let encodedV5 = LazyPacket()
 
     public init(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: Properties = [],
                 publisherId: String?, expiresAt: NIODeadline? = nil, forwarded: Bool = false) {
@@ -89,19 +87,54 @@ public final class Message: Sendable {
     /// change (no expiry to count down). Encoded once by whichever thread first asks.
     func sharedQoS0Packet(version: ProtocolVersion) -> ByteBuffer? {
         guard expiresAt == nil else { return nil }
-        if let cached = version == .v5 ? encodedV5.load() : encodedV3.load() { return cached.bytes }
+        if let cached = version == .v5 ? encodedV5.load() : encodedV3.load() { return cached }
         let publish = Publish(topic: topic, payload: payload, qos: .atMostOnce, retain: false,
                               properties: version == .v5 ? properties : [])
         var buffer = ByteBufferAllocator().buffer(
             capacity: MQTTPacketEncoder.encodedSize(ofPublish: publish, version: version))
         MQTTPacketEncoder.encode(.publish(publish), version: version, into: &buffer)
-        let packet = EncodedPacket(buffer)
-        return (version == .v5 ? encodedV5.storeIfNil(packet) : encodedV3.storeIfNil(packet)).bytes
+        return version == .v5 ? encodedV5.storeIfNil(buffer) : encodedV3.storeIfNil(buffer)
     }
 }
 
-/// An encoded packet behind a reference, for lock-free lazy caching.
-final class EncodedPacket: Sendable {
+/// An encoded packet behind a reference, set once by whichever thread first encodes it.
+///
+/// A word-sized atomic stored inline in the message: the library lazy references cost either two
+/// allocations per message (a class each) or, called unspecialised across modules, a generic
+/// metadata lookup per delivery — both showed in fan-out profiles.
+struct LazyPacket: ~Copyable, Sendable {
+    /// An `Unmanaged<EncodedPacket>` holding one retain, as its address; 0 until set.
+    private let bits = Atomic<UInt>(0)
+
+    init() {}
+
+    func load() -> ByteBuffer? {
+        let word = bits.load(ordering: .acquiring)
+        guard word != 0 else { return nil }
+        return Self.packet(at: word).takeUnretainedValue().bytes
+    }
+
+    /// Stores `bytes` unless another thread stored first; returns the stored packet either way.
+    func storeIfNil(_ bytes: ByteBuffer) -> ByteBuffer {
+        let new = Unmanaged.passRetained(EncodedPacket(bytes))
+        let word = UInt(bitPattern: new.toOpaque())
+        let (stored, existing) = bits.compareExchange(expected: 0, desired: word, ordering: .acquiringAndReleasing)
+        if stored { return bytes }
+        new.release()
+        return Self.packet(at: existing).takeUnretainedValue().bytes
+    }
+
+    deinit {
+        let word = bits.load(ordering: .acquiring)
+        if word != 0 { Self.packet(at: word).release() }
+    }
+
+    private static func packet(at word: UInt) -> Unmanaged<EncodedPacket> {
+        Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: word)!)
+    }
+}
+
+private final class EncodedPacket: Sendable {
     let bytes: ByteBuffer
     init(_ bytes: ByteBuffer) { self.bytes = bytes }
 }

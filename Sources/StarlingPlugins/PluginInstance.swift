@@ -126,10 +126,52 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
                 state.hooks.clientDisconnected.add(bridge.clientDisconnected, priority: priority, owner: owner)
                 name = "client_disconnected"
             default:
-                return StarlingStatus.unsupported
+                guard let added = Self.addMessageHook(hook, bridge, priority: priority, owner: owner, to: &state.hooks) else {
+                    return StarlingStatus.unsupported
+                }
+                name = added
             }
             state.registered.append(PluginHookInfo(hook: name, priority: priority))
             return StarlingStatus.ok
+        }
+    }
+
+    /// Adds an ABI 1.2 hook (message, subscription, session); its name, or nil for an unknown id.
+    private static func addMessageHook(_ hook: Int32, _ bridge: CHookBridge, priority: Int, owner: HookOwner,
+                                       to hooks: inout HookChains) -> String? {
+        switch UInt32(bitPattern: hook) {
+        case STARLING_HOOK_MESSAGE_PUBLISH.rawValue:
+            hooks.messagePublish.add(bridge.messagePublish, priority: priority, owner: owner)
+            return "message_publish"
+        case STARLING_HOOK_MESSAGE_DELIVERED.rawValue:
+            hooks.messageDelivered.add(bridge.messageDelivery, priority: priority, owner: owner)
+            return "message_delivered"
+        case STARLING_HOOK_MESSAGE_ACKED.rawValue:
+            hooks.messageAcked.add(bridge.messageDelivery, priority: priority, owner: owner)
+            return "message_acked"
+        case STARLING_HOOK_MESSAGE_DROPPED.rawValue:
+            hooks.messageDropped.add(bridge.messageDropped, priority: priority, owner: owner)
+            return "message_dropped"
+        case STARLING_HOOK_SUBSCRIBE.rawValue:
+            hooks.subscribe.add(bridge.subscription(hook: "subscribe"), priority: priority, owner: owner)
+            return "subscribe"
+        case STARLING_HOOK_UNSUBSCRIBE.rawValue:
+            hooks.unsubscribe.add(bridge.subscription(hook: "unsubscribe"), priority: priority, owner: owner)
+            return "unsubscribe"
+        case STARLING_HOOK_SESSION_CREATED.rawValue:
+            hooks.sessionCreated.add(bridge.session, priority: priority, owner: owner)
+            return "session_created"
+        case STARLING_HOOK_SESSION_RESUMED.rawValue:
+            hooks.sessionResumed.add(bridge.session, priority: priority, owner: owner)
+            return "session_resumed"
+        case STARLING_HOOK_SESSION_TAKEN_OVER.rawValue:
+            hooks.sessionTakenOver.add(bridge.session, priority: priority, owner: owner)
+            return "session_taken_over"
+        case STARLING_HOOK_SESSION_ENDED.rawValue:
+            hooks.sessionEnded.add(bridge.session, priority: priority, owner: owner)
+            return "session_ended"
+        default:
+            return nil
         }
     }
 
@@ -141,13 +183,15 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
         return nil
     }
 
-    /// Logs a callback result that is not a decision, at most once a second; it counts as DENY.
-    func reportInvalidResult(_ value: Int32, hook: String) {
+    /// Logs a callback result that is not one of `expected`, at most once a second; it counts as
+    /// `countedAs` (DENY for decisions, STOP for hook results).
+    func reportInvalidResult(_ value: Int32, hook: String, expected: String = "ALLOW (1), DENY (2) or IGNORE (0)",
+                             countedAs: String = "DENY") {
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
         let last = lastInvalidResultLog.load(ordering: .relaxed)
         guard last == Int64.min || now - last >= 1_000_000_000,
               lastInvalidResultLog.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
-        logger.error("plugin \(name) returned \(value) from its \(hook) callback, which is not ALLOW (1), DENY (2) or IGNORE (0): counted as DENY")
+        logger.error("plugin \(name) returned \(value) from its \(hook) callback, which is not \(expected): counted as \(countedAs)")
     }
 }
 

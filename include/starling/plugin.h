@@ -51,15 +51,17 @@
  *     - a hook id: register_hook() answers STARLING_ERR_UNSUPPORTED for one the broker lacks.
  * - Coming in later minor versions, at the end of the enums and the table: asynchronous
  *   completion of authentication and authorization (a PENDING decision completed later from any
- *   thread), MQTT 5 enhanced authentication, message hooks (publish, delivered, acked, dropped),
- *   session hooks, subscribing on the plugin's own behalf, metrics, timers and functions exported for libffi calls. Nothing of that is declared before the broker does it.
+ *   thread), MQTT 5 enhanced authentication, subscribing on the plugin's own behalf, metrics, timers and functions exported for libffi calls. Nothing of that is declared before the broker does it.
  *
  * ==========================================================================================
  * Threads
  * ==========================================================================================
  *
  * The broker runs several event-loop threads; each client lives on one of them. Hook callbacks
- * run on the thread of the client concerned: calls for one client never overlap and come in the
+ * run on the thread of the client concerned (MESSAGE_PUBLISH: the publisher's - for a will its
+ * session's, for host->publish the calling event loop's or the first one's, for the HTTP API the
+ * first one's; MESSAGE_DELIVERED, _ACKED and a subscriber's MESSAGE_DROPPED: the subscriber's;
+ * session hooks: the session's): calls for one client never overlap and come in the
  * order of its packets, while calls for different clients may run at the same time on different
  * threads. A callback must therefore protect state it shares between clients (atomics, a mutex)
  * and must return quickly: while it runs, every client of that thread waits. In ABI 1.0 every
@@ -102,8 +104,13 @@ extern "C" {
 /**
  * Additions made to ABI version 1 so far:
  *   1 - starling_host_api.verify_password.
+ *   2 - message hooks: STARLING_HOOK_MESSAGE_PUBLISH, _MESSAGE_DELIVERED, _MESSAGE_ACKED,
+ *       _MESSAGE_DROPPED; subscription hooks: STARLING_HOOK_SUBSCRIBE, _UNSUBSCRIBE; session hooks:
+ *       STARLING_HOOK_SESSION_CREATED, _SESSION_RESUMED, _SESSION_TAKEN_OVER, _SESSION_ENDED; with
+ *       starling_hook_result, starling_message_source, starling_drop_reason,
+ *       starling_session_end_reason, starling_user_property and their event structs.
  */
-#define STARLING_PLUGIN_ABI_MINOR 1
+#define STARLING_PLUGIN_ABI_MINOR 2
 
 /**
  * True when the struct at `ptr` (of type `type`, whose first field is `size_t struct_size`) is
@@ -224,14 +231,96 @@ typedef enum starling_hook {
      * A connection that was announced with CLIENT_CONNECTED has ended. Event:
      * starling_client_disconnected_event. The return value is ignored; every callback is called.
      */
-    STARLING_HOOK_CLIENT_DISCONNECTED = 5
+    STARLING_HOOK_CLIENT_DISCONNECTED = 5,
+
+    /* ----- ABI 1.2: message, subscription and session hooks ----- */
+
+    /**
+     * Every message before it is routed: a client's PUBLISH (after AUTHORIZE_PUBLISH allowed it),
+     * a will, a plugin's host->publish, and the HTTP API's publish. (Messages the broker makes on
+     * $SYS/ do not pass here.) Event: starling_message_publish_event. Return a
+     * starling_hook_result: OK passes the message, as this callback left it, to the next
+     * callback; STOP drops it and ends the chain. A callback may change the topic, payload, QoS,
+     * retain flag, content type and user properties through the event's fields (see there); the
+     * next callback sees the changed message, and subscribers get what the last one left.
+     * A dropped QoS 1/2 message of a client is still acknowledged to it, as one that matched no
+     * subscriber (MQTT 5: PUBACK/PUBREC 0x10; MQTT 3.1.1: a plain acknowledgement). Dropped
+     * messages, and messages rewritten into something invalid (then dropped and logged), reach
+     * MESSAGE_DROPPED callbacks with STARLING_DROP_PUBLISH_HOOK / STARLING_DROP_INVALID_REWRITE.
+     * Any other return value is a plugin bug: logged, and the message is dropped as by STOP.
+     * Cost: with no callback registered, none; each callback call builds no string (the event
+     * points into the broker's own bytes), except the user property array of a message that has
+     * user properties.
+     */
+    STARLING_HOOK_MESSAGE_PUBLISH = 8,
+    /**
+     * A PUBLISH was written to a subscriber's connection (once per copy; again, with dup set, for
+     * a retransmission after reconnecting). Event: starling_message_delivery_event. A
+     * notification: every callback is called, the return value is ignored. Runs on the
+     * subscriber's event-loop thread.
+     */
+    STARLING_HOOK_MESSAGE_DELIVERED = 9,
+    /**
+     * A subscriber acknowledged a QoS 1 delivery (PUBACK) or completed a QoS 2 one (PUBCOMP).
+     * Event: starling_message_delivery_event (dup is false). A notification, as MESSAGE_DELIVERED.
+     */
+    STARLING_HOOK_MESSAGE_ACKED = 10,
+    /**
+     * The broker dropped a message, or one subscriber's copy of it: the event's reason says why
+     * (starling_drop_reason). Event: starling_message_dropped_event. A notification: every
+     * callback is called, the return value is ignored. A message that AUTHORIZE_PUBLISH denied
+     * never becomes one and is not reported here.
+     */
+    STARLING_HOOK_MESSAGE_DROPPED = 11,
+    /**
+     * One filter of a SUBSCRIBE, before anything else looks at it (validation,
+     * AUTHORIZE_SUBSCRIBE). Event: starling_subscription_event. Return a starling_hook_result:
+     * OK passes the filter (possibly rewritten through new_filter) to the next callback; STOP
+     * refuses it (SUBACK 0x87; MQTT 3.1.1: 0x80) and ends the chain; the other filters of the
+     * packet go on. The filter that leaves the chain is validated like the client's own (0x8F
+     * topic filter invalid when it is not a filter) and then authorized. Any other return value
+     * is logged and refuses the filter as STOP.
+     */
+    STARLING_HOOK_SUBSCRIBE = 12,
+    /**
+     * One filter of an UNSUBSCRIBE, before the subscription is removed. Event:
+     * starling_subscription_event (qos is 0). As SUBSCRIBE: OK goes on with the (possibly
+     * rewritten) filter; STOP keeps the subscription and answers UNSUBACK 0x87 (MQTT 3.1.1 has
+     * no per-filter codes: the client is acknowledged and the subscription stays).
+     */
+    STARLING_HOOK_UNSUBSCRIBE = 13,
+    /**
+     * A new session was created for a client: no earlier one existed, or clean start discarded
+     * it (then SESSION_ENDED with STARLING_SESSION_END_DISCARDED came first). Called before the
+     * CONNACK. Event: starling_session_event. A notification.
+     */
+    STARLING_HOOK_SESSION_CREATED = 14,
+    /**
+     * A client resumed its existing session (clean start 0, CONNACK session present). When the
+     * session's earlier connection was still open, SESSION_TAKEN_OVER comes first. Event:
+     * starling_session_event. A notification.
+     */
+    STARLING_HOOK_SESSION_RESUMED = 15,
+    /**
+     * A new connection with the same client id and clean start 0 takes an online session over:
+     * the old connection is closed (MQTT 5: DISCONNECT 0x8E) and the session moves on; called
+     * on the old connection's thread, before SESSION_RESUMED. Event: starling_session_event.
+     * A notification.
+     */
+    STARLING_HOOK_SESSION_TAKEN_OVER = 16,
+    /**
+     * A session ended; the event's reason says why (starling_session_end_reason). Sessions that
+     * outlive a broker shutdown are not reported. Event: starling_session_event. A notification.
+     */
+    STARLING_HOOK_SESSION_ENDED = 17
 } starling_hook;
 
 /**
  * A hook callback. `event` points to the hook's event struct (cast it to the struct the hook
  * names); `user_data` is what was given to register_hook. Called on the client's event-loop
  * thread (see "Threads"); must not block. Returns a starling_decision for the authenticate and
- * authorize hooks; the value is ignored for the others.
+ * authorize hooks, a starling_hook_result for MESSAGE_PUBLISH, SUBSCRIBE and UNSUBSCRIBE; the
+ * value is ignored for the others (notifications).
  */
 typedef int (*starling_hook_fn)(void *event, void *user_data);
 
@@ -349,6 +438,216 @@ typedef struct starling_client_disconnected_event {
     int32_t reason_code;
     void *reserved[8];
 } starling_client_disconnected_event;
+
+/* ----- ABI 1.2: message, subscription and session hooks ----- */
+
+/**
+ * What a MESSAGE_PUBLISH, SUBSCRIBE or UNSUBSCRIBE callback answers.
+ *
+ * Chain rule: callbacks run in order of priority (highest first; equal priorities in load
+ * order). OK passes the message or filter - as this callback left it - to the next callback;
+ * STOP drops the message / refuses the filter and ends the chain. Any other value is a plugin
+ * bug: logged, and counted as STOP.
+ */
+typedef enum starling_hook_result {
+    STARLING_HOOK_OK = 0,
+    STARLING_HOOK_STOP = 1
+} starling_hook_result;
+
+/** Where a message entering the router came from (starling_message_publish_event.source). */
+typedef enum starling_message_source {
+    /** A client's PUBLISH. */
+    STARLING_SOURCE_CLIENT = 1,
+    /** A client's will. */
+    STARLING_SOURCE_WILL = 2,
+    /** A plugin's host->publish. */
+    STARLING_SOURCE_PLUGIN = 3,
+    /** The HTTP API's publish (an operator). */
+    STARLING_SOURCE_API = 4
+} starling_message_source;
+
+/** Why a message, or one subscriber's copy, was dropped (starling_message_dropped_event.reason). */
+typedef enum starling_drop_reason {
+    /** No subscription matched the message. */
+    STARLING_DROP_NO_SUBSCRIBERS = 1,
+    /** The subscriber's queue was full (session.max_queued_messages / max_queued_bytes). */
+    STARLING_DROP_QUEUE_FULL = 2,
+    /** The message expired (MQTT 5 message expiry interval) before it could be sent. */
+    STARLING_DROP_EXPIRED = 3,
+    /** A QoS 0 copy for an offline subscriber (session.queue_qos0_offline is off). */
+    STARLING_DROP_QOS0_OFFLINE = 4,
+    /** Larger than the subscriber's maximum packet size (MQTT 5). */
+    STARLING_DROP_TOO_LARGE = 5,
+    /** A MESSAGE_PUBLISH callback returned STOP. */
+    STARLING_DROP_PUBLISH_HOOK = 6,
+    /** A MESSAGE_PUBLISH callback rewrote the message into something invalid. */
+    STARLING_DROP_INVALID_REWRITE = 7
+} starling_drop_reason;
+
+/** Why a session ended (starling_session_event.reason). */
+typedef enum starling_session_end_reason {
+    /** Its connection ended and it had no expiry interval (MQTT 3.1.1 clean session, or 0). */
+    STARLING_SESSION_END_CLOSED = 1,
+    /** Its expiry interval passed with no client connected. */
+    STARLING_SESSION_END_EXPIRED = 2,
+    /** A new connection with the same client id and clean start 1 discarded it. */
+    STARLING_SESSION_END_DISCARDED = 3,
+    /** Kicked by an operator (HTTP API) or a plugin (host->kick). */
+    STARLING_SESSION_END_KICKED = 4
+} starling_session_end_reason;
+
+/** One MQTT 5 user property. Strings as everywhere: UTF-8, with their length in bytes. */
+typedef struct starling_user_property {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} starling_user_property;
+
+/**
+ * STARLING_HOOK_MESSAGE_PUBLISH.
+ *
+ * How to change the message: set an "out" field to point at bytes of your own and return OK.
+ * The broker copies them right after the callback returns, on the same thread, before it does
+ * anything else there - so they must outlive the return by that much: a string literal, a static
+ * or thread-local buffer, memory reachable from user_data that no other thread changes
+ * meanwhile, or the event's own strings - never the callback's stack (a local array). After the
+ * copy the plugin may reuse them. The broker checks the change and shows the next callback the
+ * changed message (its `new_` fields start NULL again); the in-fields qos and retain are simply
+ * overwritten. After STOP the out-fields are not read. Leave a field alone to keep what it describes: a callback that
+ * changes nothing costs the broker nothing more. A rewritten topic must be a valid topic name
+ * (not empty, no '+' or '#', no NUL, UTF-8, not starting with '$' except "$SYS/", within the
+ * node's topic length and level limits); strings must be UTF-8 without NUL; qos must be 0..2 (a
+ * QoS above the node's maximum is lowered to it). Anything else drops the message: logged
+ * (naming the plugin), reported to MESSAGE_DROPPED as STARLING_DROP_INVALID_REWRITE.
+ */
+typedef struct starling_message_publish_event {
+    size_t struct_size;
+    /** A starling_message_source. */
+    int32_t source;
+    /** The publisher's client id (clients and wills), or NULL (plugins, the API). */
+    const char *client_id;
+    size_t client_id_len;
+    /** The topic name (a topic alias already resolved). */
+    const char *topic;
+    size_t topic_len;
+    /** The payload bytes (binary; NULL when payload_len is 0). */
+    const uint8_t *payload;
+    size_t payload_len;
+    /** In/out: 0, 1 or 2. */
+    int32_t qos;
+    /** In/out: the RETAIN flag (retained when the node has retain available). */
+    bool retain;
+    /** The MQTT 5 content type, or NULL when the message has none. */
+    const char *content_type;
+    size_t content_type_len;
+    /** The MQTT 5 user properties, in order (NULL when user_property_count is 0). */
+    const starling_user_property *user_properties;
+    size_t user_property_count;
+    /** Out: a new topic, new_topic_len bytes (need not be NUL-terminated). */
+    const char *new_topic;
+    size_t new_topic_len;
+    /** Out: a new payload, new_payload_len bytes; any non-NULL pointer with length 0 empties it. */
+    const uint8_t *new_payload;
+    size_t new_payload_len;
+    /** Out: a new content type; any non-NULL pointer with length 0 removes it. */
+    const char *new_content_type;
+    size_t new_content_type_len;
+    /**
+     * Out: set replace_user_properties to true to replace every user property by the
+     * new_user_property_count properties at new_user_properties (0: remove them all).
+     */
+    bool replace_user_properties;
+    const starling_user_property *new_user_properties;
+    size_t new_user_property_count;
+    void *reserved[8];
+} starling_message_publish_event;
+
+/** STARLING_HOOK_MESSAGE_DELIVERED and STARLING_HOOK_MESSAGE_ACKED. Read only. */
+typedef struct starling_message_delivery_event {
+    size_t struct_size;
+    /** The subscriber's client id. */
+    const char *client_id;
+    size_t client_id_len;
+    /** The subscriber's user name, or NULL. */
+    const char *username;
+    size_t username_len;
+    /** The publisher's client id, or NULL (plugins, the API). */
+    const char *publisher_id;
+    size_t publisher_id_len;
+    const char *topic;
+    size_t topic_len;
+    /** The payload bytes (NULL when payload_len is 0). */
+    const uint8_t *payload;
+    size_t payload_len;
+    /** The QoS of this delivery (the message's, capped by the subscription). */
+    int32_t qos;
+    /** The RETAIN flag as sent. */
+    bool retain;
+    /** A retransmission of an earlier delivery (always false for MESSAGE_ACKED). */
+    bool dup;
+    /** The packet identifier (0 for QoS 0). */
+    uint16_t packet_id;
+    void *reserved[8];
+} starling_message_delivery_event;
+
+/** STARLING_HOOK_MESSAGE_DROPPED. Read only. */
+typedef struct starling_message_dropped_event {
+    size_t struct_size;
+    /** A starling_drop_reason. */
+    int32_t reason;
+    /** The subscriber whose copy was dropped, or NULL when the whole message was. */
+    const char *client_id;
+    size_t client_id_len;
+    /** The publisher's client id, or NULL (plugins, the API). */
+    const char *publisher_id;
+    size_t publisher_id_len;
+    const char *topic;
+    size_t topic_len;
+    /** The payload bytes (NULL when payload_len is 0). */
+    const uint8_t *payload;
+    size_t payload_len;
+    /** The QoS of the dropped copy (the message's own when there is no subscriber). */
+    int32_t qos;
+    void *reserved[8];
+} starling_message_dropped_event;
+
+/**
+ * STARLING_HOOK_SUBSCRIBE and STARLING_HOOK_UNSUBSCRIBE. To rewrite the filter, point new_filter
+ * at new_filter_len bytes of your own (UTF-8 without NUL) and return OK; the broker copies them
+ * right after the callback returns (so they must outlive the return: see
+ * starling_message_publish_event) and the next callback sees the new filter. Bytes that are
+ * not UTF-8 refuse the filter with 0x8F (topic filter invalid), logged.
+ */
+typedef struct starling_subscription_event {
+    size_t struct_size;
+    const char *client_id;
+    size_t client_id_len;
+    /** The user name the client connected with, or NULL. */
+    const char *username;
+    size_t username_len;
+    /** The filter (a shared one with its "$share/GROUP/" prefix), not yet validated. */
+    const char *filter;
+    size_t filter_len;
+    /** The QoS requested (SUBSCRIBE); 0 for UNSUBSCRIBE. */
+    int32_t qos;
+    /** Out: a new filter, new_filter_len bytes (need not be NUL-terminated). */
+    const char *new_filter;
+    size_t new_filter_len;
+    void *reserved[8];
+} starling_subscription_event;
+
+/** STARLING_HOOK_SESSION_CREATED, _RESUMED, _TAKEN_OVER and _ENDED. Read only. */
+typedef struct starling_session_event {
+    size_t struct_size;
+    const char *client_id;
+    size_t client_id_len;
+    /** The session expiry interval in seconds (0: the session ends with its connection). */
+    uint32_t expiry_interval;
+    /** SESSION_ENDED: a starling_session_end_reason; 0 for the other hooks. */
+    int32_t reason;
+    void *reserved[8];
+} starling_session_event;
 
 /* ---------------------------------------------------------------------------------------------
  * Options and the broker's function table

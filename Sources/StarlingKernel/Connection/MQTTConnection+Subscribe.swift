@@ -13,7 +13,11 @@ extension MQTTConnection {
         var retainedToSend: [(String, SubscriptionOptions)] = []
         reasonCodes.reserveCapacity(subscribe.subscriptions.count)
         for request in subscribe.subscriptions {
-            let filter = request.filter
+            let filter: String
+            switch hookedFilter(\.subscribe, request.filter, qos: request.qos) {
+            case .use(let hooked): filter = hooked
+            case .refuse(let code): reasonCodes.append(code); continue
+            }
             let shared = MQTTTopic.parseShared(filter)
             guard MQTTTopic.isValidFilter(filter), checkTopicLimits(shared?.filter ?? filter) else {
                 reasonCodes.append(.topicFilterInvalid)
@@ -59,8 +63,11 @@ extension MQTTConnection {
 
     /// UNSUBSCRIBE: 5.0 tells, per filter, whether a subscription existed.
     func handleUnsubscribe(_ unsubscribe: Unsubscribe, session: Session) {
-        let reasonCodes = unsubscribe.filters.map { filter -> ReasonCode in
-            session.removeSubscription(filter) ? .success : .noSubscriptionExisted
+        let reasonCodes = unsubscribe.filters.map { original -> ReasonCode in
+            switch hookedFilter(\.unsubscribe, original, qos: .atMostOnce) {
+            case .use(let filter): return session.removeSubscription(filter) ? .success : .noSubscriptionExisted
+            case .refuse(let code): return code
+            }
         }
         sendAck(.unsuback(UnsubAck(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: reasonCodes)))
     }

@@ -295,7 +295,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         if pending.qos == .atMostOnce, !pending.retain, pending.identifiers.isEmpty, clientTopicAliasMaximum == 0,
            let shared = message.sharedQoS0Packet(version: version) {
             guard shared.readableBytes <= clientMaximumPacketSize else {
-                stats.dropped(.tooLarge)
+                loopContext.noteDrop(.tooLarge, message, subscriberId: clientId, qos: pending.qos)
                 return false
             }
             stats.sent(.publish, bytes: shared.readableBytes)
@@ -310,7 +310,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             }
             let size = MQTTPacketEncoder.encodedSize(ofPublish: publish, version: version)
             guard size <= clientMaximumPacketSize else {
-                stats.dropped(.tooLarge)
+                loopContext.noteDrop(.tooLarge, message, subscriberId: clientId, qos: pending.qos)
                 return false
             }
             // An alias counts as set only once a PUBLISH carrying it goes out.
@@ -325,6 +325,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         stats.add(.messagesSent)
         loopContext.markDirty(self)
+        loopContext.noteDelivered(pending, to: clientId, username: username, packetId: packetId, dup: dup)
         return true
     }
 

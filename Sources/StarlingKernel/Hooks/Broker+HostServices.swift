@@ -16,7 +16,7 @@ extension Broker {
         let message = Message(publish: Publish(topic: topic, payload: payload, qos: qos, retain: retain),
                               topic: topic, publisherId: nil, now: .now())
         // Always a task of its own: a publish never runs inside another one on the same loop.
-        context.loop.execute { self.publish(message, from: context) }
+        context.loop.execute { self.publish(message, from: context, source: .plugin) }
     }
 
     /// Disconnects a client (5.0: DISCONNECT 0x98) and discards its session, shortly after the

@@ -6,6 +6,13 @@ public typealias AuthorizePublishHook = @Sendable (PublishAuthorizationRequest) 
 public typealias AuthorizeSubscribeHook = @Sendable (inout SubscribeAuthorizationRequest) -> HookDecision
 public typealias ClientConnectedHook = @Sendable (ClientConnectedNotice) -> Void
 public typealias ClientDisconnectedHook = @Sendable (ClientDisconnectedNotice) -> Void
+/// May change the message (see `MessagePublishRequest`); `.stop` drops it.
+public typealias MessagePublishHook = @Sendable (inout MessagePublishRequest) -> HookResult
+public typealias MessageDeliveryHook = @Sendable (MessageDeliveryNotice) -> Void
+public typealias MessageDroppedHook = @Sendable (MessageDropNotice) -> Void
+/// May rewrite `request.filter`; `.stop` refuses the filter.
+public typealias SubscriptionHook = @Sendable (inout SubscriptionRequest) -> HookResult
+public typealias SessionHook = @Sendable (SessionNotice) -> Void
 
 /// One registered hook.
 public struct HookEntry<Handler: Sendable>: Sendable {
@@ -62,6 +69,21 @@ public struct HookList<Handler: Sendable>: Sendable {
         return (.ignore, nil)
     }
 
+    /// Calls the hooks in order until one stops; returns the owner that stopped (nil: none did).
+    /// `afterEach` runs after every call that returned `.ok`, with its owner; returning false
+    /// stops the chain there too (the broker found the hook's change invalid).
+    @inline(__always)
+    func run(_ call: (Handler) -> HookResult, afterEach: (HookOwner) -> Bool = { _ in true })
+        -> (stopped: Bool, owner: HookOwner?) {
+        for entry in entries {
+            guard entry.owner.enter() else { continue }
+            let result = call(entry.handler)
+            entry.owner.leave()
+            if result == .stop || !afterEach(entry.owner) { return (true, entry.owner) }
+        }
+        return (false, nil)
+    }
+
     /// Calls every hook (notifications).
     func notifyAll(_ call: (Handler) -> Void) {
         for entry in entries {
@@ -82,6 +104,16 @@ public struct HookChains: Sendable {
     public var authorizeSubscribe = HookList<AuthorizeSubscribeHook>()
     public var clientConnected = HookList<ClientConnectedHook>()
     public var clientDisconnected = HookList<ClientDisconnectedHook>()
+    public var messagePublish = HookList<MessagePublishHook>()
+    public var messageDelivered = HookList<MessageDeliveryHook>()
+    public var messageAcked = HookList<MessageDeliveryHook>()
+    public var messageDropped = HookList<MessageDroppedHook>()
+    public var subscribe = HookList<SubscriptionHook>()
+    public var unsubscribe = HookList<SubscriptionHook>()
+    public var sessionCreated = HookList<SessionHook>()
+    public var sessionResumed = HookList<SessionHook>()
+    public var sessionTakenOver = HookList<SessionHook>()
+    public var sessionEnded = HookList<SessionHook>()
 
     public init() {}
 
@@ -92,6 +124,16 @@ public struct HookChains: Sendable {
         authorizeSubscribe.merge(other.authorizeSubscribe)
         clientConnected.merge(other.clientConnected)
         clientDisconnected.merge(other.clientDisconnected)
+        messagePublish.merge(other.messagePublish)
+        messageDelivered.merge(other.messageDelivered)
+        messageAcked.merge(other.messageAcked)
+        messageDropped.merge(other.messageDropped)
+        subscribe.merge(other.subscribe)
+        unsubscribe.merge(other.unsubscribe)
+        sessionCreated.merge(other.sessionCreated)
+        sessionResumed.merge(other.sessionResumed)
+        sessionTakenOver.merge(other.sessionTakenOver)
+        sessionEnded.merge(other.sessionEnded)
     }
 
     /// Takes every hook of `owner` out.
@@ -101,6 +143,16 @@ public struct HookChains: Sendable {
         authorizeSubscribe.remove(owner: owner)
         clientConnected.remove(owner: owner)
         clientDisconnected.remove(owner: owner)
+        messagePublish.remove(owner: owner)
+        messageDelivered.remove(owner: owner)
+        messageAcked.remove(owner: owner)
+        messageDropped.remove(owner: owner)
+        subscribe.remove(owner: owner)
+        unsubscribe.remove(owner: owner)
+        sessionCreated.remove(owner: owner)
+        sessionResumed.remove(owner: owner)
+        sessionTakenOver.remove(owner: owner)
+        sessionEnded.remove(owner: owner)
     }
 
     /// The same chains with array buffers of their own (one copy per event loop).
@@ -111,12 +163,25 @@ public struct HookChains: Sendable {
         copy.authorizeSubscribe = authorizeSubscribe.unshared()
         copy.clientConnected = clientConnected.unshared()
         copy.clientDisconnected = clientDisconnected.unshared()
+        copy.messagePublish = messagePublish.unshared()
+        copy.messageDelivered = messageDelivered.unshared()
+        copy.messageAcked = messageAcked.unshared()
+        copy.messageDropped = messageDropped.unshared()
+        copy.subscribe = subscribe.unshared()
+        copy.unsubscribe = unsubscribe.unshared()
+        copy.sessionCreated = sessionCreated.unshared()
+        copy.sessionResumed = sessionResumed.unshared()
+        copy.sessionTakenOver = sessionTakenOver.unshared()
+        copy.sessionEnded = sessionEnded.unshared()
         return copy
     }
 
     /// Hooks registered in all.
     public var count: Int {
         authenticate.entries.count + authorizePublish.entries.count + authorizeSubscribe.entries.count
-            + clientConnected.entries.count + clientDisconnected.entries.count
+            + clientConnected.entries.count + clientDisconnected.entries.count + messagePublish.entries.count
+            + messageDelivered.entries.count + messageAcked.entries.count + messageDropped.entries.count
+            + subscribe.entries.count + unsubscribe.entries.count + sessionCreated.entries.count
+            + sessionResumed.entries.count + sessionTakenOver.entries.count + sessionEnded.entries.count
     }
 }

@@ -76,7 +76,7 @@ extension Broker {
         let context = contexts[0]
         let publish = Publish(topic: topic, payload: payload, qos: qos, retain: retain, properties: properties)
         let message = Message(publish: publish, topic: topic, publisherId: nil, now: .now())
-        return try await context.loop.submit { self.publish(message, from: context) }.get()
+        return try await context.loop.submit { self.publish(message, from: context, source: .api) }.get()
     }
 }
 

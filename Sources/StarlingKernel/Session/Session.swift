@@ -41,6 +41,8 @@ final class Session: @unchecked Sendable {
     /// Set once the state has been taken by a newer session object for the same client.
     private(set) var successor: Session?
     private(set) var ended = false
+    /// Set by `kick`: the session's end is reported as kicked.
+    private var kicked = false
     /// False until the state of a previous session object (if any) has been installed.
     private var installed = false
     private var afterInstall: [() -> Void] = []
@@ -73,6 +75,7 @@ final class Session: @unchecked Sendable {
             sequence = state.sequence
         }
         installed = true
+        context.noteSession(state == nil ? \.sessionCreated : \.sessionResumed, self)
         let waiting = afterInstall
         afterInstall = []
         waiting.forEach { $0() }
@@ -103,35 +106,36 @@ final class Session: @unchecked Sendable {
         if let will {
             let delay = min(willDelay, expiryInterval)
             if delay == 0 {
-                broker.publish(will, from: context)
+                broker.publish(will, from: context, source: .will)
             } else {
                 let timer = loop.scheduleTask(in: .seconds(Int64(delay))) { [self] in
                     if let will = pendingWill?.message {
                         pendingWill = nil
-                        broker.publish(will, from: context)
+                        broker.publish(will, from: context, source: .will)
                     }
                 }
                 pendingWill = (will, timer)
             }
         }
         if expiryInterval == 0 {
-            end()
+            end(kicked ? .kicked : .closed)
         } else {
             expiryTimer = loop.scheduleTask(in: .seconds(Int64(expiryInterval))) { [self] in
                 expiryTimer = nil
-                if connection == nil, successor == nil { end() }
+                if connection == nil, successor == nil { end(.expired) }
             }
         }
     }
 
     /// Ends the session: its subscriptions leave the route table, its queue is discarded and a
     /// pending will is published now (the session ending is one of the will's triggers).
-    func end() {
+    func end(_ reason: SessionEndReason) {
         loop.preconditionInEventLoop()
         guard !ended else { return }
         // A client that has just claimed this id takes the session over instead.
         guard broker.registry.remove(clientId, ifCurrent: self) else { return }
         ended = true
+        context.noteSession(\.sessionEnded, self, endReason: reason)
         expiryTimer?.cancel()
         broker.router.unsubscribeAll(self, filters: subscriptions.keys)
         subscriptions = [:]
@@ -141,7 +145,7 @@ final class Session: @unchecked Sendable {
         if let will = pendingWill {
             will.timer?.cancel()
             pendingWill = nil
-            broker.publish(will.message, from: context)
+            broker.publish(will.message, from: context, source: .will)
         }
     }
 
@@ -159,6 +163,8 @@ final class Session: @unchecked Sendable {
             return
         }
         let oldConnection = connection
+        // Taken over only from a connection still open (not one whose DISCONNECT is being processed).
+        let takenOver = oldConnection.map { $0.state != .closed } ?? false
         connection = nil
         awaitingRedelivery.removeAll()
         online.store(false, ordering: .relaxed)
@@ -168,21 +174,23 @@ final class Session: @unchecked Sendable {
         // within its delay and resumes the session.
         let takenOverWill = oldConnection?.takeOver()
         if let will = takenOverWill, will.delay == 0 || !resume {
-            broker.publish(will.message, from: context)
+            broker.publish(will.message, from: context, source: .will)
         }
         if let pending = pendingWill {
             pending.timer?.cancel()
             pendingWill = nil
-            if !resume { broker.publish(pending.message, from: context) }
+            if !resume { broker.publish(pending.message, from: context, source: .will) }
         }
         successor = next
         guard resume else {
             ended = true
+            context.noteSession(\.sessionEnded, self, endReason: .discarded)
             broker.router.unsubscribeAll(self, filters: subscriptions.keys)
             subscriptions = [:]
             completion(nil)
             return
         }
+        if takenOver { context.noteSession(\.sessionTakenOver, self) }
         broker.router.rebind(from: self, to: next, filters: subscriptions)
         let state = SessionState(subscriptions: subscriptions, inflight: inflight, queue: queue,
                                  queuedBytes: queuedBytes, awaitingRelease: awaitingRelease,
@@ -217,11 +225,11 @@ final class Session: @unchecked Sendable {
             return
         }
         guard !ended else { return }
+        let qos = min(message.qos, delivery.qos)
         if message.expiresAt != nil, message.isExpired(at: .now()) {
-            context.stats.dropped(.expired)
+            context.noteDrop(.expired, message, subscriberId: clientId, qos: qos)
             return
         }
-        let qos = min(message.qos, delivery.qos)
         let pending = PendingMessage(message: message, qos: qos,
                                      retain: delivery.retainAsPublished && message.retain,
                                      identifiers: delivery.identifiers, sharedGroup: delivery.sharedGroup)
@@ -272,7 +280,7 @@ final class Session: @unchecked Sendable {
     private func enqueue(_ pending: PendingMessage) {
         let settings = context.settings.session
         if connection == nil, pending.qos == .atMostOnce, !settings.queueQoS0Offline {
-            context.stats.dropped(.qos0Offline)
+            noteDrop(.qos0Offline, pending)
             return
         }
         let messageLimit = settings.maxQueuedMessages
@@ -280,7 +288,7 @@ final class Session: @unchecked Sendable {
         if byteLimit > 0, pending.payloadBytes > byteLimit {
             // It can never fit: drop it rather than empty the queue for it.
             if pending.qos == .atMostOnce {
-                context.stats.dropped(.queueFull)
+                noteDrop(.queueFull, pending)
             } else {
                 broker.reportDrop(of: pending, session: self, reason: .queueFull)
             }
@@ -293,9 +301,9 @@ final class Session: @unchecked Sendable {
             if let index = queue.firstIndex(where: { $0.qos == .atMostOnce }) {
                 let dropped = queue.remove(at: index)
                 queuedBytes -= dropped.payloadBytes
-                context.stats.dropped(.queueFull)
+                noteDrop(.queueFull, dropped)
             } else if pending.qos == .atMostOnce {
-                context.stats.dropped(.queueFull)
+                noteDrop(.queueFull, pending)
                 return
             } else {
                 let dropped = queue.removeFirst()
@@ -305,6 +313,12 @@ final class Session: @unchecked Sendable {
         }
         queue.append(pending)
         queuedBytes += pending.payloadBytes
+    }
+
+    /// Counts a QoS 0 (or expired) copy dropped for this session and tells `message_dropped` hooks.
+    @inline(__always)
+    private func noteDrop(_ reason: MessageDropReason, _ pending: PendingMessage) {
+        context.noteDrop(reason, pending.message, subscriberId: clientId, qos: pending.qos)
     }
 
     /// Moves queued messages to the client while its window and socket allow: first the
@@ -326,7 +340,7 @@ final class Session: @unchecked Sendable {
         while let head = queue.first {
             if head.message.isExpired(at: now) {
                 queuedBytes -= queue.removeFirst().payloadBytes
-                context.stats.dropped(.expired)
+                noteDrop(.expired, head)
                 continue
             }
             if head.qos == .atMostOnce {
@@ -357,6 +371,7 @@ final class Session: @unchecked Sendable {
             return false
         }
         forget(packetId)
+        context.noteAcked(entry.pending, by: clientId, username: lastConnection?.username, packetId: packetId)
         pump()
         return true
     }
@@ -378,6 +393,7 @@ final class Session: @unchecked Sendable {
     func completed(_ packetId: UInt16) -> Bool {
         guard let entry = inflight[packetId], entry.phase == .awaitingComplete else { return false }
         forget(packetId)
+        context.noteAcked(entry.pending, by: clientId, username: lastConnection?.username, packetId: packetId)
         pump()
         return true
     }
@@ -448,11 +464,12 @@ final class Session: @unchecked Sendable {
     /// session, without its will. Runs on the session's loop.
     func kick() {
         expiryInterval = 0
+        kicked = true
         if let connection {
             connection.will = nil
             connection.disconnect(.administrativeAction, reason: "kicked by an administrator")
         } else {
-            end()
+            end(.kicked)
         }
     }
 }

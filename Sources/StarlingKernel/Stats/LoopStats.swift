@@ -8,18 +8,7 @@ import MQTTCore
 /// aligned to and padded to whole cache lines). Anyone may read them, with relaxed loads, to add
 /// up all loops (`Broker.stats`); a reader sees each counter's latest or a slightly older value.
 final class LoopStats: @unchecked Sendable {  // the block is written by one thread, read atomically
-    enum DropReason: Int, CaseIterable, Sendable {
-        case queueFull, expired, qos0Offline, tooLarge, noSubscribers
-        var name: String {
-            switch self {
-            case .queueFull: return "queue_full"
-            case .expired: return "expired"
-            case .qos0Offline: return "qos0_offline"
-            case .tooLarge: return "too_large"
-            case .noSubscribers: return "no_subscribers"
-            }
-        }
-    }
+    typealias DropReason = MessageDropReason
 
     /// A counter's place in the block.
     struct Slot: Sendable {

@@ -64,11 +64,15 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
 
     /// Connects a client; throws `MQTTClientError` (`.connectionRefused` with the CONNACK) when refused.
     func connect(_ clientId: String, version: ProtocolVersion = .v5, username: String? = nil,
-                 password: String? = nil) async throws -> MQTTClient {
+                 password: String? = nil, cleanStart: Bool = true, properties: Properties = [],
+                 autoAck: Bool = true) async throws -> MQTTClient {
         let port = try node.listeners[0].address.port!
-        let configuration = MQTTClientConfiguration(port: port, version: version, clientId: clientId,
+        var configuration = MQTTClientConfiguration(port: port, version: version, clientId: clientId,
                                                     username: username, password: password.map { Array($0.utf8) },
                                                     connectTimeout: .seconds(5), responseTimeout: .seconds(5))
+        configuration.cleanStart = cleanStart
+        configuration.connectProperties = properties
+        configuration.autoAck = autoAck
         let client = try await MQTTClient.connect(configuration)
         lock.withLock { clients.append(client) }
         return client

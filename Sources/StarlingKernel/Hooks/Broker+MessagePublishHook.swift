@@ -1,0 +1,59 @@
+import MQTTCore
+import NIOCore
+
+/// The `message_publish` hook chain, run on every message before it is routed.
+extension Broker {
+    /// Runs the `message_publish` hooks over `message`: the message to route (the same object when
+    /// no hook changed anything), or nil when a hook stopped it or rewrote it into something
+    /// invalid (counted, and told to `message_dropped` hooks).
+    func applyPublishHooks(to message: Message, source: MessageSource, context: LoopContext) -> Message? {
+        var request = MessagePublishRequest(source: source, message: message)
+        var invalid: String?
+        let (stopped, owner) = context.hooks.messagePublish.run({ $0(&request) }) { _ in
+            if let why = request.invalidRewrite {
+                invalid = why
+            } else if request.topicChanged {
+                request.topicChanged = false
+                invalid = invalidTopicReason(request.topic, context: context)
+            }
+            return invalid == nil
+        }
+        guard !stopped else {
+            if let invalid {
+                context.logRateLimited(logger, "dropped a message a message_publish hook rewrote: \(invalid)",
+                                       metadata: ["plugin": "\(owner?.name ?? "?")", "topic": "\(message.topic)"])
+                context.noteDrop(.invalidRewrite, message, subscriberId: nil, qos: message.qos)
+            } else {
+                context.noteDrop(.deniedByHook, message, subscriberId: nil, qos: message.qos)
+            }
+            return nil
+        }
+        guard request.changed else { return message }
+        let maxQoS = QoS(rawValue: UInt8(context.settings.mqtt.maxQoS)) ?? .exactlyOnce
+        var properties = request.properties
+        if !properties.isEmpty {
+            properties.list.removeAll { property in
+                switch property {
+                case .topicAlias, .subscriptionIdentifier, .messageExpiryInterval, .willDelayInterval: return true
+                default: return false
+                }
+            }
+        }
+        return Message(topic: request.topic, payload: request.payload, qos: min(request.qos, maxQoS),
+                       retain: request.retain, properties: properties, publisherId: message.publisherId,
+                       expiresAt: message.expiresAt)
+    }
+
+    /// Why a rewritten topic may not be routed, or nil when it may.
+    private func invalidTopicReason(_ topic: String, context: LoopContext) -> String? {
+        guard MQTTTopic.isValidName(topic) else { return "topic \"\(topic)\" is not a valid topic name" }
+        if topic.utf8.starts(with: "$".utf8), !topic.utf8.starts(with: "$SYS/".utf8) {
+            return "topic \"\(topic)\" starts with $"
+        }
+        let limits = context.settings.mqtt
+        guard topic.utf8.count <= limits.maxTopicLength, MQTTTopic.levelCount(topic) <= limits.maxTopicLevels else {
+            return "topic exceeds the length or level limit"
+        }
+        return nil
+    }
+}

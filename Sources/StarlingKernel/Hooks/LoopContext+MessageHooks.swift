@@ -1,0 +1,49 @@
+import MQTTCore
+
+/// The notification hooks of the delivery path (`message_delivered`, `message_acked`,
+/// `message_dropped`) and of sessions. Each check is a field load and an empty check on the loop's
+/// own copy of the chain; the notice is built only when a hook is registered.
+extension LoopContext {
+    /// Counts a dropped message (or one subscriber's copy) and tells `message_dropped` hooks.
+    @inline(__always)
+    func noteDrop(_ reason: MessageDropReason, _ message: Message, subscriberId: String?, qos: QoS) {
+        stats.dropped(reason)
+        let hooks = self.hooks.messageDropped
+        guard !hooks.isEmpty else { return }
+        let notice = MessageDropNotice(reason: reason, message: message, subscriberId: subscriberId, qos: qos)
+        hooks.notifyAll { $0(notice) }
+    }
+
+    /// Tells `message_delivered` hooks that `pending` was written to `subscriberId`.
+    @inline(__always)
+    func noteDelivered(_ pending: PendingMessage, to subscriberId: String, username: String?, packetId: UInt16?,
+                       dup: Bool) {
+        guard !hooks.messageDelivered.isEmpty else { return }
+        noteDelivery(\.messageDelivered, pending, subscriberId, username, packetId, dup)
+    }
+
+    /// Tells `message_acked` hooks that the subscriber acknowledged `pending` (PUBACK / PUBCOMP).
+    @inline(__always)
+    func noteAcked(_ pending: PendingMessage, by subscriberId: String, username: String?, packetId: UInt16) {
+        guard !hooks.messageAcked.isEmpty else { return }
+        noteDelivery(\.messageAcked, pending, subscriberId, username, packetId, false)
+    }
+
+    private func noteDelivery(_ list: KeyPath<HookChains, HookList<MessageDeliveryHook>>, _ pending: PendingMessage,
+                              _ subscriberId: String, _ username: String?, _ packetId: UInt16?, _ dup: Bool) {
+        let notice = MessageDeliveryNotice(subscriberId: subscriberId, subscriberUsername: username,
+                                           message: pending.message, qos: pending.qos, retain: pending.retain,
+                                           packetId: packetId, dup: dup)
+        hooks[keyPath: list].notifyAll { $0(notice) }
+    }
+
+    /// Tells the hooks of `list` (one of the session hook points) about `session`.
+    func noteSession(_ list: KeyPath<HookChains, HookList<SessionHook>>, _ session: Session,
+                     endReason: SessionEndReason? = nil) {
+        let hooks = self.hooks[keyPath: list]
+        guard !hooks.isEmpty else { return }
+        let notice = SessionNotice(clientId: session.clientId, expiryInterval: session.expiryInterval,
+                                   endReason: endReason)
+        hooks.notifyAll { $0(notice) }
+    }
+}
