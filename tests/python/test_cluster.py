@@ -44,6 +44,13 @@ class Node:
             self.config["cluster"]["seeds"] = RawToml("[" + ", ".join(f'"{s}"' for s in seeds) + "]")
         self.broker = factory(self.config)
 
+    @classmethod
+    def of(cls, broker) -> "Node":
+        """The API and ctl helpers for a broker started some other way."""
+        node = cls.__new__(cls)
+        node.broker = broker
+        return node
+
     @property
     def address(self) -> str:
         return f"{self.name}:{self.cluster_port}"
@@ -311,3 +318,34 @@ def test_forwards_to_a_node_that_stops_reading_are_counted_lost(three, client_fa
         assert status[n3.name]["forwards_lost"] == lost
     finally:
         n3.broker.proc.send_signal(signal.SIGCONT)
+
+
+def test_the_start_flags_and_a_node_without_cookie(broker_factory, tmp_path):
+    port = free_port()
+    cmd = [str(starling_binary()), "start", "--name", "flags@127.0.0.1", "--cookie", "flag-cookie",
+           "--cluster-port", str(port), "--port", "0", "--api-port", "0"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, seen = time.monotonic() + 20, ""
+        while f"cluster listening on 127.0.0.1:{port}" not in seen and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert f"cluster listening on 127.0.0.1:{port}" in seen and "node=flags@127.0.0.1" in seen, seen
+        assert "flag-cookie" not in seen
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    bad = subprocess.run(cmd[:-6] + ["--cluster-port", "70000"], cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert bad.returncode == 2 and "--cluster-port" in bad.stderr, bad.stderr
+    bad = subprocess.run(cmd[:2] + ["--name", "no-host"], cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert bad.returncode == 2 and "--name" in bad.stderr, bad.stderr
+    # Without a cookie the cluster port stays closed and the status says so.
+    plain = broker_factory({"node": {"data_dir": str(tmp_path / "plain")}})
+    assert "cluster listening" not in plain.log_text()
+    status = Node.of(plain)
+    assert status.status() == {"node": "starling@127.0.0.1", "enabled": False, "cluster_port": 0, "local_routes": 0,
+                               "remote_routes": 0, "members": []}
+    done = status.ctl("cluster", "join", "n1@127.0.0.1")
+    assert done.returncode != 0 and "cookie" in done.stderr, done.stderr
