@@ -156,6 +156,11 @@ def test_three_nodes_forward_each_qos_once_to_the_subscribing_node_only(three, c
     # The last subscriber leaving deletes the route everywhere.
     sub.unsubscribe(f"{uid}/#")
     wait_purged([n1, n2], f"{uid}/#", timeout=5)
+    # A topic n1 forwarded before (its match is cached per loop) is no longer forwarded.
+    pub.publish(f"{uid}/order", "after", qos=1)
+    time.sleep(0.3)
+    assert n1.metrics()[f"cluster.forwarded.out.{n3.name}"] == 203
+    assert n3.metrics()["cluster.forwarded.in"] == 203
 
 
 def test_routes_are_reference_counted_per_node(three, client_factory, uid):

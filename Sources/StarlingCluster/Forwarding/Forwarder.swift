@@ -46,12 +46,11 @@ final class Forwarder: Sendable {
     func forward(_ message: Message, loopIndex: Int) -> Int {
         guard !routes.isEmpty else { return 0 }
         let outbox = outboxes[loopIndex]
-        routes.nodes(matching: message.topic, into: &outbox.scratch)
-        defer { outbox.scratch.removeAll(keepingCapacity: true) }
-        guard !outbox.scratch.isEmpty else { return 0 }
+        let nodes = outbox.nodes(matching: message.topic, in: routes)
+        guard !nodes.isEmpty else { return 0 }
         let encoded = Self.encode(message)
-        for node in outbox.scratch { outbox.append(encoded, to: node, forwarder: self) }
-        return outbox.scratch.count
+        for node in nodes { outbox.append(encoded, to: node, forwarder: self) }
+        return nodes.count
     }
 
     /// The message as an MQTT 5.0 PUBLISH, its expiry as the interval that remains.
@@ -95,7 +94,11 @@ private struct Batch {
 /// One publishing loop's pending forwards. Touched on its loop only.
 private final class Outbox: @unchecked Sendable {
     let loop: EventLoop
-    var scratch: [String] = []
+    /// Recent matches (topic → nodes) valid for one generation of the remote route table:
+    /// publishers reuse topics, so most forwards neither walk the trie nor take its lock.
+    private var cache: [String: [String]] = [:]
+    private var cacheGeneration: UInt64 = 0
+    static let cacheCapacity = 4096
     private var batches: [String: Batch] = [:]
     private var flushScheduled = false
     /// A batch this large is written at once instead of waiting for the end of the tick (smaller
@@ -103,6 +106,21 @@ private final class Outbox: @unchecked Sendable {
     static let batchLimit = 64 << 10
 
     init(loop: EventLoop) { self.loop = loop }
+
+    func nodes(matching topic: String, in routes: RemoteRouteTable) -> [String] {
+        let generation = routes.generation
+        if generation != cacheGeneration {
+            cache.removeAll(keepingCapacity: true)
+            cacheGeneration = generation
+        } else if let nodes = cache[topic] {
+            return nodes
+        }
+        var nodes: [String] = []
+        routes.nodes(matching: topic, into: &nodes)
+        if cache.count >= Self.cacheCapacity { cache.removeAll(keepingCapacity: true) }
+        cache[topic] = nodes
+        return nodes
+    }
 
     func append(_ encoded: ByteBuffer, to node: String, forwarder: Forwarder) {
         var encoded = encoded

@@ -9,6 +9,11 @@ import NIOConcurrencyHelpers
 final class RemoteRouteTable: Sendable {
     private let state = NIOLockedValueBox(State())
     private let routeCount = ManagedAtomic<Int>(0)
+    /// Bumped by every change, so publishing loops can tell whether a cached match is stale.
+    private let changes = ManagedAtomic<UInt64>(0)
+
+    /// The current generation of the table (see `changes`).
+    var generation: UInt64 { changes.load(ordering: .acquiring) }
 
     private struct State {
         var root = RouteNode()
@@ -26,6 +31,7 @@ final class RemoteRouteTable: Sendable {
             guard state.filtersByNode[node, default: []].insert(filter).inserted else { return false }
             state.root.insert(levels(filter), node: node)
             routeCount.wrappingIncrement(ordering: .relaxed)
+            changes.wrappingIncrement(ordering: .releasing)
             return true
         }
     }
@@ -37,6 +43,7 @@ final class RemoteRouteTable: Sendable {
             guard state.filtersByNode[node]?.remove(filter) != nil else { return false }
             state.root.remove(levels(filter)[...], node: node)
             routeCount.wrappingDecrement(ordering: .relaxed)
+            changes.wrappingIncrement(ordering: .releasing)
             return true
         }
     }
@@ -54,6 +61,7 @@ final class RemoteRouteTable: Sendable {
             guard let filters = state.filtersByNode.removeValue(forKey: node) else { return 0 }
             for filter in filters { state.root.remove(levels(filter)[...], node: node) }
             routeCount.wrappingDecrement(by: filters.count, ordering: .relaxed)
+            changes.wrappingIncrement(ordering: .releasing)
             return filters.count
         }
     }
