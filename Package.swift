@@ -51,11 +51,24 @@ let package = Package(
             name: "StarlingPasswords",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // libffi (Debian: libffi-dev), for calling functions plugins export by name.
+        .systemLibrary(
+            name: "CFFI",
+            path: "Sources/CFFI",
+            pkgConfig: "libffi",
+            providers: [.apt(["libffi-dev"]), .brew(["libffi"])]
+        ),
+        // Calls C functions of a declared signature (int64, double, bool, string) through libffi.
+        .target(
+            name: "StarlingFFI",
+            dependencies: ["CFFI"]
+        ),
         // The dlopen loader and the bridge between the C plugin ABI and the kernel's hook chain.
         .target(
             name: "StarlingPlugins",
             dependencies: [
                 "CStarlingPlugin",
+                "StarlingFFI",
                 "StarlingPasswords",
                 "StarlingKernel",
                 "MQTTCore",
@@ -111,6 +124,7 @@ let package = Package(
             dependencies: [
                 "StarlingKernel",
                 "StarlingPlugins",
+                "StarlingFFI",
                 "StarlingAdmin",
                 "StarlingMetrics",
                 "StarlingCluster",
@@ -179,6 +193,7 @@ let package = Package(
         .testTarget(
             name: "PluginTests",
             dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingPasswords",
+                           "StarlingFFI", "StarlingMetrics",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]

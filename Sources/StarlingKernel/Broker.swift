@@ -21,6 +21,8 @@ public final class Broker: Sendable {
     let connections: ConnectionLimit
     /// The hook chain plugins attach to.
     public let hooks: HookRegistry
+    /// The counters and gauges plugins report (`host->counter_add`, `host->gauge_set`).
+    public let pluginMetrics = PluginMetrics()
     let peakConnections = ManagedAtomic<Int>(0)
     let shuttingDown = ManagedAtomic<Bool>(false)
     let startTime = NIODeadline.now()
@@ -91,7 +93,13 @@ public final class Broker: Sendable {
         if let cluster = context.cluster, !fromPeer { nodes = cluster.forward(message, loopIndex: context.index) }
         if deliveries.isEmpty && nodes == 0 { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
         beforeDelivery(deliveries.count + nodes)
-        for delivery in deliveries { context.deliver(message, delivery) }
+        for delivery in deliveries {
+            if delivery.session.isLocal {
+                deliverLocally(message, delivery, from: context)
+            } else {
+                context.deliver(message, delivery)
+            }
+        }
         if fromPeer {
             for delivery in deliveries where delivery.session.context === context {
                 context.noteForwardBacklog(delivery.session)

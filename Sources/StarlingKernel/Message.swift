@@ -17,6 +17,9 @@ public final class Message: Sendable {
     public let publisherId: String?
     /// When the message expires (5.0 message expiry interval), or nil.
     public let expiresAt: NIODeadline?
+    /// The plugin that published it (`host->publish`), so that its own subscriptions can skip
+    /// it; nil for everything else.
+    public let origin: HookOwner?
     /// Another cluster node forwarded it here (its subscribers' backlogs hold the link back).
     public let forwarded: Bool
 
@@ -26,7 +29,8 @@ public final class Message: Sendable {
     private let encodedV5 = LazyPacket()
 
     public init(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: Properties = [],
-                publisherId: String?, expiresAt: NIODeadline? = nil, forwarded: Bool = false) {
+                publisherId: String?, expiresAt: NIODeadline? = nil, origin: HookOwner? = nil,
+                forwarded: Bool = false) {
         self.forwarded = forwarded
         self.topic = topic
         self.payload = payload
@@ -35,13 +39,14 @@ public final class Message: Sendable {
         self.properties = properties
         self.publisherId = publisherId
         self.expiresAt = expiresAt
+        self.origin = origin
     }
 
     /// Builds a message from a client's PUBLISH: strips per-connection properties and turns
     /// the expiry interval into a deadline. `now` is read only for a message that expires (a clock
     /// read per PUBLISH showed in profiles).
     public convenience init(publish: Publish, topic: String, publisherId: String?, now: @autoclosure () -> NIODeadline,
-                            forwarded: Bool = false) {
+                            origin: HookOwner? = nil, forwarded: Bool = false) {
         var properties = publish.properties
         var expiresAt: NIODeadline? = nil
         if !properties.isEmpty {
@@ -56,7 +61,8 @@ public final class Message: Sendable {
             }
         }
         self.init(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
-                  properties: properties, publisherId: publisherId, expiresAt: expiresAt, forwarded: forwarded)
+                  properties: properties, publisherId: publisherId, expiresAt: expiresAt, origin: origin,
+                  forwarded: forwarded)
     }
 
     /// The same message with another payload storage or retain flag (retained copies own their bytes).
@@ -64,7 +70,7 @@ public final class Message: Sendable {
         var compact = ByteBufferAllocator().buffer(capacity: payload.readableBytes)
         compact.writeImmutableBuffer(payload)
         return Message(topic: topic, payload: compact, qos: qos, retain: true, properties: properties,
-                       publisherId: publisherId, expiresAt: expiresAt)
+                       publisherId: publisherId, expiresAt: expiresAt, origin: origin)
     }
 
     @inlinable public func isExpired(at now: NIODeadline) -> Bool {

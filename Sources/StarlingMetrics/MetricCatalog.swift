@@ -69,8 +69,12 @@ public enum MetricCatalog {
 
     /// The help text of metric `name`, or "" for a name outside the catalog.
     public static func help(for name: String) -> String {
-        helpByName[name] ?? ""
+        if let help = helpByName[name] { return help }
+        return name.hasPrefix(pluginPrefix) ? "Reported by plugins (host->counter_add, host->gauge_set), by plugin." : ""
     }
+
+    /// The prefix of the metrics plugins report: `starling_plugin_<name>{plugin="<plugin>"}`.
+    public static let pluginPrefix = "starling_plugin_"
 
     private static let helpByName = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0.help) })
 }

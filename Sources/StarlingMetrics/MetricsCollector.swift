@@ -17,6 +17,8 @@ public final class MetricsCollector: Sendable {
     private struct State: @unchecked Sendable {  // only touched under the box's lock
         var counters: [String: (counter: CoreMetrics.Counter, reported: Int)] = [:]
         var gauges: [String: CoreMetrics.Gauge] = [:]
+        var pluginCounters: [String: (counter: CoreMetrics.Counter, reported: Int64)] = [:]
+        var pluginGauges: [String: CoreMetrics.Gauge] = [:]
     }
 
     /// - Parameter factory: where the metrics go; the process's bootstrapped backend by default.
@@ -50,6 +52,40 @@ public final class MetricsCollector: Sendable {
                     }
                 }
             }
+            collectPluginMetrics(&state)
+        }
+    }
+
+    /// Plugins' counters and gauges as `starling_plugin_<name>{plugin="<plugin>"}`; the series
+    /// of an unloaded plugin leave the registry.
+    private func collectPluginMetrics(_ state: inout State) {
+        var current = Set<String>()
+        for sample in broker.pluginMetrics.samples {
+            let name = MetricCatalog.pluginPrefix + sample.name
+            let labels = [("plugin", sample.plugin)]
+            let key = Self.key(name, labels)
+            current.insert(key)
+            switch sample.kind {
+            case .counter:
+                var entry = state.pluginCounters[key] ?? (CoreMetrics.Counter(label: name, dimensions: labels, factory: factory), 0)
+                if sample.value > entry.reported {
+                    entry.counter.increment(by: sample.value - entry.reported)
+                    entry.reported = sample.value
+                }
+                state.pluginCounters[key] = entry
+            case .gauge:
+                let gauge = state.pluginGauges[key] ?? CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
+                gauge.record(sample.value)
+                state.pluginGauges[key] = gauge
+            }
+        }
+        for (key, entry) in state.pluginCounters where !current.contains(key) {
+            entry.counter.destroy()
+            state.pluginCounters[key] = nil
+        }
+        for (key, gauge) in state.pluginGauges where !current.contains(key) {
+            gauge.destroy()
+            state.pluginGauges[key] = nil
         }
     }
 

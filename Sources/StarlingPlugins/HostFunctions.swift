@@ -35,8 +35,9 @@ enum HostFunctions {
                       payload != nil || length == 0 else { return StarlingStatus.invalid }
                 let bytes = ByteBuffer(bytes: UnsafeRawBufferPointer(start: payload, count: length))
                 do {
-                    try PluginInstance.from(plugin).broker.enqueuePublish(topic: String(cString: topic), payload: bytes,
-                                                                         qos: level, retain: retain)
+                    let instance = PluginInstance.from(plugin)
+                    try instance.broker.enqueuePublish(topic: String(cString: topic), payload: bytes, qos: level,
+                                                       retain: retain, origin: instance.owner)
                     return StarlingStatus.ok
                 } catch {
                     return StarlingStatus.invalid
@@ -51,7 +52,15 @@ enum HostFunctions {
                 guard let storedHash, password != nil || length == 0,
                       let hash = PasswordHash(String(cString: storedHash)) else { return false }
                 return hash.verifies(UnsafeRawBufferPointer(start: password, count: length))
-            })
+            },
+            subscribe: { HostFunctions.subscribe($0, $1, $2, $3, $4, $5, $6) },
+            unsubscribe: { HostFunctions.unsubscribe($0, $1) },
+            counter_add: { HostFunctions.counterAdd($0, $1, $2) },
+            gauge_set: { HostFunctions.gaugeSet($0, $1, $2) },
+            timer_start: { HostFunctions.timerStart($0, $1, $2, $3, $4, $5) },
+            timer_cancel: { HostFunctions.timerCancel($0, $1) },
+            export_function: { HostFunctions.exportFunction($0, $1, $2, $3) },
+            call_function: { HostFunctions.callFunction($0, $1, $2, $3, $4, $5) })
     }
 
     /// A `starling_log_level` as swift-log's level; an unknown one logs as error.

@@ -19,6 +19,10 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
     let owner: HookOwner
     let broker: Broker
     let logger: Logger
+    /// Its subscriptions, timers and exported functions.
+    let services: PluginServices
+    /// Every plugin's exported functions (host->call_function).
+    let functions: FunctionDirectory
 
     private let cOptions: UnsafeMutableBufferPointer<starling_option>
     private let brokerVersion: UnsafeMutablePointer<CChar>
@@ -35,8 +39,10 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
     private let lastInvalidResultLog = ManagedAtomic<Int64>(Int64.min)
 
     init(name: String, image: PluginImage, options: [PluginOption], owner: HookOwner, broker: Broker,
-         brokerVersion: String, logger: Logger) {
+         functions: FunctionDirectory, brokerVersion: String, logger: Logger) {
         self.name = name
+        self.services = PluginServices(owner: owner, broker: broker)
+        self.functions = functions
         self.image = image
         self.options = options
         self.owner = owner
@@ -77,21 +83,27 @@ final class PluginInstance: @unchecked Sendable {  // mutable state behind `regi
     /// Calls `starling_plugin_init` and returns the hooks it registered (not yet in the chain).
     func initialize() throws(PluginError) -> HookChains {
         registration.withLockedValue { $0.open = true }
+        services.setExportsOpen(true)
         var userData: UnsafeMutableRawPointer?
         let status = image.initialize(handle, host, options.isEmpty ? nil : UnsafePointer(cOptions.baseAddress),
                                       options.count, &userData)
+        services.setExportsOpen(false)
         let (hooks, registered) = registration.withLockedValue { state -> (HookChains, [PluginHookInfo]) in
             state.open = false
             defer { (state.hooks, state.registered) = (HookChains(), []) }
             return (state.hooks, state.registered)
         }
         guard status == 0 else {
+            // What init subscribed or started before failing ends here (the manager drains the owner).
+            services.close()
             throw .load(.initFailed, path: image.sourcePath, "starling_plugin_init returned \(status)")
         }
         self.userData = userData
         hookCount = hooks.count
         registeredHooks = registered
-        return hooks
+        var chains = hooks
+        chains.receivers = [owner]  // its subscriptions receive once it is in force
+        return chains
     }
 
     /// Calls `starling_plugin_cleanup`; logs a non-zero result.

@@ -20,6 +20,8 @@ public actor PluginManager {
     private let logger: Logger
     /// Loaded plugins, in load order.
     private var loaded: [PluginInstance] = []
+    /// The functions loaded plugins export, callable from any thread (not through this actor).
+    public nonisolated let functions = FunctionDirectory()
 
     /// - Parameters:
     ///   - dataDirectory: the node's data directory; copies go to its `plugins` folder.
@@ -37,8 +39,9 @@ public actor PluginManager {
     public func load(path: String, name: String? = nil, options: [PluginOption] = []) async throws(PluginError) -> PluginInfo {
         let name = name ?? Self.defaultName(for: path)
         try checkNew(name: name, path: path)
-        let (instance, hooks) = try start(path: path, name: name, options: options, owner: broker.hooks.makeOwner(name: name))
+        let (instance, hooks) = try await start(path: path, name: name, options: options, owner: broker.hooks.makeOwner(name: name))
         await broker.hooks.update { $0.merge(hooks) }
+        functions.install(instance)
         loaded.append(instance)
         logger.info("loaded plugin \(name) from \(path)", metadata: ["hooks": "\(hooks.count)"])
         return Self.info(instance)
@@ -47,9 +50,11 @@ public actor PluginManager {
     /// Unloads the plugin called `name`: see the type's documentation.
     public func unload(name: String) async throws(PluginError) {
         let instance = try find(name)
+        functions.remove(instance)
         instance.owner.deactivate()
         await broker.hooks.update { $0.remove(owner: instance.owner) }
         await retire(instance)
+        broker.pluginMetrics.remove(plugin: name)
         loaded.removeAll { $0 === instance }
         logger.info("unloaded plugin \(name)")
     }
@@ -61,11 +66,14 @@ public actor PluginManager {
     public func reload(name: String) async throws(PluginError) -> PluginInfo {
         let old = try find(name)
         let owner = HookOwner(name: name, sequence: old.owner.sequence)
-        let (instance, hooks) = try start(path: old.image.sourcePath, name: name, options: old.options, owner: owner)
+        let (instance, hooks) = try await start(path: old.image.sourcePath, name: name, options: old.options, owner: owner)
         await broker.hooks.update { chains in
             chains.remove(owner: old.owner)
             chains.merge(hooks)
         }
+        functions.install(instance)
+        // Messages routed to the old version's subscriptions before the swap still reach it.
+        await broker.settleDeliveries()
         old.owner.deactivate()
         await retire(old)
         loaded[loaded.firstIndex { $0 === old }!] = instance
@@ -89,21 +97,27 @@ public actor PluginManager {
 
     /// Opens and initialises one version; its hooks are returned, not yet in the chain.
     private func start(path: String, name: String, options: [PluginOption],
-                       owner: HookOwner) throws(PluginError) -> (PluginInstance, HookChains) {
+                       owner: HookOwner) async throws(PluginError) -> (PluginInstance, HookChains) {
         let image = try PluginImage.open(path: path, name: name, directory: directory)
         let instance = PluginInstance(name: name, image: image, options: options, owner: owner, broker: broker,
-                                      brokerVersion: brokerVersion, logger: logger)
+                                      functions: functions, brokerVersion: brokerVersion, logger: logger)
         do {
             return (instance, try instance.initialize())
         } catch {
+            // A timer started by the failed init may be firing right now.
+            owner.deactivate()
+            await owner.waitUntilIdle()
+            if !loaded.contains(where: { $0.name == name }) { broker.pluginMetrics.remove(plugin: name) }
             image.close()
             throw error
         }
     }
 
-    /// Waits for calls still inside the plugin's hooks (which the chain no longer holds), then
-    /// runs its cleanup and closes its image.
+    /// Ends the plugin's subscriptions and timers, waits for calls still inside its hooks,
+    /// callbacks and functions (which nothing reaches any more), then runs its cleanup and
+    /// closes its image.
     private func retire(_ instance: PluginInstance) async {
+        instance.services.close()
         await instance.owner.waitUntilIdle()
         instance.cleanup()
         instance.image.close()

@@ -1,4 +1,5 @@
 import StarlingAdmin
+import StarlingFFI
 import StarlingPlugins
 
 /// The API's plugin control over the node's `PluginManager`.
@@ -20,6 +21,24 @@ struct PluginController: PluginControl {
 
     func reload(name: String) async throws(PluginControlError) -> PluginDescription {
         Self.describe(try await run { () throws(PluginError) in try await manager.reload(name: name) })
+    }
+
+    func call(plugin: String, function: String, arguments: [JSONValue]) async throws(PluginControlError) -> JSONValue {
+        let signature: FFISignature
+        do {
+            signature = try manager.functions.signature(plugin: plugin, function: function)
+        } catch {
+            throw PluginControlError(.notFound, error.message)
+        }
+        let values = try FunctionArguments.values(arguments, for: signature)
+        do {
+            return FunctionArguments.json(try manager.functions.call(plugin: plugin, function: function, arguments: values))
+        } catch {
+            switch error {
+            case .notFound(let message): throw PluginControlError(.notFound, message)
+            case .badArguments(let message): throw PluginControlError(.refused, message)
+            }
+        }
     }
 
     /// Runs a manager operation, its `PluginError` turned into the API's terms.

@@ -49,9 +49,12 @@
  *     - a host function: STARLING_HAS_MEMBER(host, starling_host_api, function_name);
  *     - an event field:  STARLING_HAS_MEMBER(event, starling_..._event, field_name);
  *     - a hook id: register_hook() answers STARLING_ERR_UNSUPPORTED for one the broker lacks.
- * - Coming in later minor versions, at the end of the enums and the table: asynchronous
- *   completion of authentication and authorization (a PENDING decision completed later from any
- *   thread), MQTT 5 enhanced authentication, subscribing on the plugin's own behalf, metrics, timers and functions exported for libffi calls. Nothing of that is declared before the broker does it.
+ * - Minor 2 adds the message, subscription and session hooks ("ABI 1.2: message, subscription
+ *   and session hooks") and broker services: subscribing on the plugin's own behalf, metrics,
+ *   timers and functions exported for calls through libffi ("ABI 1.2: services"). Coming in a
+ *   later minor version: asynchronous completion of authentication and authorization (a PENDING
+ *   decision completed later from any thread) and MQTT 5 enhanced authentication. Nothing of that
+ *   is declared before the broker does it.
  *
  * ==========================================================================================
  * Threads
@@ -109,6 +112,9 @@ extern "C" {
  *       STARLING_HOOK_SESSION_CREATED, _SESSION_RESUMED, _SESSION_TAKEN_OVER, _SESSION_ENDED; with
  *       starling_hook_result, starling_message_source, starling_drop_reason,
  *       starling_session_end_reason, starling_user_property and their event structs.
+ *   2 - services: starling_host_api.subscribe, unsubscribe (starling_message_event),
+ *       counter_add, gauge_set, timer_start, timer_cancel, export_function, call_function
+ *       (starling_value).
  */
 #define STARLING_PLUGIN_ABI_MINOR 2
 
@@ -649,6 +655,100 @@ typedef struct starling_session_event {
     void *reserved[8];
 } starling_session_event;
 
+/* ----- ABI 1.2: services ----- types of the host functions subscribe ... call_function */
+
+/**
+ * A message delivered to a plugin's own subscription (host->subscribe). Owned by the broker and
+ * valid during the callback only; copy what you keep. Strings are NUL-terminated, their length
+ * in bytes (without the NUL) beside them; NULL (length 0) when absent.
+ */
+typedef struct starling_message_event {
+    size_t struct_size;
+    /** The subscription that matched, as host->subscribe returned it. */
+    uint64_t subscription_id;
+    /** The topic name. */
+    const char *topic;
+    size_t topic_len;
+    /** The payload bytes (binary, not NUL-terminated; NULL when payload_len is 0). */
+    const uint8_t *payload;
+    size_t payload_len;
+    /** The QoS it came with: the lower of the message's and the subscription's (0, 1 or 2). */
+    int32_t qos;
+    /** The message's retain flag as published. */
+    bool retain;
+    /** The publishing client's id, or NULL for a message the broker or a plugin published. */
+    const char *publisher_id;
+    size_t publisher_id_len;
+    /** MQTT 5 payload format indicator: 0 (bytes) or 1 (UTF-8), -1 when the publisher set none. */
+    int32_t payload_format;
+    /** MQTT 5 content type, or NULL. */
+    const char *content_type;
+    size_t content_type_len;
+    /** MQTT 5 response topic, or NULL. */
+    const char *response_topic;
+    size_t response_topic_len;
+    /** MQTT 5 correlation data (binary), or NULL. */
+    const uint8_t *correlation_data;
+    size_t correlation_data_len;
+    /** Seconds left before the message expires (MQTT 5 message expiry), or -1 when it does not. */
+    int64_t expiry_seconds;
+    void *reserved[8];
+} starling_message_event;
+
+/**
+ * Called with each message matching a plugin subscription. `user_data` is what was given to
+ * host->subscribe. Runs on one broker event-loop thread per subscription (see host->subscribe);
+ * must return quickly and must not block. The return type is void: a plugin subscription takes
+ * every message, there is nothing to acknowledge.
+ */
+typedef void (*starling_message_fn)(const starling_message_event *event, void *user_data);
+
+/** Flags for host->subscribe (bitwise or). */
+typedef enum starling_subscribe_flags {
+    /** Also receive the messages this plugin publishes with host->publish (not the default). */
+    STARLING_SUBSCRIBE_OWN_MESSAGES = 1
+} starling_subscribe_flags;
+
+/** Called when a timer of host->timer_start fires; see there for the thread. */
+typedef void (*starling_timer_fn)(uint64_t timer_id, void *user_data);
+
+/**
+ * A function a plugin exports (host->export_function), stored as this generic type: cast yours,
+ * e.g. (starling_function)my_add. It is called with the C types its signature declares:
+ *   int64  -> int64_t     double -> double     bool -> bool
+ *   string -> const char * as an argument (NUL-terminated UTF-8, owned by the caller, valid
+ *             during the call only); as the result a char * the function allocated with
+ *             malloc (strdup), which the broker frees (NULL reads as the empty string)
+ *   void   -> the result only: returns nothing
+ */
+typedef void (*starling_function)(void);
+
+/** The type tag of a starling_value. */
+typedef enum starling_value_type {
+    STARLING_VALUE_VOID = 0,
+    STARLING_VALUE_INT64 = 1,
+    STARLING_VALUE_DOUBLE = 2,
+    STARLING_VALUE_BOOL = 3,
+    STARLING_VALUE_STRING = 4
+} starling_value_type;
+
+/**
+ * An argument or result of host->call_function: `type` says which member of `value` holds it.
+ * A STRING argument points to NUL-terminated UTF-8 the caller owns; a STRING result was
+ * allocated by the broker with malloc and belongs to the caller, who frees it:
+ * free((void *)result.value.string).
+ */
+typedef struct starling_value {
+    /** A starling_value_type. */
+    int32_t type;
+    union {
+        int64_t int64;
+        double real;
+        bool boolean;
+        const char *string;
+    } value;
+} starling_value;
+
 /* ---------------------------------------------------------------------------------------------
  * Options and the broker's function table
  * ------------------------------------------------------------------------------------------- */
@@ -751,6 +851,131 @@ typedef struct starling_host_api {
      * ITERATIONS (101: a few microseconds) and is paid on the calling thread.
      */
     bool (*verify_password)(const char *stored_hash, const uint8_t *password, size_t password_len);
+
+    /* ----- ABI 1.2: services ----- check STARLING_HAS_MEMBER(host, starling_host_api, subscribe);
+     * all eight come together. Each may be called from any thread (init, hook and message
+     * callbacks, timers, threads the plugin started) until cleanup returns, except
+     * export_function (init only); subscribe and timer_start answer STARLING_ERR_STATE once the
+     * plugin is being unloaded. */
+
+    /**
+     * Subscribes the plugin itself to `filter` (MQTT syntax: '+' and '#' wildcards, and
+     * "$share/GROUP/FILTER" to join a shared group - its messages are spread over the group's
+     * members, clients and plugins alike). Each matching message is passed to `callback` with
+     * `user_data`, as a starling_message_event; `qos` (0..2) caps the QoS the event reports.
+     * Messages this plugin publishes with host->publish are skipped unless `flags` has
+     * STARLING_SUBSCRIBE_OWN_MESSAGES. Retained messages are not replayed on subscribe. The
+     * filter is copied; `*subscription_id` receives a non-zero id for host->unsubscribe.
+     * A plugin may subscribe to one filter several times (each subscription is called).
+     *
+     * When: a subscription made during init receives messages from the moment the plugin is in
+     * force (init returned 0); one made later, at once. On unload the plugin's subscriptions
+     * end before cleanup is called. On reload the new version subscribes in its own init and
+     * takes over in the same step as its hooks: each message goes to the old version or to the
+     * new one, never to both, and none reaches the old one once its cleanup has started.
+     *
+     * Threads: the callback of one subscription always runs on the same broker event-loop
+     * thread - the caller's if host->subscribe is called on one (inside a hook callback, say),
+     * else one picked for it - one message after the other in routing order; different
+     * subscriptions may be called at the same time on different threads. The callback must
+     * return quickly: the clients of that thread wait meanwhile.
+     *
+     * Returns STARLING_OK; STARLING_ERR_INVALID when an argument is NULL, qos is outside 0..2 or
+     * the filter is not a valid MQTT filter; STARLING_ERR_STATE during unload.
+     */
+    int (*subscribe)(starling_plugin *plugin, const char *filter, int32_t qos, uint32_t flags,
+                     starling_message_fn callback, void *user_data, uint64_t *subscription_id);
+
+    /**
+     * Ends subscription `subscription_id`. No call of its callback starts after this returns;
+     * a call already running on its thread may still be finishing (unless this is called from
+     * inside that callback), so keep its user_data valid until cleanup, or free it from the
+     * callback itself. Returns STARLING_OK; STARLING_ERR_NOT_FOUND for an id this plugin does
+     * not hold (already ended, or another plugin's); STARLING_ERR_INVALID when plugin is NULL.
+     */
+    int (*unsubscribe)(starling_plugin *plugin, uint64_t subscription_id);
+
+    /**
+     * Adds `delta` (>= 0) to the counter `name` of this plugin, created at 0 on first use. Names
+     * are [a-z_][a-z0-9_]* (at most 100 characters) and name a counter or a gauge for every
+     * plugin alike. Exported as starling_plugin_<name>{plugin="<plugin name>"} in the Prometheus
+     * text (GET /api/v1/prometheus; counters should end in _total) and as
+     * "plugin.<plugin name>.<name>" in GET /api/v1/metrics. A plugin's metrics stay through a
+     * reload (the new version counts on) and disappear when it is unloaded. `name` is read
+     * during the call only. Cheap: a short lock to find the series, an atomic add.
+     * Returns STARLING_OK; STARLING_ERR_INVALID for a NULL argument, a bad name or a negative
+     * delta; STARLING_ERR_STATE when the name is already used by a gauge.
+     */
+    int (*counter_add)(starling_plugin *plugin, const char *name, int64_t delta);
+
+    /**
+     * Sets the gauge `name` of this plugin to `value` (see counter_add for names, export and
+     * lifetime). Returns STARLING_OK; STARLING_ERR_INVALID for a NULL argument or a bad name;
+     * STARLING_ERR_STATE when the name is already used by a counter.
+     */
+    int (*gauge_set)(starling_plugin *plugin, const char *name, int64_t value);
+
+    /**
+     * Starts a timer: `callback(timer_id, user_data)` is called `delay_ms` milliseconds from now,
+     * then - when `repeat_ms` is not 0 - every `repeat_ms` milliseconds until cancelled (0: once).
+     * `*timer_id` receives a non-zero id for timer_cancel. Both times at most one year.
+     *
+     * Threads: the callback runs on a broker event-loop thread - the caller's if it is one,
+     * else one picked for the timer - the same for every firing; firings of one timer never
+     * overlap. It must return quickly. It may start and cancel timers, its own included.
+     * A timer started during init may fire before init returns. When the plugin is unloaded
+     * (or replaced by a reload), its timers are cancelled and a firing already running is
+     * waited for before cleanup is called; none fires afterwards.
+     * Returns STARLING_OK; STARLING_ERR_INVALID for a NULL argument or a time over one year;
+     * STARLING_ERR_STATE during unload.
+     */
+    int (*timer_start)(starling_plugin *plugin, uint64_t delay_ms, uint64_t repeat_ms,
+                       starling_timer_fn callback, void *user_data, uint64_t *timer_id);
+
+    /**
+     * Cancels timer `timer_id` (a one-shot timer that has fired is gone already). No firing
+     * starts after this returns; one running on its thread may still be finishing (see
+     * unsubscribe about user_data). Returns STARLING_OK; STARLING_ERR_NOT_FOUND for an unknown
+     * id; STARLING_ERR_INVALID when plugin is NULL.
+     */
+    int (*timer_cancel)(starling_plugin *plugin, uint64_t timer_id);
+
+    /**
+     * Exports `function` under `name` so that the broker (the HTTP API's
+     * POST /api/v1/plugins/{plugin}/functions/{name}, `starling ctl plugins call`) and other
+     * plugins (host->call_function) can call it. `name` is [A-Za-z_][A-Za-z0-9_]* (at most 100
+     * characters), unique within the plugin. `signature` declares its C type as
+     * "RESULT(ARG,ARG,...)" with the types int64, double, bool and string (and void as the
+     * result), spaces ignored, at most 16 arguments - e.g. "int64(int64,int64)",
+     * "string(string,bool)", "double()". See starling_function for the C types. It is called
+     * through libffi exactly as declared: a signature that does not match the function's real
+     * C type is undefined behaviour, as in C.
+     *
+     * Threads: export during init only (on its thread). The functions are callable from the
+     * moment the plugin is in force, on whatever thread the caller is (several at once:
+     * protect shared state). On unload or reload they disappear before cleanup: calls already
+     * running finish first, later ones get STARLING_ERR_NOT_FOUND (or reach the new version).
+     * `name` and `signature` are copied.
+     * Returns STARLING_OK; STARLING_ERR_INVALID for a NULL argument, a bad name, a name already
+     * exported by this plugin or a bad signature (the broker logs why); STARLING_ERR_STATE after
+     * init has returned.
+     */
+    int (*export_function)(starling_plugin *plugin, const char *name, const char *signature,
+                           starling_function function);
+
+    /**
+     * Calls function `name` exported by the plugin called `target_plugin` (this plugin's own
+     * name works too) with `arg_count` arguments `args` (NULL when 0), and stores its result in
+     * `*result` (type VOID for a void function; a STRING result is malloc'ed: free() it). The
+     * arguments' types must match the signature exactly (no conversions). Runs the function
+     * on the calling thread and returns when it has returned; the callee's unload waits for it.
+     * Do not call a function of a plugin that is waiting for you (no deadlock detection).
+     * Returns STARLING_OK; STARLING_ERR_NOT_FOUND when no loaded plugin of that name exports
+     * that function; STARLING_ERR_INVALID for NULL arguments, a wrong argument count or type
+     * (the broker logs which at debug level).
+     */
+    int (*call_function)(starling_plugin *plugin, const char *target_plugin, const char *name,
+                         const starling_value *args, size_t arg_count, starling_value *result);
 } starling_host_api;
 
 /* ---------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-/// `GET|POST /plugins`, `GET|DELETE /plugins/{plugin}`, `POST /plugins/{plugin}/reload`: runtime
-/// plugin control. A refused plugin is a 400 with the loader's message; the node keeps serving.
+/// `GET|POST /plugins`, `GET|DELETE /plugins/{plugin}`, `POST /plugins/{plugin}/reload`,
+/// `POST /plugins/{plugin}/functions/{function}`: runtime plugin control. A refused plugin is a 400 with the loader's message; the node keeps serving.
 enum PluginRoutes {
     static func routes(_ context: AdminContext) -> [AdminRoute] {
         guard let plugins = context.plugins else { return [] }
@@ -34,6 +34,15 @@ enum PluginRoutes {
                 try request.query.rejectUnknown([])
                 let name = request.parameter("plugin")
                 return .json(try await answer { () throws(PluginControlError) in try await plugins.reload(name: name) })
+            },
+            AdminRoute(.POST, "/api/v1/plugins/{plugin}/functions/{function}") { request in
+                try request.query.rejectUnknown([])
+                let arguments = try FunctionCallRequest(request.body.readableBytes == 0 ? .object([:]) : JSONValue.parse(request.body))
+                let (plugin, function) = (request.parameter("plugin"), request.parameter("function"))
+                let result = try await answer { () throws(PluginControlError) in
+                    try await plugins.call(plugin: plugin, function: function, arguments: arguments.args)
+                }
+                return .json(FunctionCallResult(result: result))
             },
         ]
     }
@@ -70,4 +79,25 @@ struct PluginLoadRequest: Sendable {
             }
         }
     }
+}
+
+/// The body of `POST /plugins/{plugin}/functions/{function}`: `{"args": [1, 2.5, true, "text"]}`
+/// (no body, or no `args`: no arguments).
+struct FunctionCallRequest: Sendable {
+    var args: [JSONValue] = []
+
+    init(_ value: JSONValue) throws(APIError) {
+        let fields = try JSONFields(value)
+        try fields.rejectUnknown(["args"])
+        switch fields.values["args"] {
+        case nil, .null?: break
+        case .array(let values)?: args = values
+        case let other?: throw .badParameter("args", "expected an array, got \(other.typeName)")
+        }
+    }
+}
+
+/// The answer of a function call: `{"result": VALUE}` (`null` for a void function).
+struct FunctionCallResult: Encodable, Sendable {
+    var result: JSONValue
 }

@@ -54,6 +54,9 @@ enum StatusRoutes {
         for (action, results) in stats.authorizations {
             for (result, count) in results { counters["authorization.\(action).\(result)"] = count }
         }
+        for sample in context.broker.pluginMetrics.samples {
+            counters["plugin.\(sample.plugin).\(sample.name)"] = Int(sample.value)
+        }
         for provider in context.metrics { counters.merge(provider()) { _, provided in provided } }
         return counters
     }

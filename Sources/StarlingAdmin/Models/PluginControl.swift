@@ -14,6 +14,13 @@ public protocol PluginControl: Sendable {
 
     /// Loads plugin `name`'s file again and swaps the new version in; on failure the old one stays.
     func reload(name: String) async throws(PluginControlError) -> PluginDescription
+
+    /// Calls `function` exported by plugin `plugin` with `arguments`, each converted to the type
+    /// its signature declares (a JSON value of that type, or a string that reads as one), and
+    /// returns its result (`null` for a void function).
+    /// - Throws: `.notFound` for an unknown plugin or function, `.refused` for arguments that do
+    ///   not fit the signature; the message says which.
+    func call(plugin: String, function: String, arguments: [JSONValue]) async throws(PluginControlError) -> JSONValue
 }
 
 /// A loaded plugin as `GET /api/v1/plugins` shows it.

@@ -7,14 +7,16 @@ extension Broker {
     /// Publishes a message as the broker (no publisher client id, no authorization hooks), routed
     /// shortly after on the calling thread's event loop (or the first one): calls from one thread
     /// keep their order. Throws `ManagementError.invalidTopic` for a topic that is not a valid
-    /// name, or that starts with `$` other than `$SYS/`.
-    public func enqueuePublish(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool) throws(ManagementError) {
+    /// name, or that starts with `$` other than `$SYS/`. `origin` is the publishing plugin (its
+    /// own subscriptions skip the message unless they ask for it).
+    public func enqueuePublish(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool,
+                               origin: HookOwner? = nil) throws(ManagementError) {
         guard MQTTTopic.isValidName(topic), !topic.utf8.starts(with: "$".utf8) || topic.utf8.starts(with: "$SYS/".utf8) else {
             throw ManagementError.invalidTopic(topic)
         }
         let context = contexts.first { $0.loop.inEventLoop } ?? contexts[0]
         let message = Message(publish: Publish(topic: topic, payload: payload, qos: qos, retain: retain),
-                              topic: topic, publisherId: nil, now: .now())
+                              topic: topic, publisherId: nil, now: .now(), origin: origin)
         // Always a task of its own: a publish never runs inside another one on the same loop.
         context.loop.execute { self.publish(message, from: context, source: .plugin) }
     }

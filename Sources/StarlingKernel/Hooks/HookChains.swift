@@ -114,8 +114,18 @@ public struct HookChains: Sendable {
     public var sessionResumed = HookList<SessionHook>()
     public var sessionTakenOver = HookList<SessionHook>()
     public var sessionEnded = HookList<SessionHook>()
+    /// Owners whose local subscriptions (`Broker.subscribeLocally`) receive messages: a plugin's
+    /// start receiving when it goes live, and a reload swaps the old version's for the new one's.
+    public var receivers: [HookOwner] = []
 
     public init() {}
+
+    /// Whether `owner`'s local subscriptions receive messages (a few owners at most: a scan).
+    @inline(__always)
+    func receives(_ owner: HookOwner) -> Bool {
+        for receiver in receivers where receiver === owner { return true }
+        return false
+    }
 
     /// Adds every hook of `other`, each in its place.
     public mutating func merge(_ other: HookChains) {
@@ -134,6 +144,7 @@ public struct HookChains: Sendable {
         sessionResumed.merge(other.sessionResumed)
         sessionTakenOver.merge(other.sessionTakenOver)
         sessionEnded.merge(other.sessionEnded)
+        receivers.append(contentsOf: other.receivers)
     }
 
     /// Takes every hook of `owner` out.
@@ -153,6 +164,7 @@ public struct HookChains: Sendable {
         sessionResumed.remove(owner: owner)
         sessionTakenOver.remove(owner: owner)
         sessionEnded.remove(owner: owner)
+        receivers.removeAll { $0 === owner }
     }
 
     /// The same chains with array buffers of their own (one copy per event loop).
@@ -173,6 +185,7 @@ public struct HookChains: Sendable {
         copy.sessionResumed = sessionResumed.unshared()
         copy.sessionTakenOver = sessionTakenOver.unshared()
         copy.sessionEnded = sessionEnded.unshared()
+        copy.receivers = receivers.map { $0 }
         return copy
     }
 

@@ -24,8 +24,9 @@ public final class HookOwner: Sendable {
     /// Counts a call in; false (and nothing counted) once the owner is deactivated. The count goes
     /// up before the flag is read, and `deactivate` clears the flag before the count is read, both
     /// sequentially consistent: a call either sees the owner inactive or is seen by the drain.
+    /// Plugin services (timers, exported functions) count their calls in the same way.
     @inline(__always)
-    func enter() -> Bool {
+    public func enter() -> Bool {
         inFlight.wrappingIncrement(ordering: .sequentiallyConsistent)
         if active.load(ordering: .sequentiallyConsistent) { return true }
         leave()
@@ -33,7 +34,7 @@ public final class HookOwner: Sendable {
     }
 
     @inline(__always)
-    func leave() {
+    public func leave() {
         inFlight.wrappingDecrement(ordering: .releasing)
     }
 

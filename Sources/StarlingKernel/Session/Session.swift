@@ -47,10 +47,30 @@ final class Session: @unchecked Sendable {
     private var installed = false
     private var afterInstall: [() -> Void] = []
 
+    /// Set for a plugin's subscription (`LocalSubscription`): a session that never has a
+    /// connection and hands every message to the plugin instead of queueing it.
+    let sink: LocalSink?
+    /// `sink != nil`, as a plain flag: the fan-out reads it per delivery, and a flag costs no
+    /// reference counting where the optional reference would.
+    let isLocal: Bool
+
     init(clientId: String, context: LoopContext, broker: Broker) {
         self.clientId = clientId
         self.context = context
         self.broker = broker
+        self.sink = nil
+        self.isLocal = false
+    }
+
+    /// A local subscriber's session: online (shared groups pick it), installed, never registered.
+    init(clientId: String, context: LoopContext, broker: Broker, sink: LocalSink) {
+        self.clientId = clientId
+        self.context = context
+        self.broker = broker
+        self.sink = sink
+        self.isLocal = true
+        installed = true
+        online.store(true, ordering: .relaxed)
     }
 
     var loop: EventLoop { context.loop }
@@ -228,6 +248,10 @@ final class Session: @unchecked Sendable {
         let qos = min(message.qos, delivery.qos)
         if message.expiresAt != nil, message.isExpired(at: .now()) {
             context.noteDrop(.expired, message, subscriberId: clientId, qos: qos)
+            return
+        }
+        if isLocal {
+            sink.unsafelyUnwrapped.receive(message, qos: qos)
             return
         }
         let pending = PendingMessage(message: message, qos: qos,

@@ -1,10 +1,10 @@
 import ArgumentParser
 import StarlingAdmin
 
-/// `starling ctl plugins list|show|load|unload|reload`.
+/// `starling ctl plugins list|show|load|unload|reload|call`.
 struct CtlPlugins: CtlGroup {
     static let configuration = CommandConfiguration(commandName: "plugins", abstract: "Plugins loaded at run time.",
-                                                    subcommands: [List.self, Show.self, Load.self, Unload.self, Reload.self])
+                                                    subcommands: [List.self, Show.self, Load.self, Unload.self, Reload.self, Call.self])
     @OptionGroup var options: CtlOptions
 
     struct List: CtlListCommand {
@@ -72,6 +72,27 @@ struct CtlPlugins: CtlGroup {
         func run(_ session: CtlSession) async throws {
             try await session.call(.POST, "/api/v1/plugins/" + percentEncoded(name) + "/reload")
             session.say("reloaded plugin \(name)")
+        }
+    }
+
+    struct Call: CtlCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Call a function a plugin exports; each argument is read as the type its signature declares.")
+        @OptionGroup var options: CtlLeafOptions<CtlPlugins>
+        @Argument(help: "The plugin's name.") var name: String
+        @Argument(help: "The function's name.") var function: String
+        @Argument(help: "Its arguments, in order (42, 2.5, true, text; put -- before a negative number).")
+        var arguments: [String] = []
+
+        func run(_ session: CtlSession) async throws {
+            let body: JSONValue = .object(["args": .array(arguments.map { .string($0) })])
+            let answer = try await session.call(.POST, "/api/v1/plugins/" + percentEncoded(name) + "/functions/"
+                                                + percentEncoded(function), body: body)
+            switch answer.field("result") {
+            case .bool(let flag)?: session.say(flag ? "true" : "false")
+            case .null?, nil: break  // a void function
+            case let result?: session.say(result.cell)
+            }
         }
     }
 }

@@ -38,9 +38,10 @@ final class OpenAPITests: AdminTestCase, @unchecked Sendable {
         let client = try await connect("openapi-client")
         try await client.subscribe("openapi/#")
         _ = try await client.mqtt.publish("openapi/topic", payload: "r", qos: .atLeastOnce, retain: true)
-        let plugin = try FixturePlugin.build("test_plugin", into: directory, output: "openapi-plugin.so")
+        // The services plugin exports functions; `touch` takes no arguments.
+        let plugin = try FixturePlugin.build("services_plugin", into: directory, output: "openapi-plugin.so")
         let parameters = ["{clientid}": "openapi-client", "{topic}": "openapi%2Ftopic", "{name}": "openapi-new",
-                          "{plugin}": "openapi-plugin"]
+                          "{plugin}": "openapi-plugin", "{function}": "touch"]
         let bodies = ["/api/v1/publish": #"{"topic": "openapi/x", "payload": "p"}"#,
                       "/api/v1/publish/batch": #"[{"topic": "openapi/x"}]"#,
                       "/api/v1/api_keys": #"{"name": "openapi-new"}"#,
