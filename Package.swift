@@ -130,6 +130,20 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Node-to-node links: cookie handshake, membership, the replicated route table, forwarding.
+        .target(
+            name: "StarlingCluster",
+            dependencies: [
+                "StarlingKernel",
+                "MQTTCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Configuration (TOML file, environment, flags) and the node that runs listeners over the kernel.
         .target(
             name: "StarlingServer",
@@ -139,6 +153,7 @@ let package = Package(
                 "StarlingFFI",
                 "StarlingAdmin",
                 "StarlingMetrics",
+                "StarlingCluster",
                 "MQTTCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -181,7 +196,8 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingServerTests",
-            dependencies: ["StarlingServer", "StarlingKernel", "StarlingPlugins", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingCluster",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "MetricsTests",
@@ -195,6 +211,10 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["StarlingCluster", "StarlingKernel", "MQTTCore", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "PluginTests",

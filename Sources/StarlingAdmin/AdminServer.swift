@@ -29,9 +29,13 @@ public final class AdminServer: Sendable {
         public var metrics: [MetricsProvider]
         /// The node's plugins, for `/api/v1/plugins`; nil serves no plugin routes.
         public var plugins: (any PluginControl)?
+        /// The node's cluster membership, for `/api/v1/cluster`; nil: the node has no cookie.
+        public var cluster: (any ClusterControl)?
 
         public init(bind: String = "127.0.0.1", port: Int = 18083, dataDir: String = "data",
-                    extraRoutes: [AdminRoute] = [], metrics: [MetricsProvider] = [], plugins: (any PluginControl)? = nil) {
+                    extraRoutes: [AdminRoute] = [], metrics: [MetricsProvider] = [], plugins: (any PluginControl)? = nil,
+                    cluster: (any ClusterControl)? = nil) {
+            self.cluster = cluster
             self.bind = bind
             self.port = port
             self.dataDir = dataDir
@@ -75,7 +79,7 @@ public final class AdminServer: Sendable {
             }
         }
         let context = AdminContext(broker: broker, node: node, keys: keys, peaks: PeakStats(), metrics: configuration.metrics,
-                                   plugins: configuration.plugins)
+                                   plugins: configuration.plugins, cluster: configuration.cluster)
         let router = AdminRouter(routes: configuration.extraRoutes + AdminAPI.routes(context))
         let policy = AccessPolicy(keys: keys)
         let respond: @Sendable (AdminRequest) async -> AdminResponse = { request in
@@ -132,5 +136,6 @@ enum AdminAPI {
     static func routes(_ context: AdminContext) -> [AdminRoute] {
         StatusRoutes.routes(context) + ClientRoutes.routes(context) + RoutingRoutes.routes(context)
             + MessageRoutes.routes(context) + APIKeyRoutes.routes(context) + PluginRoutes.routes(context)
+            + ClusterRoutes.routes(context)
     }
 }

@@ -27,6 +27,8 @@ public final class Broker: Sendable {
     let shuttingDown = ManagedAtomic<Bool>(false)
     let startTime = NIODeadline.now()
     let sysIntervalObserver = SysIntervalObserver()
+    /// The cluster this node belongs to, if any (each loop keeps its own reference for publishes).
+    let clusterBox = NIOLockedValueBox<ClusterAttachment?>(nil)
 
     /// - Parameters:
     ///   - group: the event loops connections run on (each gets a delivery context).
@@ -66,31 +68,41 @@ public final class Broker: Sendable {
     /// `message_publish` hooks (which may change or drop it; a dropped message matched nobody).
     /// Returns the number of sessions it was handed to. Must run on `context.loop`.
     /// `beforeDelivery` runs with the number of matching sessions before anything is sent to
-    /// them, so a publisher's acknowledgement goes out ahead of the copies.
+    /// them, so a publisher's acknowledgement goes out ahead of the copies (other cluster nodes the
+    /// message is forwarded to count as one each). `fromPeer`: another node forwarded it here, so
+    /// it goes to local subscribers only.
     @discardableResult
-    func publish(_ original: Message, from context: LoopContext, source: MessageSource = .client,
+    func publish(_ original: Message, from context: LoopContext, source: MessageSource = .client, fromPeer: Bool = false,
                  beforeDelivery: (Int) -> Void = { _ in }) -> Int {
         var message = original
-        if !context.hooks.messagePublish.isEmpty {
+        // The message_publish hooks ran on the node it was published to.
+        if !context.hooks.messagePublish.isEmpty, !fromPeer {
             guard let passed = applyPublishHooks(to: original, source: source, context: context) else {
                 beforeDelivery(0)
                 return 0
             }
             message = passed
         }
-        if message.retain, context.settings.mqtt.retainAvailable {
+        if message.retain, context.settings.mqtt.retainAvailable, !fromPeer {
             retained.update(with: message)
         }
         var deliveries = context.takeScratch()
         defer { context.returnScratch(&deliveries) }
         router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
-        if deliveries.isEmpty { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
-        beforeDelivery(deliveries.count)
+        var nodes = 0
+        if let cluster = context.cluster, !fromPeer { nodes = cluster.forward(message, loopIndex: context.index) }
+        if deliveries.isEmpty && nodes == 0 { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
+        beforeDelivery(deliveries.count + nodes)
         for delivery in deliveries {
             if delivery.session.isLocal {
                 deliverLocally(message, delivery, from: context)
             } else {
                 context.deliver(message, delivery)
+            }
+        }
+        if fromPeer {
+            for delivery in deliveries where delivery.session.context === context {
+                context.noteForwardBacklog(delivery.session)
             }
         }
         return deliveries.count

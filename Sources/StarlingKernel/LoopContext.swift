@@ -38,6 +38,30 @@ final class LoopContext: @unchecked Sendable {
     let answeredInCall = ManagedAtomic<UInt64>(0)
     private var ticketCounter: UInt64 = 0
 
+    /// The cluster, once attached: publishes on this loop are offered to it for forwarding.
+    var cluster: ClusterAttachment?
+    /// Sessions of this loop that had to queue a message another node forwarded while they were
+    /// online (their window or socket was full): cluster links wait for them to drain.
+    private var forwardBacklogs: [Session] = []
+    /// Set while `forwardBacklogs` is not empty; read by other loops' cluster links.
+    let hasForwardBacklogs = ManagedAtomic<Bool>(false)
+
+    /// Notes `session` (of this loop) if a forwarded message left it with a queue while online.
+    /// A few sessions are enough to tell the links to wait.
+    func noteForwardBacklog(_ session: Session) {
+        guard session.connection != nil, session.queuedCount > 0, forwardBacklogs.count < 64,
+              !forwardBacklogs.contains(where: { $0 === session }) else { return }
+        forwardBacklogs.append(session)
+        hasForwardBacklogs.store(true, ordering: .relaxed)
+    }
+
+    /// Forgets the sessions that drained or went offline.
+    func pruneForwardBacklogs() {
+        guard !forwardBacklogs.isEmpty else { return }
+        forwardBacklogs.removeAll { $0.connection == nil || $0.queuedCount == 0 }
+        if forwardBacklogs.isEmpty { hasForwardBacklogs.store(false, ordering: .relaxed) }
+    }
+
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
         self.settings = settings
         self.loop = loop
@@ -143,7 +167,10 @@ final class LoopContext: @unchecked Sendable {
             remote[targetIndex].removeAll(keepingCapacity: true)
             let target = broker.contexts[targetIndex]
             target.loop.execute {
-                for (message, delivery) in batch { target.deliver(message, delivery) }
+                for (message, delivery) in batch {
+                    target.deliver(message, delivery)
+                    if message.forwarded { target.noteForwardBacklog(delivery.session) }
+                }
             }
         }
         // Deliveries above may have dirtied connections of this loop (forwarding); flush them all.

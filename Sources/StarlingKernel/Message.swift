@@ -20,6 +20,8 @@ public final class Message: Sendable {
     /// The plugin that published it (`host->publish`), so that its own subscriptions can skip
     /// it; nil for everything else.
     public let origin: HookOwner?
+    /// Another cluster node forwarded it here (its subscribers' backlogs hold the link back).
+    public let forwarded: Bool
 
     /// QoS 0 PUBLISH packets, encoded once and shared by every subscriber that needs no
     /// per-connection variation (one per protocol family: 3.x and 5.0).
@@ -27,7 +29,9 @@ public final class Message: Sendable {
     private let encodedV5 = LazyPacket()
 
     public init(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: Properties = [],
-                publisherId: String?, expiresAt: NIODeadline? = nil, origin: HookOwner? = nil) {
+                publisherId: String?, expiresAt: NIODeadline? = nil, origin: HookOwner? = nil,
+                forwarded: Bool = false) {
+        self.forwarded = forwarded
         self.topic = topic
         self.payload = payload
         self.qos = qos
@@ -42,7 +46,7 @@ public final class Message: Sendable {
     /// the expiry interval into a deadline. `now` is read only for a message that expires (a clock
     /// read per PUBLISH showed in profiles).
     public convenience init(publish: Publish, topic: String, publisherId: String?, now: @autoclosure () -> NIODeadline,
-                            origin: HookOwner? = nil) {
+                            origin: HookOwner? = nil, forwarded: Bool = false) {
         var properties = publish.properties
         var expiresAt: NIODeadline? = nil
         if !properties.isEmpty {
@@ -57,7 +61,8 @@ public final class Message: Sendable {
             }
         }
         self.init(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
-                  properties: properties, publisherId: publisherId, expiresAt: expiresAt, origin: origin)
+                  properties: properties, publisherId: publisherId, expiresAt: expiresAt, origin: origin,
+                  forwarded: forwarded)
     }
 
     /// The same message with another payload storage or retain flag (retained copies own their bytes).

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import StarlingAdmin
+import StarlingCluster
 import StarlingKernel
 import StarlingMetrics
 import StarlingPlugins
@@ -50,6 +51,8 @@ public final class RunningNode: Sendable {
     public var apiAddress: SocketAddress? { admin?.address }
     /// The HTTP API; nil when `api.enabled` is false.
     public let admin: AdminServer?
+    /// The node's cluster membership; nil when no cookie is set.
+    public let cluster: ClusterNode?
     private let controller: NodeController
     private let group: MultiThreadedEventLoopGroup
     private let serverChannels: [Channel]
@@ -58,7 +61,8 @@ public final class RunningNode: Sendable {
 
     private init(broker: Broker, plugins: PluginManager, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
                  listeners: [(config: ListenerConfig, address: SocketAddress)], controller: NodeController,
-                 admin: AdminServer?, sys: SysPublisher, logger: Logger) {
+                 admin: AdminServer?, cluster: ClusterNode?, sys: SysPublisher, logger: Logger) {
+        self.cluster = cluster
         self.broker = broker
         self.plugins = plugins
         self.group = group
@@ -101,6 +105,7 @@ public final class RunningNode: Sendable {
                                     logger: logger)
         var channels: [Channel] = []
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
+        var cluster: ClusterNode?
         do {
             try await loadPlugins(config, into: plugins, logger: logger)
             for listener in config.listeners where listener.enabled {
@@ -132,14 +137,23 @@ public final class RunningNode: Sendable {
                                         port: address.port ?? listener.port, maxConnections: listener.maxConnections)
                 },
                 logLevel: logLevel, logger: logger)
+            if config.cluster.isEnabled {
+                do {
+                    cluster = try await ClusterNode.start(name: settings.nodeName, config: config.cluster, broker: broker,
+                                                          group: group, dataDir: config.dataDir, logger: logger)
+                } catch {
+                    throw NodeStartError(message: "\(error)")
+                }
+            }
             var admin: AdminServer?
             if config.api.enabled {
                 do {
                     admin = try await AdminServer.start(
                         configuration: AdminServer.Configuration(
                             bind: config.api.bind, port: config.api.port, dataDir: config.dataDir,
-                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker))],
-                            plugins: PluginController(manager: plugins)),
+                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker), cluster: cluster)],
+                            metrics: cluster.map { [clusterMetrics($0)] } ?? [],
+                            plugins: PluginController(manager: plugins), cluster: cluster),
                         broker: broker, node: controller, group: group, logger: logger)
                 } catch {
                     throw NodeStartError(message: "\(error)")
@@ -148,8 +162,9 @@ public final class RunningNode: Sendable {
             let sys = SysPublisher(broker: broker, version: starlingVersion)
             sys.start()
             return RunningNode(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
-                               controller: controller, admin: admin, sys: sys, logger: logger)
+                               controller: controller, admin: admin, cluster: cluster, sys: sys, logger: logger)
         } catch {
+            await cluster?.stop()
             for channel in channels { try? await channel.close() }
             await plugins.unloadAll()
             try? await group.shutdownGracefully()
@@ -178,6 +193,7 @@ public final class RunningNode: Sendable {
         logger.info("shutting down")
         sys.stop()
         await admin?.stop()
+        await cluster?.stop()
         for channel in serverChannels { try? await channel.close() }
         try? await broker.disconnectAll().get()
         // Let the DISCONNECT packets leave before the loops stop.
@@ -188,12 +204,40 @@ public final class RunningNode: Sendable {
     }
 }
 
-/// `GET /api/v1/prometheus`: the node's metrics in the Prometheus text format.
-private func prometheusRoute(_ exporter: MetricsExporter) -> AdminRoute {
+/// `GET /api/v1/prometheus`: the node's metrics in the Prometheus text format (with the cluster's
+/// forward counters when the node is clustered).
+private func prometheusRoute(_ exporter: MetricsExporter, cluster: ClusterNode?) -> AdminRoute {
     AdminRoute(.GET, "/api/v1/prometheus") { request in
         try request.query.rejectUnknown([])
-        return .text(exporter.prometheusText(), contentType: MetricsExporter.contentType)
+        var text = exporter.prometheusText()
+        if let cluster { text += clusterPrometheusText(cluster) }
+        return .text(text, contentType: MetricsExporter.contentType)
     }
+}
+
+/// `starling_cluster_forwarded_out_total`, `…_forwarded_in_total`, `…_forwards_lost_total`, by `peer`.
+private func clusterPrometheusText(_ cluster: ClusterNode) -> String {
+    let counts = cluster.forwardCounts()
+    let series: [(name: String, help: String, value: ((peer: String, out: Int, in: Int, lost: Int)) -> Int)] = [
+        ("starling_cluster_forwarded_out_total", "messages forwarded to another node", { $0.out }),
+        ("starling_cluster_forwarded_in_total", "messages another node forwarded here", { $0.in }),
+        ("starling_cluster_forwards_lost_total", "forwards lost: no live link, a failed write or a full link buffer", { $0.lost }),
+    ]
+    var lines: [String] = []
+    for metric in series {
+        lines.append("# HELP \(metric.name) \(metric.help)")
+        lines.append("# TYPE \(metric.name) counter")
+        for peer in counts {
+            let label = peer.peer.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            lines.append("\(metric.name){peer=\"\(label)\"} \(metric.value(peer))")
+        }
+    }
+    return lines.joined(separator: "\n") + "\n"
+}
+
+/// The cluster's counters for `GET /api/v1/metrics`: forwards out, in and lost, in all and per node.
+private func clusterMetrics(_ cluster: ClusterNode) -> MetricsProvider {
+    { cluster.counters() }
 }
 
 extension ServerConfig {

@@ -52,9 +52,18 @@ struct Start: AsyncParsableCommand {
                                valueName: "path"))
     var plugins: [String] = []
 
+    @Option(help: ArgumentHelp("The node's name, name@host (node.name; starling@127.0.0.1 by default).", valueName: "name@host"))
+    var name: String?
+
+    @Option(help: ArgumentHelp("The cluster's shared secret (cluster.cookie); opens the cluster port.", valueName: "secret"))
+    var cookie: String?
+
+    @Option(help: ArgumentHelp("The port node-to-node links are accepted on (cluster.port, 4370 by default).", valueName: "n"))
+    var clusterPort: Int?
+
     func run() async throws {
         let overrides = CommandLineOverrides(bind: bind, port: port, logLevel: logLevel, apiBind: apiBind, apiPort: apiPort,
-                                             plugins: plugins)
+                                             plugins: plugins, name: name, cookie: cookie, clusterPort: clusterPort)
         let source = ConfigSource(file: file.config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         let config = try loadConfig(file: file.config, overrides: overrides, failureCode: 2)
         let level = StderrLogHandler.bootstrap(logLevel: config.logLevel)

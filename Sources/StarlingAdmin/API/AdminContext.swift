@@ -12,4 +12,6 @@ struct AdminContext: Sendable {
     let metrics: [MetricsProvider]
     /// The node's plugins; nil serves no plugin routes.
     let plugins: (any PluginControl)?
+    /// The node's cluster membership; nil when the node has no cookie.
+    let cluster: (any ClusterControl)?
 }

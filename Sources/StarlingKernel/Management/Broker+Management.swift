@@ -40,9 +40,13 @@ extension Broker {
         return all.sorted { ($0.clientId, $0.filter) < ($1.clientId, $1.filter) }
     }
 
-    /// The route table: each filter with at least one subscriber, and the nodes that hold them.
+    /// The route table: each filter with at least one subscriber on this node or (in a cluster)
+    /// another, and the nodes that hold them (sorted).
     public func routes() -> [RouteInfo] {
-        router.filters().sorted().map { RouteInfo(filter: $0, nodes: [settings.nodeName]) }
+        var table: [String: [String]] = clusterBox.withLockedValue { $0 }?.remoteRoutes() ?? [:]
+        let name = settings.nodeName
+        for filter in router.filters() { table[filter, default: []].append(name) }
+        return table.keys.sorted().map { RouteInfo(filter: $0, nodes: table[$0]!.sorted()) }
     }
 
     /// Unexpired retained messages, sorted by topic.

@@ -19,6 +19,9 @@ final class Router: @unchecked Sendable {
     private(set) var subscriptionCount = 0
     /// Bumped by every change to the table, so loops can tell whether a cached match is stale.
     private let generation = ManagedAtomic<UInt64>(0)
+    /// Told when a plain filter gets its first subscriber or loses its last (the cluster's route
+    /// stream). Read and written under the write lock only: never on the publish path.
+    private var routeObserver: ClusterAttachment?
 
     init(strategy: SharedDispatchStrategy) {
         self.currentStrategy = ManagedAtomic(SharedDispatchStrategy.allCases.firstIndex(of: strategy)!)
@@ -44,13 +47,25 @@ final class Router: @unchecked Sendable {
         }
     }
 
-    /// Moves `old`'s subscriptions to `new` (a session resumed on another connection).
+    /// Moves `old`'s subscriptions to `new` (a session resumed on another connection). The new
+    /// one is added before the old one leaves, so the filter never looks unsubscribed.
     func rebind(from old: Session, to new: Session, filters: [String: SubscriptionOptions]) {
         lock.withWriteLock {
             for (filter, options) in filters {
-                _ = removeLocked(old, filter: filter)
                 _ = subscribeLocked(new, filter: filter, options: options)
+                _ = removeLocked(old, filter: filter)
             }
+        }
+    }
+
+    /// Starts telling `observer` about first and last subscribers of plain filters; returns the
+    /// plain filters subscribed now (taken under the same lock, so none is missed or doubled).
+    func observe(_ observer: ClusterAttachment) -> [String] {
+        lock.withWriteLock {
+            routeObserver = observer
+            var filters: [String] = []
+            root.appendFilters(prefix: nil, into: &filters)
+            return filters.filter { MQTTTopic.parseShared($0) == nil }
         }
     }
 
@@ -76,6 +91,7 @@ final class Router: @unchecked Sendable {
         let node = root.descend(filter.split(separator: "/", omittingEmptySubsequences: false), create: true)!
         let isNew = node.subscribers.updateValue(subscriber, forKey: id) == nil
         if isNew {
+            if node.subscribers.count == 1, let routeObserver { routeObserver.localRouteAdded(filter) }
             subscriptionCount += 1
             let count = filtersPerSession[id, default: 0] + 1
             filtersPerSession[id] = count
@@ -101,6 +117,7 @@ final class Router: @unchecked Sendable {
         guard let node = root.descend(levels, create: false), node.subscribers.removeValue(forKey: id) != nil else {
             return false
         }
+        if node.subscribers.isEmpty, let routeObserver { routeObserver.localRouteRemoved(filter) }
         subscriptionCount -= 1
         let count = filtersPerSession[id, default: 1] - 1
         if count == 1 { sessionsWithSeveralFilters -= 1 }

@@ -34,8 +34,9 @@ extension ServerConfig {
     public func changes(to other: ServerConfig) -> [SettingChange] {
         var changes: [SettingChange] = []
         for section in ConfigSchema.sections {
-            for key in section.keys where key.render(self) != key.render(other) {
-                changes.append(SettingChange(key: "\(section.name).\(key.name)", old: key.render(self), new: key.render(other)))
+            for key in section.keys where key.aliasOf == nil && key.render(self) != key.render(other) {
+                changes.append(SettingChange(key: "\(section.name).\(key.name)", old: key.secret ? key.render(self).map { _ in "(hidden)" } : key.render(self),
+                                             new: key.secret ? key.render(other).map { _ in "(hidden)" } : key.render(other)))
             }
         }
         var names = listeners.map(\.qualifiedName)

@@ -97,6 +97,12 @@ struct ConfigLoader {
         case .double: node.double.map(RawValue.double) ?? .other("number")
         case .bool: node.bool.map(RawValue.bool) ?? .other("bool")
         case .string: node.string.map(RawValue.string) ?? .other("string")
+        case .array:
+            if let array = node.array, case let strings = array.compactMap(\.string), strings.count == array.count {
+                .strings(strings)
+            } else {
+                .other("array")
+            }
         default: .other(node.type.description)
         }
     }
@@ -160,6 +166,9 @@ struct ConfigLoader {
             ("--log-level", "log", "level", overrides.logLevel.map(RawValue.text)),
             ("--api-bind", "api", "bind", overrides.apiBind.map(RawValue.text)),
             ("--api-port", "api", "port", overrides.apiPort.map(RawValue.int)),
+            ("--name", "node", "name", overrides.name.map(RawValue.text)),
+            ("--cookie", "cluster", "cookie", overrides.cookie.map(RawValue.text)),
+            ("--cluster-port", "cluster", "port", overrides.clusterPort.map(RawValue.int)),
         ]
         for (flag, sectionName, key, raw) in sectionFlags {
             guard let raw, let section = ConfigSchema.section(named: sectionName) else { continue }
@@ -189,8 +198,25 @@ struct ConfigLoader {
             }
             seen[address] = listener.qualifiedName
         }
+        try validateCluster(seen)
         if config.api.enabled, config.api.port != 0, let listener = seen["\(config.api.bind):\(config.api.port)"] {
             throw ConfigError("api.port \(config.api.port): listener \(listener) already binds \(config.api.bind):\(config.api.port)")
+        }
+    }
+
+    /// The cluster's keys against each other and against the listeners.
+    private func validateCluster(_ listenerAddresses: [String: String]) throws(ConfigError) {
+        let cluster = config.cluster
+        if cluster.downAfterMilliseconds <= cluster.heartbeatIntervalMilliseconds {
+            throw ConfigError("cluster.down_after (\(cluster.downAfterMilliseconds) ms) must be longer than cluster.heartbeat_interval (\(cluster.heartbeatIntervalMilliseconds) ms)")
+        }
+        guard cluster.isEnabled, cluster.port != 0 else { return }
+        let bind = cluster.bind ?? String(config.settings.nodeName.split(separator: "@", maxSplits: 1).last ?? "")
+        if let listener = listenerAddresses["\(bind):\(cluster.port)"] {
+            throw ConfigError("cluster.port \(cluster.port): listener \(listener) already binds \(bind):\(cluster.port)")
+        }
+        if config.api.enabled, config.api.port == cluster.port, config.api.bind == bind {
+            throw ConfigError("cluster.port \(cluster.port): the HTTP API already binds \(bind):\(cluster.port)")
         }
     }
 

@@ -11,9 +11,16 @@ struct ConfigKey<Target>: Sendable {
     let assign: @Sendable (RawValue, inout Target) -> Bool
     /// The current value as a TOML literal; nil when unset.
     let render: @Sendable (Target) -> String?
+    /// A secret (the cluster cookie): rendered files and change reports never show its value.
+    var secret = false
+    /// Another key's dotted name when this key sets the same value (`cluster.name` is `node.name`):
+    /// rendered as a pointer to it and left out of change reports.
+    var aliasOf: String?
 
     func renderLine(_ target: Target) -> String {
-        render(target).map { "\(name) = \($0)" } ?? "# \(name): not set (automatic)"
+        if let aliasOf { return "# \(name): the same setting as \(aliasOf)" }
+        guard let value = render(target) else { return "# \(name): not set (automatic)" }
+        return secret ? "# \(name): set (hidden)" : "\(name) = \(value)"
     }
 
     static func make<Value>(
@@ -43,6 +50,12 @@ struct ConfigKey<Target>: Sendable {
     static func seconds(_ name: String, _ range: ClosedRange<Int>, _ keyPath: WritableKeyPath<Target, Int> & Sendable) -> Self {
         make(name, keyPath, expected: "a duration in seconds \(describe(range)), as an integer or a string such as \"45s\", \"30m\", \"2h\" or \"7d\"",
              parse: { $0.seconds.flatMap(range.checking) })
+    }
+
+    /// Milliseconds, written as seconds ("3s", 3) or milliseconds ("500ms").
+    static func milliseconds(_ name: String, _ range: ClosedRange<Int>, _ keyPath: WritableKeyPath<Target, Int> & Sendable) -> Self {
+        make(name, keyPath, expected: "a duration from \(range.lowerBound) ms to \(range.upperBound / 1000) s, such as \"500ms\" or \"3s\"",
+             parse: { $0.milliseconds.flatMap(range.checking) }, render: { $0 % 1000 == 0 ? "\"\($0 / 1000)s\"" : "\"\($0)ms\"" })
     }
 
     static func bool(_ name: String, _ keyPath: WritableKeyPath<Target, Bool> & Sendable) -> Self {
@@ -140,6 +153,31 @@ enum ConfigSchema {
             .bool("enabled", \.api.enabled),
             .string("bind", \.api.bind, expected: hostExpected, valid: { isValidHost($0[...]) }),
             .int("port", 0...65_535, \.api.port),
+        ]),
+        ConfigSection(name: "cluster", keys: [
+            {
+                var key = ConfigKey<ServerConfig>.string(
+                    "name", \.settings.nodeName, expected: "name@host, the name of letters, digits, '_' and '-' (the same setting as node.name)",
+                    valid: isValidNodeName)
+                key.aliasOf = "node.name"
+                return key
+            }(),
+            {
+                var key = ConfigKey<ServerConfig>.make(
+                    "cookie", \.cluster.cookie, expected: "a non-empty string of at most 255 bytes, without spaces at its ends",
+                    parse: { raw in raw.string.flatMap { isValidCookie($0) ? .some($0) : nil } },
+                    render: { $0.map(tomlQuoted) })
+                key.secret = true
+                return key
+            }(),
+            .int("port", 0...65_535, \.cluster.port),
+            .make("bind", \.cluster.bind, expected: hostExpected, parse: { raw in raw.string.flatMap { isValidHost($0[...]) ? .some($0) : nil } },
+                  render: { $0.map(tomlQuoted) }),
+            .make("seeds", \.cluster.seeds, expected: "a list of nodes NAME@HOST or NAME@HOST:PORT (comma-separated in a variable)",
+                  parse: { raw in raw.stringList.flatMap { seeds in seeds.allSatisfy(isValidSeed) ? seeds : nil } },
+                  render: { "[" + $0.map(tomlQuoted).joined(separator: ", ") + "]" }),
+            .milliseconds("heartbeat_interval", 10...60_000, \.cluster.heartbeatIntervalMilliseconds),
+            .milliseconds("down_after", 20...600_000, \.cluster.downAfterMilliseconds),
         ]),
         ConfigSection(name: "authentication", keys: [
             .choice("no_match", \.settings.authentication.noMatch),

@@ -1,4 +1,5 @@
 import NIOCore
+import StarlingCluster
 
 /// A setting's value as it came from the TOML file, an environment variable or a flag, before
 /// its key's type parses it.
@@ -9,7 +10,9 @@ enum RawValue: Sendable, Equatable {
     case string(String)
     /// From an environment variable or a flag: parsed according to the key's type.
     case text(String)
-    /// A TOML table, array, date or time, named by its type: never a valid value.
+    /// A TOML array whose elements are all strings.
+    case strings([String])
+    /// A TOML table, other array, date or time, named by its type: never a valid value.
     case other(String)
 
     /// The value as it is quoted in an error message.
@@ -19,6 +22,7 @@ enum RawValue: Sendable, Equatable {
         case .double(let value): "\(value)"
         case .bool(let value): "\(value)"
         case .string(let value), .text(let value): tomlQuoted(value)
+        case .strings(let values): "[" + values.map(tomlQuoted).joined(separator: ", ") + "]"
         case .other(let type): "<\(type)>"
         }
     }
@@ -60,6 +64,21 @@ enum RawValue: Sendable, Equatable {
         }
     }
 
+    /// A list of strings: a TOML array of strings, or (from a variable or flag) comma-separated text.
+    var stringList: [String]? {
+        switch self {
+        case .strings(let values): values
+        case .text(let text): text.split(separator: ",").map { $0.trimmingSpaces }.filter { !$0.isEmpty }
+        default: nil
+        }
+    }
+
+    /// Milliseconds: an integer of seconds, or a string such as "500ms", "3s", "1m".
+    var milliseconds: Int? {
+        if let seconds = integer { return seconds.multipliedReportingOverflow(by: 1000).overflow ? nil : seconds * 1000 }
+        return string.flatMap { parseQuantity($0, units: millisecondUnits) }
+    }
+
     /// Bytes: an integer, or a string such as "512B", "64KB", "1MB", "2GB" (units of 1024).
     var bytes: Int? { integer ?? string.flatMap { parseQuantity($0, units: byteUnits) } }
 
@@ -71,6 +90,7 @@ private let byteUnits: [String: Int] = [
     "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
     "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
 ]
+private let millisecondUnits: [String: Int] = ["ms": 1, "s": 1000, "m": 60_000]
 private let durationUnits: [String: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800]
 
 /// Parses `<digits><unit>` (spaces allowed between, unit case-insensitive); nil on any other form
@@ -142,4 +162,15 @@ extension StringProtocol {
     var trimmingSpaces: String {
         String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
+}
+
+/// A cluster cookie: 1 to 255 bytes, no spaces at its ends (they are too easily lost in a file).
+func isValidCookie(_ text: String) -> Bool {
+    (1...255).contains(text.utf8.count) && text.trimmingSpaces == text
+}
+
+/// A seed: `NAME@HOST` or `NAME@HOST:PORT` with a valid name and host.
+func isValidSeed(_ text: String) -> Bool {
+    guard let address = NodeAddress(parsing: text) else { return false }
+    return isValidNodeName(address.name)
 }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import StarlingAdmin
+import StarlingCluster
 import StarlingKernel
 import StarlingPlugins
 
@@ -79,6 +80,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var plugins: [PluginConfig]
     /// What a plugin that fails to load at start-up does to the node (`[plugin_loader]`).
     public var pluginLoader: PluginLoaderSettings
+    /// The cluster: cookie, cluster port, seeds, failure detection (`[cluster]`).
+    public var cluster: ClusterConfig
 
     /// A configuration; the defaults are those of a node started with no file, variable or flag.
     public init(
@@ -88,8 +91,10 @@ public struct ServerConfig: Sendable, Equatable {
         dataDir: String = "data",
         api: APIConfig = APIConfig(),
         plugins: [PluginConfig] = [],
-        pluginLoader: PluginLoaderSettings = PluginLoaderSettings()
+        pluginLoader: PluginLoaderSettings = PluginLoaderSettings(),
+        cluster: ClusterConfig = ClusterConfig()
     ) {
+        self.cluster = cluster
         self.settings = settings
         self.listeners = listeners
         self.logLevel = logLevel
@@ -156,10 +161,20 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var apiPort: Int?
     /// `--plugin PATH` (repeatable): plugins loaded with no options, after the file's.
     public var plugins: [String]
+    /// `--name`: `node.name`, the node's name `name@host`.
+    public var name: String?
+    /// `--cookie`: `cluster.cookie`, the cluster's shared secret (opens the cluster port).
+    public var cookie: String?
+    /// `--cluster-port`: `cluster.port`.
+    public var clusterPort: Int?
 
     /// Overrides; nil leaves a setting as the file and the environment have it.
     public init(bind: String? = nil, port: Int? = nil, logLevel: String? = nil, apiBind: String? = nil,
-                apiPort: Int? = nil, plugins: [String] = []) {
+                apiPort: Int? = nil, plugins: [String] = [], name: String? = nil, cookie: String? = nil,
+                clusterPort: Int? = nil) {
+        self.name = name
+        self.cookie = cookie
+        self.clusterPort = clusterPort
         self.bind = bind
         self.port = port
         self.logLevel = logLevel

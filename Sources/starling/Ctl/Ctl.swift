@@ -14,7 +14,7 @@ struct Ctl: AsyncParsableCommand {
             """,
         subcommands: [
             CtlStatus.self, CtlStats.self, CtlMetrics.self, CtlClients.self, CtlSubscriptions.self, CtlRoutes.self,
-            CtlRetained.self, CtlPublish.self, CtlReload.self, CtlAPIKey.self, CtlPlugins.self,
+            CtlRetained.self, CtlPublish.self, CtlReload.self, CtlAPIKey.self, CtlPlugins.self, CtlCluster.self,
         ])
 
     @OptionGroup var options: CtlOptions

@@ -1,0 +1,93 @@
+import NIOCore
+
+/// One node-to-node message. On the wire: a 4-byte big-endian length (of what follows), the
+/// protocol version (1 byte), the frame type (1 byte), then the type's body. Every frame carries
+/// the version, so a node can refuse a peer that speaks one it does not know, by name.
+enum Frame: Equatable {
+    /// Dialer → acceptor, first: who I am (name, incarnation, cluster port) and a fresh nonce.
+    case hello(Hello)
+    /// Acceptor → dialer: who I am, my fresh nonce, and my proof over both nonces.
+    case challenge(Hello, proof: [UInt8])
+    /// Dialer → acceptor: my proof over both nonces.
+    case proof([UInt8])
+    /// Acceptor → dialer: the link is up; here are the members I know.
+    case welcome(members: [NodeAddress])
+    /// Either side, then the link closes: why the handshake (or the link) is refused.
+    case refuse(RefuseReason, message: String)
+    /// Either side, every heartbeat interval: I am alive.
+    case heartbeat
+    /// Either side: the members the sender knows (full mesh: connect to those you lack).
+    case members([NodeAddress])
+    /// Sender → peer: every route the sender owns; replaces what the peer held for it.
+    case routeSnapshot(filters: [String])
+    /// Sender → peer: route changes in order (true: add "filter -> sender", false: delete it).
+    case routeOps([RouteOp])
+    /// Sender → peer: messages to deliver to the peer's own subscribers, each an MQTT 5.0 PUBLISH.
+    case forward(count: Int, publishes: ByteBuffer)
+    /// Sender → peer: I am leaving the cluster on purpose; forget me (and my routes).
+    case leave
+
+    /// The protocol version this build speaks.
+    static let version: UInt8 = 1
+    /// Frames larger than this are refused: room for one forwarded message of MQTT's largest size
+    /// (a forward batch is otherwise cut at 64 KB).
+    static let maximumLength = 268_435_455 + (1 << 20)
+    /// Frames before the handshake has succeeded are small: an unauthenticated peer cannot make
+    /// this node buffer more.
+    static let maximumHandshakeLength = 64 << 10
+
+    var typeCode: UInt8 {
+        switch self {
+        case .hello: 1
+        case .challenge: 2
+        case .proof: 3
+        case .welcome: 4
+        case .refuse: 5
+        case .heartbeat: 6
+        case .members: 7
+        case .routeSnapshot: 8
+        case .routeOps: 9
+        case .forward: 10
+        case .leave: 11
+        }
+    }
+}
+
+/// What a node says about itself in the handshake.
+struct Hello: Equatable {
+    /// `name@host`.
+    var name: String
+    /// Random per process start: tells a restarted node from the one it replaces.
+    var incarnation: UInt64
+    /// The sender's cluster port, so that others can dial it.
+    var port: Int
+    /// 32 fresh random bytes.
+    var nonce: [UInt8]
+}
+
+/// One change of the sender's routes.
+struct RouteOp: Equatable {
+    var add: Bool
+    var filter: String
+}
+
+/// Why a handshake or link was refused.
+enum RefuseReason: UInt8, Equatable, CustomStringConvertible {
+    case wrongCookie = 1
+    case nameClash = 2
+    case unsupportedVersion = 3
+    case malformed = 4
+    case notClustered = 5
+    case duplicateLink = 6
+
+    var description: String {
+        switch self {
+        case .wrongCookie: "wrong cookie"
+        case .nameClash: "name clash"
+        case .unsupportedVersion: "unsupported protocol version"
+        case .malformed: "malformed frame"
+        case .notClustered: "not accepting links"
+        case .duplicateLink: "duplicate link"
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// What the kernel calls on a node that is part of a cluster (`StarlingCluster` implements it).
+/// A node without a cookie has none, and its publish path pays one nil check for it.
+public protocol ClusterAttachment: AnyObject, Sendable {
+    /// A plain (non-shared) filter got its first local subscriber. Called with the router's write
+    /// lock held, in the order the table changed: only record it, never block or call back.
+    func localRouteAdded(_ filter: String)
+    /// The last local subscriber of a plain filter left. Same rules as `localRouteAdded`.
+    func localRouteRemoved(_ filter: String)
+    /// Hands `message` to each other node whose routes match its topic, once per node; returns
+    /// how many nodes it went to. Called on the publishing event loop (`loopIndex` is that loop's
+    /// index in the broker's group), after the local match; it must not block.
+    func forward(_ message: Message, loopIndex: Int) -> Int
+    /// The other nodes' routes: filter to node names (for the API). Any thread.
+    func remoteRoutes() -> [String: [String]]
+}
+
+extension Broker {
+    /// Connects the cluster to the kernel: local route changes from now on go to `cluster`, and
+    /// publishes are offered to it for forwarding. Returns the plain filters subscribed at this
+    /// instant, taken atomically with the switch, so a snapshot plus the stream miss nothing.
+    public func attach(cluster: ClusterAttachment) -> [String] {
+        clusterBox.withLockedValue { $0 = cluster }
+        let filters = router.observe(cluster)
+        for context in contexts {
+            context.loop.execute { context.cluster = cluster }
+        }
+        return filters
+    }
+
+    /// Delivers a message another node forwarded to this node's own subscribers (never forwarded
+    /// again, never stored as retained here). Must be called on `loop`, one of the broker's loops.
+    /// Returns the number of sessions it was handed to.
+    @discardableResult
+    public func deliverForwarded(_ message: Message, on loop: EventLoop) -> Int {
+        publish(message, from: context(for: loop), fromPeer: true)
+    }
+
+    /// Writes and flushes what deliveries on `loop` have batched so far (the end of a read burst
+    /// does the same). A peer's forward frame may carry thousands of messages: flushing every few
+    /// hundred lets subscribers' sockets drain as they arrive instead of after the whole frame.
+    /// Must be called on `loop`.
+    public func flushDeliveries(on loop: EventLoop) {
+        context(for: loop).flush()
+    }
+
+    /// Whether an online session (on any loop) still holds a queue that forwarded messages built up
+    /// (a subscriber slower than the link). A link delivering forwarded messages waits while this
+    /// is true, so the backlog stays in TCP (and on the sender) rather than overflowing the
+    /// session's queue. Called on `loop`, the link's; other loops are asked to re-check their
+    /// sessions, and answer by the next call.
+    public func hasForwardBacklog(on loop: EventLoop) -> Bool {
+        var congested = false
+        for context in contexts where context.hasForwardBacklogs.load(ordering: .relaxed) {
+            if context.loop === loop {
+                context.pruneForwardBacklogs()
+                congested = congested || context.hasForwardBacklogs.load(ordering: .relaxed)
+            } else {
+                context.loop.execute { context.pruneForwardBacklogs() }
+                congested = true
+            }
+        }
+        return congested
+    }
+
+    /// Completes (on `loop`) once every other loop has run what was handed to it so far — the
+    /// deliveries of forwarded messages to its sessions included — and re-checked its sessions'
+    /// backlogs. Nil when the broker has one loop. A link uses it to pace its deliveries.
+    public func handoffBarrier(from loop: EventLoop) -> EventLoopFuture<Void>? {
+        guard contexts.count > 1 else { return nil }
+        let others = contexts.filter { $0.loop !== loop }.map { context in
+            context.loop.submit { context.pruneForwardBacklogs() }
+        }
+        return EventLoopFuture.andAllComplete(others, on: loop)
+    }
+
+    /// The event loops of the broker's group, in index order (`forward`'s `loopIndex`).
+    public var eventLoops: [EventLoop] { contexts.map(\.loop) }
+}

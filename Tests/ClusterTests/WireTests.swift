@@ -1,0 +1,77 @@
+import NIOCore
+import XCTest
+@testable import StarlingCluster
+
+/// The node-to-node frames and the cookie proofs.
+final class WireTests: XCTestCase {
+    private func roundTrip(_ frame: Frame) throws -> Frame? {
+        var buffer = ByteBufferAllocator().buffer(capacity: 64)
+        FrameCodec.encode(frame, into: &buffer)
+        // A frame cut short is not read; whole, it is.
+        var partial = buffer.getSlice(at: buffer.readerIndex, length: buffer.readableBytes - 1)!
+        XCTAssertNil(try FrameCodec.decode(from: &partial))
+        let decoded = try FrameCodec.decode(from: &buffer)
+        XCTAssertEqual(buffer.readableBytes, 0)
+        return decoded
+    }
+
+    func testEveryFrameRoundTrips() throws {
+        let hello = Hello(name: "n1@127.0.0.1", incarnation: 42, port: 4371, nonce: HandshakeProof.nonce())
+        var publishes = ByteBufferAllocator().buffer(capacity: 8)
+        publishes.writeString("abc")
+        let frames: [Frame] = [
+            .hello(hello), .challenge(hello, proof: Array(repeating: 7, count: 32)), .proof(Array(repeating: 9, count: 32)),
+            .welcome(members: [NodeAddress(name: "n2@h", port: 1)]), .refuse(.wrongCookie, message: "no"), .heartbeat,
+            .members([NodeAddress(name: "n3@h", port: 4370)]), .routeSnapshot(filters: ["a/#", "b/+/c"]),
+            .routeOps([RouteOp(add: true, filter: "x"), RouteOp(add: false, filter: "y/#")]),
+            .forward(count: 1, publishes: publishes), .leave,
+        ]
+        for frame in frames { XCTAssertEqual(try roundTrip(frame), frame) }
+    }
+
+    func testAnUnknownVersionIsRefusedByName() throws {
+        var buffer = ByteBufferAllocator().buffer(capacity: 8)
+        FrameCodec.encode(.heartbeat, into: &buffer)
+        buffer.setInteger(UInt8(9), at: 4)
+        XCTAssertThrowsError(try FrameCodec.decode(from: &buffer)) { error in
+            XCTAssertEqual((error as? FrameError)?.unsupportedVersion, 9)
+            XCTAssertTrue("\(error)".contains("version 9"), "\(error)")
+        }
+    }
+
+    func testGarbageIsAnErrorNotACrash() {
+        for bytes: [UInt8] in [[0, 0, 0, 2, 1, 99], [0, 0, 0, 3, 1, 5, 1], [0xFF, 0xFF, 0xFF, 0xFF], [0, 0, 0, 1, 1],
+                               [0, 0, 0, 8, 1, 8, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1]] {
+            var buffer = ByteBufferAllocator().buffer(bytes: bytes)
+            XCTAssertThrowsError(try FrameCodec.decode(from: &buffer), "\(bytes)")
+        }
+    }
+
+    func testBeforeTheHandshakeFramesAreSmall() throws {
+        var buffer = ByteBufferAllocator().buffer(capacity: 8)
+        buffer.writeInteger(UInt32(1 << 20))
+        XCTAssertThrowsError(try FrameCodec.decode(from: &buffer, maximumLength: Frame.maximumHandshakeLength))
+        buffer.moveReaderIndex(to: 0)
+        XCTAssertNil(try FrameCodec.decode(from: &buffer), "after the handshake, 1 MB is a frame still arriving")
+    }
+
+    func testProofsNeedTheCookieAndAreOneSided() {
+        let dialer = Hello(name: "n1@h", incarnation: 1, port: 1, nonce: HandshakeProof.nonce())
+        let acceptor = Hello(name: "n2@h", incarnation: 2, port: 2, nonce: HandshakeProof.nonce())
+        let proof = HandshakeProof.make(cookie: "secret", side: .dialer, dialer: dialer, acceptor: acceptor)
+        XCTAssertTrue(HandshakeProof.verify(proof, cookie: "secret", side: .dialer, dialer: dialer, acceptor: acceptor))
+        XCTAssertFalse(HandshakeProof.verify(proof, cookie: "other", side: .dialer, dialer: dialer, acceptor: acceptor))
+        XCTAssertFalse(HandshakeProof.verify(proof, cookie: "secret", side: .acceptor, dialer: dialer, acceptor: acceptor))
+        var replayed = acceptor
+        replayed.nonce = HandshakeProof.nonce()
+        XCTAssertFalse(HandshakeProof.verify(proof, cookie: "secret", side: .dialer, dialer: dialer, acceptor: replayed))
+        XCTAssertFalse(proof.contains(subsequence: Array("secret".utf8)))
+    }
+}
+
+extension Array where Element: Equatable {
+    fileprivate func contains(subsequence: [Element]) -> Bool {
+        guard subsequence.count <= count else { return false }
+        return (0...(count - subsequence.count)).contains { Array(self[$0..<($0 + subsequence.count)]) == subsequence }
+    }
+}

@@ -1,0 +1,50 @@
+import MQTTCore
+import NIOConcurrencyHelpers
+import XCTest
+@testable import StarlingKernel
+
+/// The router tells the cluster about the first and the last local subscriber of each plain
+/// filter (reference counting), and nothing else.
+final class RouteObserverTests: KernelTestCase {
+    private final class Recorder: ClusterAttachment, @unchecked Sendable {
+        let events = NIOLockedValueBox<[String]>([])
+        func localRouteAdded(_ filter: String) { events.withLockedValue { $0.append("+\(filter)") } }
+        func localRouteRemoved(_ filter: String) { events.withLockedValue { $0.append("-\(filter)") } }
+        func forward(_ message: Message, loopIndex: Int) -> Int { 0 }
+        func remoteRoutes() -> [String: [String]] { [:] }
+        func take() -> [String] { events.withLockedValue { events in defer { events = [] }; return events } }
+    }
+
+    func testFirstAndLastSubscriberOnlyAndTheSnapshot() {
+        let router = Router(strategy: .roundRobin)
+        let (a, b) = (makeSession("a"), makeSession("b"))
+        router.subscribe(a, filter: "before/#", options: SubscriptionOptions(qos: .atMostOnce))
+        router.subscribe(a, filter: "$share/g/before", options: SubscriptionOptions(qos: .atMostOnce))
+        let recorder = Recorder()
+        XCTAssertEqual(router.observe(recorder), ["before/#"], "the snapshot holds plain filters only")
+        router.subscribe(a, filter: "t/+", options: SubscriptionOptions(qos: .atLeastOnce))
+        router.subscribe(b, filter: "t/+", options: SubscriptionOptions(qos: .atMostOnce))
+        router.subscribe(a, filter: "t/+", options: SubscriptionOptions(qos: .exactlyOnce))  // a replacement
+        router.subscribe(b, filter: "$share/g/t/+", options: SubscriptionOptions(qos: .atMostOnce))
+        XCTAssertEqual(recorder.take(), ["+t/+"])
+        router.unsubscribe(a, filter: "t/+")
+        XCTAssertEqual(recorder.take(), [], "b still subscribes")
+        router.unsubscribe(b, filter: "t/+")
+        router.unsubscribe(b, filter: "$share/g/t/+")
+        router.unsubscribe(b, filter: "never/subscribed")
+        XCTAssertEqual(recorder.take(), ["-t/+"])
+    }
+
+    func testASessionMovingConnectionsChangesNoRoute() {
+        let router = Router(strategy: .roundRobin)
+        let (old, new) = (makeSession("c"), makeSession("c"))
+        let recorder = Recorder()
+        _ = router.observe(recorder)
+        router.subscribe(old, filter: "x", options: SubscriptionOptions(qos: .atMostOnce))
+        XCTAssertEqual(recorder.take(), ["+x"])
+        router.rebind(from: old, to: new, filters: ["x": SubscriptionOptions(qos: .atMostOnce)])
+        XCTAssertEqual(recorder.take(), [])
+        router.unsubscribeAll(new, filters: ["x"])
+        XCTAssertEqual(recorder.take(), ["-x"])
+    }
+}

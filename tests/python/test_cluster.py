@@ -1,0 +1,356 @@
+"""Clustering (issue 6): several real `starling` processes on 127.0.0.1, each with its own data
+directory, cluster port and API port, joined with `starling ctl cluster join`. Every wait is bounded;
+the broker_factory fixture stops every process it started.
+
+Timings use heartbeat_interval = 200ms and down_after = 1s, so a dead node must be detected (and its
+routes purged everywhere) within DETECTION_BOUND seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import RawToml, free_port, starling_binary, wait_for
+
+pytestmark = pytest.mark.starling_only
+
+COOKIE = "test-cookie"
+HEARTBEAT, DOWN_AFTER = 0.2, 1.0
+DETECTION_BOUND = DOWN_AFTER + HEARTBEAT + 1.0
+
+
+class Node:
+    """A cluster node: its broker process, its name and cluster port (kept across restarts)."""
+
+    def __init__(self, factory, tmp_path, short: str, cookie: str = COOKIE, seeds: list[str] | None = None,
+                 name: str | None = None):
+        self.factory = factory
+        self.name = name or f"{short}@127.0.0.1"
+        self.cluster_port = free_port()
+        self.config = {
+            "node": {"name": self.name, "data_dir": str(tmp_path / f"data-{short}")},
+            "cluster": {"cookie": cookie, "port": self.cluster_port, "heartbeat_interval": "200ms",
+                        "down_after": "1s"},
+        }
+        if seeds:
+            self.config["cluster"]["seeds"] = RawToml("[" + ", ".join(f'"{s}"' for s in seeds) + "]")
+        self.broker = factory(self.config)
+
+    @classmethod
+    def of(cls, broker) -> "Node":
+        """The API and ctl helpers for a broker started some other way."""
+        node = cls.__new__(cls)
+        node.broker = broker
+        return node
+
+    @property
+    def address(self) -> str:
+        return f"{self.name}:{self.cluster_port}"
+
+    def restart(self):
+        self.broker = self.factory(self.config)
+
+    def api(self, method: str, path: str, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.broker.api_port}/api/v1{path}", data=data,
+                                         method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def ctl(self, *args, timeout: float = 30) -> subprocess.CompletedProcess:
+        return subprocess.run([str(starling_binary()), "ctl", "--api", f"127.0.0.1:{self.broker.api_port}", *args],
+                              capture_output=True, text=True, timeout=timeout)
+
+    def status(self) -> dict:
+        return self.api("GET", "/cluster")[1]
+
+    def up_members(self) -> set[str]:
+        return {m["name"] for m in self.status()["members"] if m["state"] == "up"}
+
+    def routes(self) -> dict[str, list[str]]:
+        table, page = {}, 1
+        while True:
+            status, body = self.api("GET", f"/routes?limit=10000&page={page}")
+            assert status == 200, body
+            table.update({r["topic"]: r["nodes"] for r in body["data"]})
+            if page * 10000 >= body["meta"]["count"]:
+                return table
+            page += 1
+
+    def metrics(self) -> dict[str, int]:
+        return self.api("GET", "/metrics")[1]
+
+
+def join(node: Node, other: Node):
+    done = node.ctl("cluster", "join", other.address, "--timeout", "10")
+    assert done.returncode == 0, f"join failed: {done.stdout} {done.stderr}"
+
+
+def wait_mesh(nodes: list[Node], timeout: float = 10.0):
+    names = {n.name for n in nodes}
+    wait_for(lambda: all(n.up_members() == names - {n.name} for n in nodes), timeout=timeout, interval=0.05,
+             message=lambda: "full mesh: " + "; ".join(f"{n.name}: {sorted(n.up_members())}" for n in nodes))
+
+
+def subscribe_and_replicate(client_factory, owner: Node, others: list[Node], topic: str, qos: int = 1):
+    """A subscriber on `owner`; returns once every node in `others` routes `topic` to it."""
+    sub = client_factory(owner.broker, "sub")
+    sub.subscribe(topic, qos=qos)
+    wait_for(lambda: all(n.routes().get(topic) == [owner.name] for n in others), timeout=5,
+             message=f"the route {topic} -> {owner.name} replicated")
+    return sub
+
+
+def wait_purged(nodes: list[Node], topic: str, timeout: float) -> float:
+    """Seconds until no node in `nodes` routes `topic` any more (at most `timeout`)."""
+    started = time.monotonic()
+    wait_for(lambda: all(topic not in n.routes() for n in nodes), timeout=timeout, interval=0.05,
+             message=f"the route {topic} purged")
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def three(broker_factory, tmp_path) -> list[Node]:
+    nodes = [Node(broker_factory, tmp_path, f"n{i}") for i in (1, 2, 3)]
+    join(nodes[1], nodes[0])
+    join(nodes[2], nodes[0])  # n3 learns n2 through n1: full mesh
+    wait_mesh(nodes)
+    return nodes
+
+
+def test_three_nodes_forward_each_qos_once_to_the_subscribing_node_only(three, client_factory, uid):
+    n1, n2, n3 = three
+    sub = subscribe_and_replicate(client_factory, n3, [n1, n2], f"{uid}/#", qos=2)
+    pub = client_factory(n1.broker, "pub")
+    for qos in (0, 1, 2):
+        pub.publish(f"{uid}/q{qos}", f"qos{qos}", qos=qos)
+    messages = sub.wait_messages(3, timeout=5)
+    assert sorted((m.topic, m.payload, m.qos) for m in messages) == [
+        (f"{uid}/q0", b"qos0", 0), (f"{uid}/q1", b"qos1", 1), (f"{uid}/q2", b"qos2", 2)]
+    # Order per publisher and topic holds across the hop.
+    for i in range(200):
+        pub.publish(f"{uid}/order", str(i), qos=1)
+    got = sub.wait_messages(203, timeout=10)
+    assert [int(m.payload) for m in got if m.topic == f"{uid}/order"] == list(range(200))
+    time.sleep(0.3)
+    assert len(sub.received()) == 203, "no duplicates"
+    m1, m2, m3 = n1.metrics(), n2.metrics(), n3.metrics()
+    assert m1[f"cluster.forwarded.out.{n3.name}"] == 203
+    assert m1.get(f"cluster.forwarded.out.{n2.name}", 0) == 0
+    assert m2["cluster.forwarded.in"] == 0, "a node with no subscriber receives no forward"
+    assert m3[f"cluster.forwarded.in.{n1.name}"] == 203
+    with urllib.request.urlopen(f"http://127.0.0.1:{n3.broker.api_port}/api/v1/prometheus", timeout=10) as response:
+        prometheus = response.read().decode()
+    assert f'starling_cluster_forwarded_in_total{{peer="{n1.name}"}} 203' in prometheus, prometheus[-800:]
+    # The last subscriber leaving deletes the route everywhere.
+    sub.unsubscribe(f"{uid}/#")
+    wait_purged([n1, n2], f"{uid}/#", timeout=5)
+    # A topic n1 forwarded before (its match is cached per loop) is no longer forwarded.
+    pub.publish(f"{uid}/order", "after", qos=1)
+    time.sleep(0.3)
+    assert n1.metrics()[f"cluster.forwarded.out.{n3.name}"] == 203
+    assert n3.metrics()["cluster.forwarded.in"] == 203
+
+
+def test_routes_are_reference_counted_per_node(three, client_factory, uid):
+    n1, _, n3 = three
+    subs = [client_factory(n3.broker, f"s{i}") for i in range(3)]
+    for s in subs:
+        s.subscribe(f"{uid}/shared-filter", qos=1)
+    wait_for(lambda: n1.routes().get(f"{uid}/shared-filter") == [n3.name], timeout=5, message="route on n1")
+    assert n1.status()["remote_routes"] == 1
+    for s in subs[:2]:
+        s.unsubscribe(f"{uid}/shared-filter")
+    time.sleep(0.5)
+    assert n1.routes().get(f"{uid}/shared-filter") == [n3.name], "one subscriber left: the route stays"
+    subs[2].unsubscribe(f"{uid}/shared-filter")
+    wait_for(lambda: f"{uid}/shared-filter" not in n1.routes(), timeout=5, message="route deleted")
+
+
+def test_wrong_cookie_is_refused_with_the_reason_on_both_sides(broker_factory, tmp_path):
+    n1 = Node(broker_factory, tmp_path, "n1")
+    intruder = Node(broker_factory, tmp_path, "n2", cookie="not-the-cookie")
+    done = intruder.ctl("cluster", "join", n1.address, "--timeout", "5")
+    assert done.returncode != 0
+    assert "wrong cookie" in done.stderr, done.stderr
+    wait_for(lambda: re.search(r"wrong cookie.*|peer=n2@127\.0\.0\.1", n1.broker.log_text()) and
+             "n2@127.0.0.1" in n1.broker.log_text() and "wrong cookie" in n1.broker.log_text(),
+             timeout=5, message="n1 logs the refusal naming n2")
+    assert "wrong cookie" in intruder.broker.log_text() and "n1@127.0.0.1" in intruder.broker.log_text()
+    assert COOKIE not in n1.broker.log_text() + intruder.broker.log_text(), "the cookie is never logged"
+    assert n1.status()["members"] == [] and intruder.status()["members"] == []
+
+
+def test_unreachable_and_name_clash_are_reported_not_hung(broker_factory, tmp_path):
+    n1 = Node(broker_factory, tmp_path, "n1")
+    started = time.monotonic()
+    done = n1.ctl("cluster", "join", f"n9@127.0.0.1:{free_port()}", "--timeout", "5")
+    assert done.returncode != 0 and "unreachable" in done.stderr, done.stderr
+    assert time.monotonic() - started < 8
+    done = n1.ctl("cluster", "join", n1.address)
+    assert done.returncode != 0 and "name clash" in done.stderr, done.stderr
+    twin = Node(broker_factory, tmp_path, "twin", name=n1.name)
+    done = twin.ctl("cluster", "join", n1.address, "--timeout", "5")
+    assert done.returncode != 0 and "name clash" in done.stderr, done.stderr
+    done = n1.ctl("cluster", "join", "not-a-node")
+    assert done.returncode != 0 and "NAME@HOST" in done.stderr, done.stderr
+    assert n1.status()["members"] == [], "nothing failed is remembered"
+
+
+def test_a_node_killed_is_purged_and_rejoins_by_itself(three, client_factory, uid):
+    n1, n2, n3 = three
+    subscribe_and_replicate(client_factory, n3, [n1, n2], f"{uid}/#")
+    n3.broker.signal(signal.SIGKILL)
+    purged_after = wait_purged([n1, n2], f"{uid}/#", DETECTION_BOUND)
+    assert n3.name not in n1.up_members()
+    print(f"\nkill -9: n3's routes purged everywhere after {purged_after * 1000:.0f} ms (bound {DETECTION_BOUND} s)")
+    n3.broker.wait(5)
+    n3.restart()  # no join: it remembers its members
+    wait_mesh([n1, n2, n3], timeout=10)
+    sub2 = client_factory(n3.broker, "sub2")
+    sub2.subscribe(f"{uid}/#", qos=1)
+    wait_for(lambda: n1.routes().get(f"{uid}/#") == [n3.name], timeout=5, message="route resynced to n1")
+    pub = client_factory(n1.broker, "pub")
+    pub.publish(f"{uid}/after", "back", qos=1)
+    assert [m.payload for m in sub2.wait_messages(1, timeout=5)] == [b"back"]
+
+
+def test_snapshot_on_join_and_leave_tells_the_others(broker_factory, tmp_path, client_factory, uid):
+    n1 = Node(broker_factory, tmp_path, "n1")
+    n2 = Node(broker_factory, tmp_path, "n2")
+    sub = client_factory(n2.broker, "early")
+    sub.subscribe(f"{uid}/early", qos=0)  # before the join: it travels in the snapshot
+    join(n1, n2)
+    wait_for(lambda: n1.routes().get(f"{uid}/early") == [n2.name], timeout=5, message="snapshot on join")
+    done = n2.ctl("cluster", "leave")
+    assert done.returncode == 0, done.stderr
+    wait_for(lambda: n1.status()["members"] == [] and f"{uid}/early" not in n1.routes(), timeout=5,
+             message="n1 forgot n2 and its routes")
+    assert "left the cluster" in n1.broker.log_text()
+    # A node that left does not come back by itself.
+    time.sleep(3 * HEARTBEAT)
+    assert n2.status()["members"] == [] and n1.status()["members"] == []
+
+
+def test_seeds_form_a_static_cluster_at_start(broker_factory, tmp_path, client_factory, uid):
+    n1 = Node(broker_factory, tmp_path, "n1")
+    n2 = Node(broker_factory, tmp_path, "n2", seeds=[n1.address])
+    n3 = Node(broker_factory, tmp_path, "n3", seeds=[n1.address])
+    wait_mesh([n1, n2, n3])
+
+
+def test_ten_thousand_subscriptions_converge(three, client_factory, uid):
+    """STARLING_CLUSTER_ROUTES=100000 measures a larger table (a multiple of 300)."""
+    total, per_subscribe = int(os.environ.get("STARLING_CLUSTER_ROUTES", "10000")), 100
+    clients = [client_factory(n.broker, f"bulk{i}") for i, n in enumerate(three)]
+    started = time.monotonic()
+    for i in range(0, total, per_subscribe):
+        client = clients[(i // per_subscribe) % 3]
+        client.subscribe([(f"{uid}/bulk/{j}", 0) for j in range(i, i + per_subscribe)], timeout=10)
+    subscribed = time.monotonic()
+
+    def counts_agree():
+        # Cheap to poll: every node holds the others' routes (the bulk ones and nothing else).
+        statuses = [n.status() for n in three]
+        return all(st["local_routes"] + st["remote_routes"] == total for st in statuses)
+
+    wait_for(counts_agree, timeout=120, interval=0.05, message="every node holds every route")
+    done = time.monotonic()
+    # Then the whole tables, once: the same filters with the same node on every node.
+    tables = [{k: v for k, v in n.routes().items() if k.startswith(f"{uid}/bulk/")} for n in three]
+    assert len(tables[0]) == total and tables[0] == tables[1] == tables[2]
+    print(f"\n{total:,} subscriptions over 3 nodes: subscribed in {subscribed - started:.2f} s, "
+          f"every node holds every route {done - started:.2f} s after the first SUBSCRIBE "
+          f"({(done - subscribed) * 1000:.0f} ms after the last SUBACK)")
+    batches = total // per_subscribe
+    expected = sorted(per_subscribe * (batches // 3 + (1 if i < batches % 3 else 0)) for i in range(3))
+    assert sorted(n.status()["local_routes"] for n in three) == expected
+
+
+def test_a_silent_node_is_declared_down_and_comes_back(three, client_factory, uid):
+    """SIGSTOP keeps n3's sockets open but silences it: only the heartbeats can tell."""
+    n1, n2, n3 = three
+    subscribe_and_replicate(client_factory, n3, [n1, n2], f"{uid}/#")
+    n3.broker.signal(signal.SIGSTOP)
+    try:
+        detected = wait_purged([n1, n2], f"{uid}/#", DETECTION_BOUND)
+        assert detected >= DOWN_AFTER * 0.8, f"declared down after {detected:.2f} s, before down_after"
+        assert "silent for more than 1000 ms" in n1.broker.log_text()
+        print(f"\nSIGSTOP: n3 declared down and its routes purged after {detected * 1000:.0f} ms "
+              f"(down_after {DOWN_AFTER * 1000:.0f} ms, heartbeat {HEARTBEAT * 1000:.0f} ms)")
+    finally:
+        n3.broker.proc.send_signal(signal.SIGCONT)
+    wait_mesh([n1, n2, n3], timeout=10)
+    wait_for(lambda: n1.routes().get(f"{uid}/#") == [n3.name], timeout=5, message="n3's routes resynced")
+
+
+def test_forwards_to_a_node_that_stops_reading_are_counted_lost(three, client_factory, uid):
+    n1, n2, n3 = three
+    subscribe_and_replicate(client_factory, n3, [n1, n2], f"{uid}/#", qos=0)
+    n3.broker.signal(signal.SIGSTOP)
+    try:
+        pub = client_factory(n1.broker, "pub")
+        payload, sent = b"x" * 1024, 0
+        started = time.monotonic()
+        while time.monotonic() - started < DOWN_AFTER * 0.5 and sent < 40_000:  # all before n3 is declared down
+            pub.publish(f"{uid}/flood", payload, qos=0)
+            sent += 1
+        wait_purged([n1], f"{uid}/#", DETECTION_BOUND)
+
+        def settled():
+            # paho sends asynchronously: what reached n1 after the purge had no subscriber at all.
+            m = n1.metrics()
+            accounted = (m[f"cluster.forwarded.out.{n3.name}"] + m[f"cluster.forwards.lost.{n3.name}"]
+                         + m["messages.dropped.no_subscribers"])
+            return accounted == sent and m
+
+        metrics = wait_for(settled, timeout=5, message=lambda: f"out + lost + unrouted == {sent}: {n1.metrics()}")
+        lost = metrics[f"cluster.forwards.lost.{n3.name}"]
+        print(f"\nSIGSTOP flood: {sent} forwards to a node that stopped reading, {lost} counted lost")
+        assert lost > 0
+        status = {m["name"]: m for m in n1.status()["members"]}
+        assert status[n3.name]["forwards_lost"] == lost
+    finally:
+        n3.broker.proc.send_signal(signal.SIGCONT)
+
+
+def test_the_start_flags_and_a_node_without_cookie(broker_factory, tmp_path):
+    port = free_port()
+    cmd = [str(starling_binary()), "start", "--name", "flags@127.0.0.1", "--cookie", "flag-cookie",
+           "--cluster-port", str(port), "--port", "0", "--api-port", "0"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, seen = time.monotonic() + 20, ""
+        while f"cluster listening on 127.0.0.1:{port}" not in seen and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+        assert f"cluster listening on 127.0.0.1:{port}" in seen and "node=flags@127.0.0.1" in seen, seen
+        assert "flag-cookie" not in seen
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    bad = subprocess.run(cmd[:-6] + ["--cluster-port", "70000"], cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert bad.returncode == 2 and "--cluster-port" in bad.stderr, bad.stderr
+    bad = subprocess.run(cmd[:2] + ["--name", "no-host"], cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert bad.returncode == 2 and "--name" in bad.stderr, bad.stderr
+    # Without a cookie the cluster port stays closed and the status says so.
+    plain = broker_factory({"node": {"data_dir": str(tmp_path / "plain")}})
+    assert "cluster listening" not in plain.log_text()
+    status = Node.of(plain)
+    assert status.status() == {"node": "starling@127.0.0.1", "enabled": False, "cluster_port": 0, "local_routes": 0,
+                               "remote_routes": 0, "members": []}
+    done = status.ctl("cluster", "join", "n1@127.0.0.1")
+    assert done.returncode != 0 and "cookie" in done.stderr, done.stderr
