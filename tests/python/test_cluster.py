@@ -301,7 +301,7 @@ def test_forwards_to_a_node_that_stops_reading_are_counted_lost(three, client_fa
     n3.broker.signal(signal.SIGSTOP)
     try:
         pub = client_factory(n1.broker, "pub")
-        payload, sent = b"x" * 1024, 0
+        payload, sent = b"x" * 16384, 0  # large: more than the socket buffers hold, even from a slow client
         started = time.monotonic()
         while time.monotonic() - started < DOWN_AFTER * 0.5 and sent < 40_000:  # all before n3 is declared down
             pub.publish(f"{uid}/flood", payload, qos=0)
