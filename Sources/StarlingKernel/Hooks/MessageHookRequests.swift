@@ -47,18 +47,43 @@ public enum MessageDropReason: Int, CaseIterable, Sendable {
 /// what the hooks before it left; the broker builds a new message only when something changed.
 public struct MessagePublishRequest: Sendable {
     public let source: MessageSource
+    /// The message as it arrived. The fields below read through to it until a hook sets them:
+    /// the request holds one reference instead of copying (and retaining) every field, which a
+    /// do-nothing hook would otherwise pay for on every message.
+    public let original: Message
+    private var newTopic: String?
+    private var newPayload: ByteBuffer?
+    private var newQoS: QoS?
+    private var newRetain: Bool?
+    private var newProperties: Properties?
+
     /// The publisher's client id (clients and wills); nil for plugin and API messages.
-    public let publisherId: String?
+    public var publisherId: String? { original.publisherId }
     /// The topic name; a rewrite must stay a valid topic name (no wildcards, not empty, not `$`
     /// except `$SYS/`, within the node's length and level limits), or the message is dropped.
-    public var topic: String { didSet { topicChanged = true; changed = true } }
-    public var payload: ByteBuffer { didSet { changed = true } }
+    public var topic: String {
+        get { newTopic ?? original.topic }
+        set { newTopic = newValue; topicChanged = true; changed = true }
+    }
+    public var payload: ByteBuffer {
+        get { newPayload ?? original.payload }
+        set { newPayload = newValue; changed = true }
+    }
     /// Capped by the node's maximum QoS after the chain.
-    public var qos: QoS { didSet { changed = true } }
-    public var retain: Bool { didSet { changed = true } }
+    public var qos: QoS {
+        get { newQoS ?? original.qos }
+        set { newQoS = newValue; changed = true }
+    }
+    public var retain: Bool {
+        get { newRetain ?? original.retain }
+        set { newRetain = newValue; changed = true }
+    }
     /// MQTT 5 properties forwarded to subscribers (content type, user properties ...). Topic
     /// alias, subscription identifiers and expiry are not among them and are ignored if added.
-    public var properties: Properties { didSet { changed = true } }
+    public var properties: Properties {
+        get { newProperties ?? original.properties }
+        set { newProperties = newValue; changed = true }
+    }
     /// Set by a hook (the C bridge) that tried to set something it cannot express (a topic that
     /// is not UTF-8): the message is dropped as an invalid rewrite, with this as the reason.
     public var invalidRewrite: String? { didSet { changed = true } }
@@ -70,12 +95,7 @@ public struct MessagePublishRequest: Sendable {
 
     public init(source: MessageSource, message: Message) {
         self.source = source
-        publisherId = message.publisherId
-        topic = message.topic
-        payload = message.payload
-        qos = message.qos
-        retain = message.retain
-        properties = message.properties
+        original = message
     }
 }
 
