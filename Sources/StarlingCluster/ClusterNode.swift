@@ -24,6 +24,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
     private let incarnation = UInt64.random(in: 1 ... .max)
     let routes = RemoteRouteTable()
     private let forwarder: Forwarder
+    private let retained = RetainedReplicator()
     private let store: MemberStore
 
     /// The bound cluster port (0 until bound).
@@ -211,6 +212,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         drainLocalRoutes()
         if !link.dialled { link.send(.welcome(members: knownAddresses)) }
         link.send(.routeSnapshot(filters: localFilters.sorted()))
+        for frame in RetainedReplicator.frames(RetainedReplicator.snapshot(of: broker)) { link.send(frame) }
         if link.dialled { link.send(.members(knownAddresses)) }
         for other in members.values where other !== member { other.link?.send(.members([peer.address])) }
         return nil
@@ -331,6 +333,32 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         guard members[peer.address.name]?.link === link else { return }
         for op in ops {
             if op.add { routes.add(op.filter, node: peer.address.name) } else { routes.remove(op.filter, node: peer.address.name) }
+        }
+    }
+
+    // MARK: - Retained messages
+
+    public func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {
+        if retained.record(topic: topic, message: message, stamp: stamp) {
+            loop.execute { [self] in drainRetained() }
+        }
+    }
+
+    /// Sends the recorded local retained changes to every peer.
+    private func drainRetained() {
+        let entries = retained.take()
+        guard !entries.isEmpty else { return }
+        let frames = RetainedReplicator.frames(entries)
+        for link in members.values.compactMap(\.link) {
+            for frame in frames { link.send(frame) }
+        }
+    }
+
+    /// Applies retained changes a peer sent (on the link's loop: the store has its own lock).
+    func applyRetained(_ entries: [RetainedEntry], from peer: PeerIdentity) {
+        let bad = RetainedReplicator.apply(entries, to: broker)
+        if !bad.isEmpty {
+            logger.error("cluster: bad retained message", metadata: ["peer": "\(peer.address.name)", "topics": "\(bad)"])
         }
     }
 

@@ -83,8 +83,10 @@ public final class Broker: Sendable {
             }
             message = passed
         }
-        if message.retain, context.settings.mqtt.retainAvailable, !fromPeer {
-            retained.update(with: message)
+        if message.retain, context.settings.mqtt.retainAvailable, !fromPeer,
+           let stamp = retained.update(with: message) {
+            context.cluster?.retainedChanged(topic: message.topic, message: message.payload.readableBytes == 0 ? nil : message,
+                                             stamp: stamp)
         }
         var deliveries = context.takeScratch()
         defer { context.returnScratch(&deliveries) }

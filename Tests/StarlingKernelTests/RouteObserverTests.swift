@@ -12,6 +12,8 @@ final class RouteObserverTests: KernelTestCase {
         func localRouteRemoved(_ filter: String) { events.withLockedValue { $0.append("-\(filter)") } }
         func forward(_ message: Message, loopIndex: Int) -> Int { 0 }
         func remoteRoutes() -> [String: [String]] { [:] }
+        let name = "test@127.0.0.1"
+        func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {}
         func take() -> [String] { events.withLockedValue { events in defer { events = [] }; return events } }
     }
 

@@ -54,7 +54,7 @@ final class Forwarder: Sendable {
     }
 
     /// The message as an MQTT 5.0 PUBLISH, its expiry as the interval that remains.
-    private static func encode(_ message: Message) -> ByteBuffer {
+    static func encode(_ message: Message) -> ByteBuffer {
         let publish = Publish(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
                               packetIdentifier: message.qos == .atMostOnce ? nil : 1,
                               properties: message.outgoingProperties(now: .now(), subscriptionIdentifiers: []))

@@ -177,6 +177,8 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
             node.loop.execute { [node, link] in node.applyRouteOps(ops, from: peer, link: link!) }
         case (.established(let peer), .forward(_, let publishes)):
             deliver(publishes: publishes, from: peer, context: context)
+        case (.established(let peer), .retained(let entries)):
+            node.applyRetained(entries, from: peer)
         case (.established(let peer), .leave):
             node.loop.execute { [node, link] in node.peerLeft(peer, link: link!) }
         default:

@@ -51,6 +51,20 @@ enum FrameCodec {
         case .forward(let count, let publishes):
             buffer.writeInteger(UInt32(count))
             buffer.writeImmutableBuffer(publishes)
+        case .retained(let entries):
+            buffer.writeInteger(UInt32(entries.count))
+            for entry in entries {
+                writeString(entry.topic, into: &buffer)
+                buffer.writeInteger(entry.time)
+                writeString(entry.node, into: &buffer)
+                if let publish = entry.publish {
+                    buffer.writeInteger(UInt8(1))
+                    buffer.writeInteger(UInt32(publish.readableBytes))
+                    buffer.writeImmutableBuffer(publish)
+                } else {
+                    buffer.writeInteger(UInt8(0))
+                }
+            }
         }
         buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
     }
@@ -113,6 +127,25 @@ enum FrameCodec {
             let publishes = body.readSlice(length: body.readableBytes)!
             return .forward(count: count, publishes: publishes)
         case 11: return .leave
+        case 12:
+            let count = try readCount(&body)
+            var entries: [RetainedEntry] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count {
+                let topic = try readString(&body)
+                guard let time: UInt64 = body.readInteger() else { throw FrameError("truncated retained entry") }
+                let node = try readString(&body)
+                guard let present: UInt8 = body.readInteger(), present <= 1 else { throw FrameError("bad retained entry") }
+                var publish: ByteBuffer? = nil
+                if present == 1 {
+                    guard let length: UInt32 = body.readInteger(), let bytes = body.readSlice(length: Int(length)) else {
+                        throw FrameError("truncated retained message")
+                    }
+                    publish = bytes
+                }
+                entries.append(RetainedEntry(topic: topic, time: time, node: node, publish: publish))
+            }
+            return .retained(entries)
         default: throw FrameError("unknown frame type \(type)")
         }
     }

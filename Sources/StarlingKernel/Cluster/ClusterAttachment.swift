@@ -15,6 +15,11 @@ public protocol ClusterAttachment: AnyObject, Sendable {
     func forward(_ message: Message, loopIndex: Int) -> Int
     /// The other nodes' routes: filter to node names (for the API). Any thread.
     func remoteRoutes() -> [String: [String]]
+    /// This node's name in the cluster (`name@host`): retained changes are stamped with it.
+    var name: String { get }
+    /// A retained topic changed on this node (`message` nil: deleted): replicate it to every
+    /// peer. Called on any loop, only for retained publishes and deletes; must not block.
+    func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp)
 }
 
 extension Broker {
@@ -23,6 +28,7 @@ extension Broker {
     /// instant, taken atomically with the switch, so a snapshot plus the stream miss nothing.
     public func attach(cluster: ClusterAttachment) -> [String] {
         clusterBox.withLockedValue { $0 = cluster }
+        retained.replicate(as: cluster.name)
         let filters = router.observe(cluster)
         for context in contexts {
             context.loop.execute { context.cluster = cluster }
@@ -74,6 +80,19 @@ extension Broker {
             context.loop.submit { context.pruneForwardBacklogs() }
         }
         return EventLoopFuture.andAllComplete(others, on: loop)
+    }
+
+    /// Applies a retained change another node made (`message` nil: deleted) when it is newer than
+    /// what this node holds for the topic (last writer wins by stamp). Any thread.
+    @discardableResult
+    public func applyReplicatedRetained(topic: String, message: Message?, stamp: RetainedStamp) -> Bool {
+        retained.apply(topic: topic, message: message?.retainedCopy(), stamp: stamp)
+    }
+
+    /// Every replicated retained topic with its message (nil: a recent delete) and stamp: what a
+    /// peer gets when its link comes up. Any thread.
+    public func replicatedRetained() -> [(topic: String, message: Message?, stamp: RetainedStamp)] {
+        retained.replicatedSet(now: .now())
     }
 
     /// The event loops of the broker's group, in index order (`forward`'s `loopIndex`).
