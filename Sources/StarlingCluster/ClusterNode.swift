@@ -368,6 +368,14 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         forwarder.forward(message, loopIndex: loopIndex)
     }
 
+    public func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] {
+        forwarder.sharedGroups(matching: topic, loopIndex: loopIndex)
+    }
+
+    public func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {
+        forwarder.forward(message, to: node, for: group, loopIndex: loopIndex)
+    }
+
     public func remoteRoutes() -> [String: [String]] { routes.all() }
 
     /// Forwards per peer (kept across its reconnections): out to it, in from it, lost on the way to it.

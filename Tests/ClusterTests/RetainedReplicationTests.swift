@@ -49,6 +49,8 @@ final class RetainedReplicationTests: XCTestCase {
             func localRouteRemoved(_ filter: String) {}
             func forward(_ message: Message, loopIndex: Int) -> Int { 0 }
             func remoteRoutes() -> [String: [String]] { [:] }
+            func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] { [] }
+            func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {}
             func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {
                 changes.append((topic, message != nil, stamp))
             }

@@ -1,4 +1,5 @@
 import NIOCore
+import StarlingKernel
 import XCTest
 @testable import StarlingCluster
 
@@ -25,10 +26,21 @@ final class WireTests: XCTestCase {
             .members([NodeAddress(name: "n3@h", port: 4370)]), .routeSnapshot(filters: ["a/#", "b/+/c"]),
             .routeOps([RouteOp(add: true, filter: "x"), RouteOp(add: false, filter: "y/#")]),
             .forward(count: 1, publishes: publishes), .leave,
+            .sharedForward(count: 1, publishes: publishes),
             .retained([RetainedEntry(topic: "r/a", time: 1_700_000_000_123, node: "n1@h", publish: publishes),
                        RetainedEntry(topic: "r/b", time: 7, node: "n2@h", publish: nil)]),
         ]
         for frame in frames { XCTAssertEqual(try roundTrip(frame), frame) }
+    }
+
+    func testASharedForwardNamesItsGroup() throws {
+        var buffer = ByteBufferAllocator().buffer(capacity: 16)
+        FrameCodec.writeSharedHeader(SharedGroupKey(group: "g", filter: "a/+"), into: &buffer)
+        buffer.writeString("rest")
+        XCTAssertEqual(try FrameCodec.readSharedHeader(&buffer), SharedGroupKey(group: "g", filter: "a/+"))
+        XCTAssertEqual(buffer.readString(length: buffer.readableBytes), "rest")
+        var cut = ByteBufferAllocator().buffer(bytes: [0, 1, 0x67, 0, 9, 0x61])
+        XCTAssertThrowsError(try FrameCodec.readSharedHeader(&cut))
     }
 
     func testAnUnknownVersionIsRefusedByName() throws {

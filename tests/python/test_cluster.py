@@ -443,3 +443,64 @@ def test_a_node_joining_later_gets_the_retained_set_and_a_returning_one_catches_
     wait_retained([n1, n2, n3], f"{uid}/a", None)
     time.sleep(0.3)
     assert [retained_on(n, f"{uid}/a") for n in (n1, n2, n3)] == [None, None, None]
+
+
+def wait_shared_route(nodes: list[Node], route: str, holders: list[Node]):
+    want = sorted(h.name for h in holders)
+    wait_for(lambda: all(sorted(n.routes().get(route, [])) == want for n in nodes), timeout=5,
+             message=lambda: f"{route} -> {want} replicated: " + ", ".join(f"{n.name}={n.routes().get(route)}" for n in nodes))
+
+
+def test_a_shared_group_across_nodes_gets_each_message_once(three, client_factory, uid):
+    n1, n2, n3 = three
+    topic, route = f"{uid}/jobs", f"$share/g/{uid}/jobs"
+    members = [client_factory(n.broker, f"member-{n.name[:2]}") for n in (n2, n3)]
+    for member in members:
+        member.subscribe(route, qos=1)
+    plain = client_factory(n3.broker, "plain")
+    plain.subscribe(topic, qos=1)
+    wait_shared_route([n1], route, [n2, n3])
+    wait_for(lambda: n1.routes().get(topic) == [n3.name], timeout=5, message="plain route replicated")
+    pub = client_factory(n1.broker, "pub")
+    for i in range(100):
+        pub.publish(topic, str(i), qos=1)
+    wait_for(lambda: sum(len(m.received()) for m in members) >= 100, timeout=10,
+             message=lambda: f"100 messages across the group: {[len(m.received()) for m in members]}")
+    plain.wait_messages(100, timeout=10)
+    time.sleep(0.3)
+    got = [int(p) for m in members for p in m.payloads()]
+    assert sorted(got) == list(range(100)), "each message exactly once across the group"
+    counts = [len(m.received()) for m in members]
+    assert all(c > 0 for c in counts), f"both members get some: {counts}"
+    assert sorted(int(p) for p in plain.payloads()) == list(range(100)), "a plain subscriber still gets every one"
+    assert all(m.qos == 1 for member in members for m in member.received())
+    # The group's last member on n3 leaves: its route goes, and n2's member gets everything.
+    members[1].unsubscribe(route)
+    wait_shared_route([n1, n2], route, [n2])
+    for member in members:
+        member.clear()
+    for i in range(10):
+        pub.publish(topic, str(i), qos=1)
+    members[0].wait_messages(10, timeout=5)
+    time.sleep(0.3)
+    assert members[1].received() == [] and len(members[0].received()) == 10
+
+
+def test_a_shared_group_with_a_member_on_the_publishing_node(three, client_factory, uid):
+    n1, n2, _ = three
+    topic, route = f"{uid}/work/x", f"$share/w/{uid}/work/+"
+    local, remote = client_factory(n1.broker, "local"), client_factory(n2.broker, "remote")
+    local2 = client_factory(n1.broker, "local2")
+    for member in (local, local2, remote):
+        member.subscribe(route, qos=1)
+    wait_shared_route([n1, n2], route, [n1, n2])
+    pub = client_factory(n1.broker, "pub")
+    for i in range(60):
+        pub.publish(topic, str(i), qos=1)
+    wait_for(lambda: sum(len(m.received()) for m in (local, local2, remote)) >= 60, timeout=10,
+             message="60 messages across the group")
+    time.sleep(0.3)
+    got = sorted(int(p) for m in (local, local2, remote) for p in m.payloads())
+    assert got == list(range(60)), "each message exactly once"
+    counts = [len(m.received()) for m in (local, local2, remote)]
+    assert all(c > 0 for c in counts), f"every member, on either node, gets some: {counts}"

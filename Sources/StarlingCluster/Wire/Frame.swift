@@ -26,6 +26,9 @@ enum Frame: Equatable {
     case forward(count: Int, publishes: ByteBuffer)
     /// Sender → peer: I am leaving the cluster on purpose; forget me (and my routes).
     case leave
+    /// Sender → peer: messages for shared groups the peer holds members of, each one for one local
+    /// member of its group only: the group's name and filter, then an MQTT 5.0 PUBLISH.
+    case sharedForward(count: Int, publishes: ByteBuffer)
     /// Sender → peer: retained topics set or deleted, each with its stamp (last writer wins);
     /// streamed as they change, and the sender's whole retained set when a link comes up.
     case retained([RetainedEntry])
@@ -53,6 +56,7 @@ enum Frame: Equatable {
         case .forward: 10
         case .leave: 11
         case .retained: 12
+        case .sharedForward: 13
         }
     }
 }
