@@ -32,6 +32,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
     private let boundPort = ManagedAtomic<Int>(0)
     private var serverChannel: Channel?
     private var heartbeat: RepeatedTask?
+    private var tombstonePruning: RepeatedTask?
     private var stopped = false
 
     // The local route stream: recorded under the router's lock, drained on `loop`.
@@ -113,6 +114,9 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
             }
             node.heartbeat = node.loop.scheduleRepeatedTask(
                 initialDelay: .zero, delay: .milliseconds(Int64(config.heartbeatIntervalMilliseconds))) { _ in node.tick() }
+            node.tombstonePruning = node.loop.scheduleRepeatedTask(initialDelay: .minutes(10), delay: .minutes(10)) { _ in
+                broker.pruneRetainedTombstones()
+            }
         }.get()
         return node
     }
@@ -123,6 +127,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         try? await loop.submit { [self] in
             stopped = true
             heartbeat?.cancel()
+            tombstonePruning?.cancel()
             for member in members.values { member.link?.retire() }
         }.get()
         try? await serverChannel?.close()

@@ -59,19 +59,19 @@ final class RetainedStore: Sendable {
     /// tombstones past their lifetime and treats expired messages as deleted.
     func replicatedSet(now: NIODeadline) -> [(topic: String, message: Message?, stamp: RetainedStamp)] {
         state.withLockedValue { state in
-            let oldest = RetainedStamp.nowMilliseconds() &- Self.tombstoneLifetimeMilliseconds
+            state.pruneTombstones()
             var result: [(topic: String, message: Message?, stamp: RetainedStamp)] = []
             for (topic, stamp) in state.stamps {
-                var message = state.messages[topic]
-                if message?.isExpired(at: now) == true { message = nil }
-                if message == nil, stamp.time < oldest {
-                    state.stamps[topic] = nil
-                    continue
-                }
-                result.append((topic, message, stamp))
+                let message = state.messages[topic]
+                result.append((topic, message?.isExpired(at: now) == true ? nil : message, stamp))
             }
             return result
         }
+    }
+
+    /// Forgets deletes older than `tombstoneLifetimeMilliseconds` (the cluster calls it now and then).
+    func pruneTombstones() {
+        state.withLockedValue { $0.pruneTombstones() }
     }
 
     /// The unexpired retained messages whose topics match `filter` (expired ones are removed).
@@ -105,6 +105,11 @@ final class RetainedStore: Sendable {
 }
 
 extension RetainedStore.State {
+    fileprivate mutating func pruneTombstones() {
+        let oldest = RetainedStamp.nowMilliseconds() &- RetainedStore.tombstoneLifetimeMilliseconds
+        stamps = stamps.filter { topic, stamp in stamp.time >= oldest || messages[topic] != nil }
+    }
+
     /// Stamps a local change of `topic`: later than anything this node has seen for it. `$SYS/`
     /// topics describe this node only and are never replicated.
     fileprivate mutating func stamp(_ topic: String) -> RetainedStamp? {

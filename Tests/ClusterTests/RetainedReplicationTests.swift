@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MQTTCore
 import NIOCore
@@ -58,7 +59,7 @@ final class RetainedReplicationTests: XCTestCase {
         let recorder = Recorder()
         _ = node.attach(cluster: recorder)
         // A peer's change stamped far in the future: the local delete must still win locally.
-        RetainedReplicator.apply([entry("t", "peer", time: UInt64.max / 2, node: "zz@h")], to: node)
+        XCTAssertEqual(RetainedReplicator.apply([entry("t", "peer", time: UInt64.max / 2, node: "zz@h")], to: node), [])
         XCTAssertTrue(node.deleteRetained(topic: "t"))
         XCTAssertEqual(recorder.changes.count, 1)
         let (topic, present, stamp) = try XCTUnwrap(recorder.changes.first)
@@ -68,8 +69,20 @@ final class RetainedReplicationTests: XCTestCase {
         // The delete travels in the snapshot as a tombstone, so an older copy elsewhere cannot return.
         let snapshot = RetainedReplicator.snapshot(of: node)
         XCTAssertEqual(snapshot, [RetainedEntry(topic: "t", time: UInt64.max / 2 + 1, node: "me@h", publish: nil)])
-        RetainedReplicator.apply([entry("t", "stale", time: 99, node: "a@h")], to: node)
+        XCTAssertEqual(RetainedReplicator.apply([entry("t", "stale", time: 99, node: "a@h")], to: node), [])
         XCTAssertEqual(retained(node), [:])
+    }
+
+    func testTombstonesAreForgottenAfterADay() {
+        let node = broker()
+        let dayAndASecondAgo = UInt64(Date().timeIntervalSince1970 * 1000) - 24 * 3600 * 1000 - 1000
+        XCTAssertEqual(RetainedReplicator.apply([entry("old", "x", time: dayAndASecondAgo - 5, node: "a@h"),
+                                                 entry("old", nil, time: dayAndASecondAgo, node: "a@h"),
+                                                 entry("recent", nil, time: dayAndASecondAgo + 10_000, node: "a@h"),
+                                                 entry("kept", "k", time: 1, node: "a@h")], to: node), [])
+        node.pruneRetainedTombstones()
+        XCTAssertEqual(RetainedReplicator.snapshot(of: node).map(\.topic).sorted(), ["kept", "recent"],
+                       "an old message stays; only the day-old delete is forgotten")
     }
 
     func testABadMessageIsReportedNotStored() {

@@ -142,6 +142,11 @@ extension Broker {
         retained.replicatedSet(now: .now())
     }
 
+    /// Forgets retained deletes older than a day (their tombstones). Any thread; O(retained topics).
+    public func pruneRetainedTombstones() {
+        retained.pruneTombstones()
+    }
+
     /// The event loops of the broker's group, in index order (`forward`'s `loopIndex`).
     public var eventLoops: [EventLoop] { contexts.map(\.loop) }
 }
