@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hook-chain.sh MQBENCH [RUNS] [MESSAGES]: the cost of the plugin hook chain on the publish path.
 # Fan-in QoS 0 (mqbench fanin -q 0 -P 4 -s 16 -n MESSAGES, default 2000000) against three brokers, interleaved, each
-# started fresh per run: no plugin; do-nothing message_publish and authorize_publish hooks (bench/noop-hook); the
+# started fresh per run: no plugin; a do-nothing message_publish hook (bench/noop-hook); the
 # acl-file plugin with 100 rules (99 that never match, then the one that lets mqbench through).
 # Prints one RESULT line per run with the broker CPU per message (µs): the broker's user + system
 # clock ticks from /proc/PID/stat across the mqbench run (finer than mqbench's whole-percent figure).

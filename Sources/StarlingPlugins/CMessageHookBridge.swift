@@ -55,6 +55,9 @@ extension CHookBridge {
 
     /// Copies what a MESSAGE_PUBLISH callback set in the event's out-fields into `request`.
     private func applyRewrite(_ event: starling_message_publish_event, to request: inout MessagePublishRequest) {
+        guard event.new_topic != nil || event.new_payload != nil || event.new_content_type != nil
+                || event.replace_user_properties || event.qos != Int32(request.qos.rawValue)
+                || event.retain != request.retain else { return }  // nothing set: the usual answer
         if let bytes = event.new_topic {
             guard let topic = text(bytes, event.new_topic_len) else {
                 request.invalidRewrite = "new_topic is not UTF-8 without NUL"

@@ -38,8 +38,8 @@ final class LoopStats: @unchecked Sendable {  // the block is written by one thr
             Slot(index: authenticationsBase + AuthenticationResult.allCases.firstIndex(of: result)!)
         }
         static func authorized(_ action: AuthorizationAction, _ result: AuthorizationResult) -> Slot {
-            let row = AuthorizationAction.allCases.firstIndex(of: action)!
-            let column = AuthorizationResult.allCases.firstIndex(of: result)!
+            let row = action == .publish ? 0 : 1  // allCases order; counted on every PUBLISH that is checked
+            let column = result == .allow ? 0 : 1
             return Slot(index: authorizationsBase + row * AuthorizationResult.allCases.count + column)
         }
     }
