@@ -51,8 +51,9 @@ public final class RemoteSharedGroup: Sendable {
 
 extension Broker {
     /// Connects the cluster to the kernel: local route changes from now on go to `cluster`, and
-    /// publishes are offered to it for forwarding. Returns the plain filters subscribed at this
-    /// instant, taken atomically with the switch, so a snapshot plus the stream miss nothing.
+    /// publishes are offered to it for forwarding; retained changes are stamped as its. Returns the
+    /// filters and shared groups subscribed at this instant, taken atomically with the switch, so
+    /// a snapshot plus the stream miss nothing.
     public func attach(cluster: ClusterAttachment) -> [String] {
         clusterBox.withLockedValue { $0 = cluster }
         retained.replicate(as: cluster.name)

@@ -19,7 +19,7 @@ final class Router: @unchecked Sendable {
     private(set) var subscriptionCount = 0
     /// Bumped by every change to the table, so loops can tell whether a cached match is stale.
     private let generation = ManagedAtomic<UInt64>(0)
-    /// Told when a plain filter gets its first subscriber or loses its last, and a shared group
+    /// Told when a filter gets its first subscriber or loses its last, and a shared group
     /// its first member or its last (as `$share/{group}/{filter}`): the cluster's route stream.
     /// Read and written under the write lock only: never on the publish path.
     private var routeObserver: ClusterAttachment?
