@@ -24,6 +24,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
     private let incarnation = UInt64.random(in: 1 ... .max)
     let routes = RemoteRouteTable()
     private let forwarder: Forwarder
+    private let retained = RetainedReplicator()
     private let store: MemberStore
 
     /// The bound cluster port (0 until bound).
@@ -31,6 +32,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
     private let boundPort = ManagedAtomic<Int>(0)
     private var serverChannel: Channel?
     private var heartbeat: RepeatedTask?
+    private var tombstonePruning: RepeatedTask?
     private var stopped = false
 
     // The local route stream: recorded under the router's lock, drained on `loop`.
@@ -112,6 +114,9 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
             }
             node.heartbeat = node.loop.scheduleRepeatedTask(
                 initialDelay: .zero, delay: .milliseconds(Int64(config.heartbeatIntervalMilliseconds))) { _ in node.tick() }
+            node.tombstonePruning = node.loop.scheduleRepeatedTask(initialDelay: .minutes(10), delay: .minutes(10)) { _ in
+                broker.pruneRetainedTombstones()
+            }
         }.get()
         return node
     }
@@ -122,6 +127,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         try? await loop.submit { [self] in
             stopped = true
             heartbeat?.cancel()
+            tombstonePruning?.cancel()
             for member in members.values { member.link?.retire() }
         }.get()
         try? await serverChannel?.close()
@@ -211,6 +217,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         drainLocalRoutes()
         if !link.dialled { link.send(.welcome(members: knownAddresses)) }
         link.send(.routeSnapshot(filters: localFilters.sorted()))
+        for frame in RetainedReplicator.frames(RetainedReplicator.snapshot(of: broker)) { link.send(frame) }
         if link.dialled { link.send(.members(knownAddresses)) }
         for other in members.values where other !== member { other.link?.send(.members([peer.address])) }
         return nil
@@ -334,10 +341,44 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         }
     }
 
+    // MARK: - Retained messages
+
+    public func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {
+        if retained.record(topic: topic, message: message, stamp: stamp) {
+            loop.execute { [self] in drainRetained() }
+        }
+    }
+
+    /// Sends the recorded local retained changes to every peer.
+    private func drainRetained() {
+        let entries = retained.take()
+        guard !entries.isEmpty else { return }
+        let frames = RetainedReplicator.frames(entries)
+        for link in members.values.compactMap(\.link) {
+            for frame in frames { link.send(frame) }
+        }
+    }
+
+    /// Applies retained changes a peer sent (on the link's loop: the store has its own lock).
+    func applyRetained(_ entries: [RetainedEntry], from peer: PeerIdentity) {
+        let bad = RetainedReplicator.apply(entries, to: broker)
+        if !bad.isEmpty {
+            logger.error("cluster: bad retained message", metadata: ["peer": "\(peer.address.name)", "topics": "\(bad)"])
+        }
+    }
+
     // MARK: - ClusterAttachment
 
     public func forward(_ message: Message, loopIndex: Int) -> Int {
         forwarder.forward(message, loopIndex: loopIndex)
+    }
+
+    public func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] {
+        forwarder.sharedGroups(matching: topic, loopIndex: loopIndex)
+    }
+
+    public func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {
+        forwarder.forward(message, to: node, for: group, loopIndex: loopIndex)
     }
 
     public func remoteRoutes() -> [String: [String]] { routes.all() }

@@ -83,14 +83,30 @@ public final class Broker: Sendable {
             }
             message = passed
         }
-        if message.retain, context.settings.mqtt.retainAvailable, !fromPeer {
-            retained.update(with: message)
+        if message.retain, context.settings.mqtt.retainAvailable, !fromPeer,
+           let stamp = retained.update(with: message) {
+            context.cluster?.retainedChanged(topic: message.topic, message: message.payload.readableBytes == 0 ? nil : message,
+                                             stamp: stamp)
         }
         var deliveries = context.takeScratch()
         defer { context.returnScratch(&deliveries) }
-        router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
         var nodes = 0
-        if let cluster = context.cluster, !fromPeer { nodes = cluster.forward(message, loopIndex: context.index) }
+        if let cluster = context.cluster, !fromPeer {
+            nodes = cluster.forward(message, loopIndex: context.index)
+            let remoteGroups = cluster.remoteSharedGroups(matching: message.topic, loopIndex: context.index)
+            if remoteGroups.isEmpty {
+                router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
+            } else {
+                nodes += matchSharingAcrossCluster(message, remoteGroups, cluster: cluster, context: context, into: &deliveries)
+            }
+        } else if fromPeer {
+            // Shared groups were dispatched by the publishing node (a forward for a group comes
+            // through `deliverForwarded(_:for:on:)`): a plain forward reaches plain subscribers only.
+            router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache,
+                         into: &deliveries, admitGroup: { _ in false })
+        } else {
+            router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
+        }
         if deliveries.isEmpty && nodes == 0 { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
         beforeDelivery(deliveries.count + nodes)
         for delivery in deliveries {

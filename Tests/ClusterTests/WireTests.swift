@@ -1,4 +1,5 @@
 import NIOCore
+import StarlingKernel
 import XCTest
 @testable import StarlingCluster
 
@@ -25,8 +26,21 @@ final class WireTests: XCTestCase {
             .members([NodeAddress(name: "n3@h", port: 4370)]), .routeSnapshot(filters: ["a/#", "b/+/c"]),
             .routeOps([RouteOp(add: true, filter: "x"), RouteOp(add: false, filter: "y/#")]),
             .forward(count: 1, publishes: publishes), .leave,
+            .sharedForward(count: 1, publishes: publishes),
+            .retained([RetainedEntry(topic: "r/a", time: 1_700_000_000_123, node: "n1@h", publish: publishes),
+                       RetainedEntry(topic: "r/b", time: 7, node: "n2@h", publish: nil)]),
         ]
         for frame in frames { XCTAssertEqual(try roundTrip(frame), frame) }
+    }
+
+    func testASharedForwardNamesItsGroup() throws {
+        var buffer = ByteBufferAllocator().buffer(capacity: 16)
+        FrameCodec.writeSharedHeader(SharedGroupKey(group: "g", filter: "a/+"), into: &buffer)
+        buffer.writeString("rest")
+        XCTAssertEqual(try FrameCodec.readSharedHeader(&buffer), SharedGroupKey(group: "g", filter: "a/+"))
+        XCTAssertEqual(buffer.readString(length: buffer.readableBytes), "rest")
+        var cut = ByteBufferAllocator().buffer(bytes: [0, 1, 0x67, 0, 9, 0x61])
+        XCTAssertThrowsError(try FrameCodec.readSharedHeader(&cut))
     }
 
     func testAnUnknownVersionIsRefusedByName() throws {
@@ -41,7 +55,9 @@ final class WireTests: XCTestCase {
 
     func testGarbageIsAnErrorNotACrash() {
         for bytes: [UInt8] in [[0, 0, 0, 2, 1, 99], [0, 0, 0, 3, 1, 5, 1], [0xFF, 0xFF, 0xFF, 0xFF], [0, 0, 0, 1, 1],
-                               [0, 0, 0, 8, 1, 8, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1]] {
+                               [0, 0, 0, 8, 1, 8, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1],
+                               // a retained entry whose message length runs past the frame
+                               [0, 0, 0, 22, 1, 12, 0, 0, 0, 1, 0, 1, 0x61, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0x6E, 1, 0xFF]] {
             var buffer = ByteBufferAllocator().buffer(bytes: bytes)
             XCTAssertThrowsError(try FrameCodec.decode(from: &buffer), "\(bytes)")
         }

@@ -59,8 +59,8 @@ final class RetainedStoreTests: XCTestCase {
 
     func testRemove() {
         retain("a/b", "one")
-        XCTAssertTrue(store.remove(topic: "a/b"))
-        XCTAssertFalse(store.remove(topic: "a/b"))
+        XCTAssertTrue(store.remove(topic: "a/b").removed)
+        XCTAssertFalse(store.remove(topic: "a/b").removed)
         XCTAssertEqual(store.count, 0)
     }
 

@@ -3,8 +3,8 @@ import NIOConcurrencyHelpers
 import XCTest
 @testable import StarlingKernel
 
-/// The router tells the cluster about the first and the last local subscriber of each plain
-/// filter (reference counting), and nothing else.
+/// The router tells the cluster about the first and the last local subscriber of each filter and
+/// the first and last member of each shared group (reference counting), and nothing else.
 final class RouteObserverTests: KernelTestCase {
     private final class Recorder: ClusterAttachment, @unchecked Sendable {
         let events = NIOLockedValueBox<[String]>([])
@@ -12,6 +12,10 @@ final class RouteObserverTests: KernelTestCase {
         func localRouteRemoved(_ filter: String) { events.withLockedValue { $0.append("-\(filter)") } }
         func forward(_ message: Message, loopIndex: Int) -> Int { 0 }
         func remoteRoutes() -> [String: [String]] { [:] }
+        func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] { [] }
+        func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {}
+        let name = "test@127.0.0.1"
+        func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {}
         func take() -> [String] { events.withLockedValue { events in defer { events = [] }; return events } }
     }
 
@@ -21,18 +25,24 @@ final class RouteObserverTests: KernelTestCase {
         router.subscribe(a, filter: "before/#", options: SubscriptionOptions(qos: .atMostOnce))
         router.subscribe(a, filter: "$share/g/before", options: SubscriptionOptions(qos: .atMostOnce))
         let recorder = Recorder()
-        XCTAssertEqual(router.observe(recorder), ["before/#"], "the snapshot holds plain filters only")
+        XCTAssertEqual(router.observe(recorder).sorted(), ["$share/g/before", "before/#"],
+                       "the snapshot holds plain filters and shared groups")
         router.subscribe(a, filter: "t/+", options: SubscriptionOptions(qos: .atLeastOnce))
         router.subscribe(b, filter: "t/+", options: SubscriptionOptions(qos: .atMostOnce))
         router.subscribe(a, filter: "t/+", options: SubscriptionOptions(qos: .exactlyOnce))  // a replacement
         router.subscribe(b, filter: "$share/g/t/+", options: SubscriptionOptions(qos: .atMostOnce))
-        XCTAssertEqual(recorder.take(), ["+t/+"])
+        router.subscribe(a, filter: "$share/g/t/+", options: SubscriptionOptions(qos: .atMostOnce))
+        router.subscribe(a, filter: "$queue/t/+", options: SubscriptionOptions(qos: .atMostOnce))
+        XCTAssertEqual(recorder.take(), ["+t/+", "+$share/g/t/+", "+$queue/t/+"], "a group's first member only")
         router.unsubscribe(a, filter: "t/+")
         XCTAssertEqual(recorder.take(), [], "b still subscribes")
         router.unsubscribe(b, filter: "t/+")
         router.unsubscribe(b, filter: "$share/g/t/+")
         router.unsubscribe(b, filter: "never/subscribed")
-        XCTAssertEqual(recorder.take(), ["-t/+"])
+        XCTAssertEqual(recorder.take(), ["-t/+"], "a still holds the group")
+        router.unsubscribe(a, filter: "$share/g/t/+")
+        router.unsubscribe(a, filter: "$queue/t/+")
+        XCTAssertEqual(recorder.take(), ["-$share/g/t/+", "-$queue/t/+"])
     }
 
     func testASessionMovingConnectionsChangesNoRoute() {

@@ -354,3 +354,153 @@ def test_the_start_flags_and_a_node_without_cookie(broker_factory, tmp_path):
                                "remote_routes": 0, "members": []}
     done = status.ctl("cluster", "join", "n1@127.0.0.1")
     assert done.returncode != 0 and "cookie" in done.stderr, done.stderr
+
+
+def retained_on(node: Node, topic: str) -> bytes | None:
+    """The retained payload `node` holds for `topic` (None: none)."""
+    status, body = node.api("GET", f"/retained/{topic}")
+    if status == 404:
+        return None
+    assert status == 200 and body["payload_encoding"] == "plain", body
+    return body["payload"].encode()
+
+
+def wait_retained(nodes: list[Node], topic: str, payload: bytes | None, timeout: float = 5.0):
+    wait_for(lambda: all(retained_on(n, topic) == payload for n in nodes), timeout=timeout, interval=0.05,
+             message=lambda: f"{topic} retained as {payload!r}: " + ", ".join(
+                 f"{n.name}={retained_on(n, topic)!r}" for n in nodes))
+
+
+def test_retained_messages_are_seen_and_deleted_cluster_wide(three, client_factory, uid):
+    n1, n2, n3 = three
+    pub1 = client_factory(n1.broker, "pub1")
+    pub1.publish(f"{uid}/r/a", "from n1", qos=1, retain=True)
+    wait_retained(three, f"{uid}/r/a", b"from n1")
+    # A new subscriber on n3 receives what was retained through n1, flagged retained.
+    sub = client_factory(n3.broker, "sub3")
+    sub.subscribe(f"{uid}/r/#", qos=1)
+    got = sub.wait_messages(1, timeout=5)
+    assert [(m.topic, m.payload, m.retain) for m in got] == [(f"{uid}/r/a", b"from n1", True)]
+    # A later retained publish on n2 replaces it everywhere; the live subscriber gets it once.
+    pub2 = client_factory(n2.broker, "pub2")
+    pub2.publish(f"{uid}/r/a", "from n2", qos=1, retain=True)
+    wait_retained(three, f"{uid}/r/a", b"from n2")
+    assert [m.payload for m in sub.wait_messages(2, timeout=5)] == [b"from n1", b"from n2"]
+    # A retained delete (empty payload) on n2 clears it on every node.
+    pub2.publish(f"{uid}/r/a", b"", qos=1, retain=True)
+    wait_retained(three, f"{uid}/r/a", None)
+    late = client_factory(n1.broker, "late")
+    late.subscribe(f"{uid}/r/#", qos=1)
+    time.sleep(0.3)
+    assert late.received() == [], "a deleted retained message is gone everywhere"
+    # The API's delete is replicated too.
+    pub1.publish(f"{uid}/r/b", "api", qos=1, retain=True)
+    wait_retained(three, f"{uid}/r/b", b"api")
+    status, _ = n3.api("DELETE", f"/retained/{uid}/r/b")
+    assert status in (200, 204)
+    wait_retained(three, f"{uid}/r/b", None)
+    # $SYS topics describe one node: never replicated.
+    topics = [r["topic"] for r in n2.api("GET", "/retained?limit=10000")[1]["data"]]
+    assert [t for t in topics if t.startswith("$SYS/") and (n1.name in t or n3.name in t)] == []
+
+
+def test_a_node_joining_later_gets_the_retained_set_and_a_returning_one_catches_up(
+        broker_factory, tmp_path, client_factory, uid):
+    n1 = Node(broker_factory, tmp_path, "n1")
+    n2 = Node(broker_factory, tmp_path, "n2")
+    join(n2, n1)
+    wait_mesh([n1, n2])
+    c1, c2 = client_factory(n1.broker, "c1"), client_factory(n2.broker, "c2")
+    c1.publish(f"{uid}/a", "a1", qos=1, retain=True)
+    c2.publish(f"{uid}/b", "b2", qos=1, retain=True)
+    c1.publish(f"{uid}/gone", "soon deleted", qos=1, retain=True)
+    c2.publish(f"{uid}/gone", b"", qos=1, retain=True)
+    wait_retained([n1, n2], f"{uid}/b", b"b2")
+    wait_retained([n1, n2], f"{uid}/gone", None)
+    # n3 joins after all that: the snapshot brings the retained set.
+    n3 = Node(broker_factory, tmp_path, "n3")
+    join(n3, n1)
+    wait_mesh([n1, n2, n3])
+    wait_retained([n3], f"{uid}/a", b"a1")
+    wait_retained([n3], f"{uid}/b", b"b2")
+    sub = client_factory(n3.broker, "sub")
+    sub.subscribe(f"{uid}/#", qos=1)
+    got = sub.wait_messages(2, timeout=5)
+    time.sleep(0.2)
+    assert sorted((m.topic, m.payload) for m in sub.received()) == [(f"{uid}/a", b"a1"), (f"{uid}/b", b"b2")]
+    # n3 is cut off (frozen until declared down); meanwhile a is deleted and c retained.
+    n3.broker.signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: n3.name not in n1.up_members() and n3.name not in n2.up_members(),
+                 timeout=DETECTION_BOUND + 2, message="n3 declared down")
+        c2.publish(f"{uid}/a", b"", qos=1, retain=True)
+        c1.publish(f"{uid}/c", "c1", qos=1, retain=True)
+    finally:
+        n3.broker.proc.send_signal(signal.SIGCONT)
+    wait_mesh([n1, n2, n3], timeout=10)
+    # n3 catches up, and its stale copy of a does not come back anywhere (the delete is newer).
+    wait_retained([n1, n2, n3], f"{uid}/c", b"c1")
+    wait_retained([n1, n2, n3], f"{uid}/a", None)
+    time.sleep(0.3)
+    assert [retained_on(n, f"{uid}/a") for n in (n1, n2, n3)] == [None, None, None]
+
+
+def wait_shared_route(nodes: list[Node], route: str, holders: list[Node]):
+    want = sorted(h.name for h in holders)
+    wait_for(lambda: all(sorted(n.routes().get(route, [])) == want for n in nodes), timeout=5,
+             message=lambda: f"{route} -> {want} replicated: " + ", ".join(f"{n.name}={n.routes().get(route)}" for n in nodes))
+
+
+def test_a_shared_group_across_nodes_gets_each_message_once(three, client_factory, uid):
+    n1, n2, n3 = three
+    topic, route = f"{uid}/jobs", f"$share/g/{uid}/jobs"
+    members = [client_factory(n.broker, f"member-{n.name[:2]}") for n in (n2, n3)]
+    for member in members:
+        member.subscribe(route, qos=1)
+    plain = client_factory(n3.broker, "plain")
+    plain.subscribe(topic, qos=1)
+    wait_shared_route([n1], route, [n2, n3])
+    wait_for(lambda: n1.routes().get(topic) == [n3.name], timeout=5, message="plain route replicated")
+    pub = client_factory(n1.broker, "pub")
+    for i in range(100):
+        pub.publish(topic, str(i), qos=1)
+    wait_for(lambda: sum(len(m.received()) for m in members) >= 100, timeout=10,
+             message=lambda: f"100 messages across the group: {[len(m.received()) for m in members]}")
+    plain.wait_messages(100, timeout=10)
+    time.sleep(0.3)
+    got = [int(p) for m in members for p in m.payloads()]
+    assert sorted(got) == list(range(100)), "each message exactly once across the group"
+    counts = [len(m.received()) for m in members]
+    assert all(c > 0 for c in counts), f"both members get some: {counts}"
+    assert sorted(int(p) for p in plain.payloads()) == list(range(100)), "a plain subscriber still gets every one"
+    assert all(m.qos == 1 for member in members for m in member.received())
+    # The group's last member on n3 leaves: its route goes, and n2's member gets everything.
+    members[1].unsubscribe(route)
+    wait_shared_route([n1, n2], route, [n2])
+    for member in members:
+        member.clear()
+    for i in range(10):
+        pub.publish(topic, str(i), qos=1)
+    members[0].wait_messages(10, timeout=5)
+    time.sleep(0.3)
+    assert members[1].received() == [] and len(members[0].received()) == 10
+
+
+def test_a_shared_group_with_a_member_on_the_publishing_node(three, client_factory, uid):
+    n1, n2, _ = three
+    topic, route = f"{uid}/work/x", f"$share/w/{uid}/work/+"
+    local, remote = client_factory(n1.broker, "local"), client_factory(n2.broker, "remote")
+    local2 = client_factory(n1.broker, "local2")
+    for member in (local, local2, remote):
+        member.subscribe(route, qos=1)
+    wait_shared_route([n1, n2], route, [n1, n2])
+    pub = client_factory(n1.broker, "pub")
+    for i in range(60):
+        pub.publish(topic, str(i), qos=1)
+    wait_for(lambda: sum(len(m.received()) for m in (local, local2, remote)) >= 60, timeout=10,
+             message="60 messages across the group")
+    time.sleep(0.3)
+    got = sorted(int(p) for m in (local, local2, remote) for p in m.payloads())
+    assert got == list(range(60)), "each message exactly once"
+    counts = [len(m.received()) for m in (local, local2, remote)]
+    assert all(c > 0 for c in counts), f"every member, on either node, gets some: {counts}"

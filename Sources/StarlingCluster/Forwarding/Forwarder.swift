@@ -49,12 +49,27 @@ final class Forwarder: Sendable {
         let nodes = outbox.nodes(matching: message.topic, in: routes)
         guard !nodes.isEmpty else { return 0 }
         let encoded = Self.encode(message)
-        for node in nodes { outbox.append(encoded, to: node, forwarder: self) }
+        for node in nodes { outbox.append(encoded, to: BatchKey(peer: node, shared: false), forwarder: self) }
         return nodes.count
     }
 
+    /// The shared groups matching `topic` that other nodes hold members of. On `loopIndex`'s loop.
+    func sharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] {
+        guard !routes.hasNoSharedGroups else { return [] }
+        return outboxes[loopIndex].sharedGroups(matching: topic, in: routes)
+    }
+
+    /// Queues `message` for `node`, to be delivered there to one member of `group`. On `loopIndex`'s loop.
+    func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {
+        let publish = Self.encode(message)
+        var encoded = ByteBufferAllocator().buffer(capacity: publish.readableBytes + group.group.utf8.count + group.filter.utf8.count + 4)
+        FrameCodec.writeSharedHeader(group, into: &encoded)
+        encoded.writeImmutableBuffer(publish)
+        outboxes[loopIndex].append(encoded, to: BatchKey(peer: node, shared: true), forwarder: self)
+    }
+
     /// The message as an MQTT 5.0 PUBLISH, its expiry as the interval that remains.
-    private static func encode(_ message: Message) -> ByteBuffer {
+    static func encode(_ message: Message) -> ByteBuffer {
         let publish = Publish(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
                               packetIdentifier: message.qos == .atMostOnce ? nil : 1,
                               properties: message.outgoingProperties(now: .now(), subscriptionIdentifiers: []))
@@ -65,16 +80,17 @@ final class Forwarder: Sendable {
 
     /// Writes one loop's batches: one forward frame per peer. Messages for a peer with no live
     /// link, or whose write fails, are counted as lost.
-    fileprivate func flush(_ batches: [String: Batch]) {
+    fileprivate func flush(_ batches: [BatchKey: Batch]) {
         let current = links.withLockedValue { $0 }
-        for (peer, batch) in batches {
-            let stats = self.stats(for: peer)
-            guard let link = current[peer], link.channel.isWritable else {
+        for (key, batch) in batches {
+            let stats = self.stats(for: key.peer)
+            guard let link = current[key.peer], link.channel.isWritable else {
                 stats.lost.wrappingIncrement(by: batch.count, ordering: .relaxed)
                 continue
             }
             var frame = link.channel.allocator.buffer(capacity: batch.bytes.readableBytes + 10)
-            FrameCodec.encode(.forward(count: batch.count, publishes: batch.bytes), into: &frame)
+            FrameCodec.encode(key.shared ? .sharedForward(count: batch.count, publishes: batch.bytes)
+                                         : .forward(count: batch.count, publishes: batch.bytes), into: &frame)
             stats.forwardedOut.wrappingIncrement(by: batch.count, ordering: .relaxed)
             let count = batch.count
             link.channel.writeAndFlush(frame).whenFailure { _ in
@@ -83,6 +99,12 @@ final class Forwarder: Sendable {
             }
         }
     }
+}
+
+/// Where a batch goes: a peer, as plain forwards or as forwards for shared groups.
+private struct BatchKey: Hashable {
+    var peer: String
+    var shared: Bool
 }
 
 /// One peer's messages of one tick.
@@ -99,7 +121,9 @@ private final class Outbox: @unchecked Sendable {
     private var cache: [String: [String]] = [:]
     private var cacheGeneration: UInt64 = 0
     static let cacheCapacity = 4096
-    private var batches: [String: Batch] = [:]
+    private var batches: [BatchKey: Batch] = [:]
+    /// Recent shared-group matches, valid for the same generation as `cache`.
+    private var sharedCache: [String: [RemoteSharedGroup]] = [:]
     private var flushScheduled = false
     /// A batch this large is written at once instead of waiting for the end of the tick (smaller
     /// frames let the receiving node flush to its subscribers between them).
@@ -107,12 +131,28 @@ private final class Outbox: @unchecked Sendable {
 
     init(loop: EventLoop) { self.loop = loop }
 
-    func nodes(matching topic: String, in routes: RemoteRouteTable) -> [String] {
+    /// Empties the caches when the route table changed since they were filled.
+    private func checkGeneration(_ routes: RemoteRouteTable) {
         let generation = routes.generation
-        if generation != cacheGeneration {
-            cache.removeAll(keepingCapacity: true)
-            cacheGeneration = generation
-        } else if let nodes = cache[topic] {
+        guard generation != cacheGeneration else { return }
+        cache.removeAll(keepingCapacity: true)
+        sharedCache.removeAll(keepingCapacity: true)
+        cacheGeneration = generation
+    }
+
+    func sharedGroups(matching topic: String, in routes: RemoteRouteTable) -> [RemoteSharedGroup] {
+        checkGeneration(routes)
+        if let groups = sharedCache[topic] { return groups }
+        var groups: [RemoteSharedGroup] = []
+        routes.sharedGroups(matching: topic, into: &groups)
+        if sharedCache.count >= Self.cacheCapacity { sharedCache.removeAll(keepingCapacity: true) }
+        sharedCache[topic] = groups
+        return groups
+    }
+
+    func nodes(matching topic: String, in routes: RemoteRouteTable) -> [String] {
+        checkGeneration(routes)
+        if let nodes = cache[topic] {
             return nodes
         }
         var nodes: [String] = []
@@ -122,7 +162,7 @@ private final class Outbox: @unchecked Sendable {
         return nodes
     }
 
-    func append(_ encoded: ByteBuffer, to node: String, forwarder: Forwarder) {
+    func append(_ encoded: ByteBuffer, to node: BatchKey, forwarder: Forwarder) {
         var encoded = encoded
         if batches[node] == nil {
             batches[node] = Batch(bytes: ByteBufferAllocator().buffer(capacity: max(1024, encoded.readableBytes)))

@@ -176,7 +176,11 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
         case (.established(let peer), .routeOps(let ops)):
             node.loop.execute { [node, link] in node.applyRouteOps(ops, from: peer, link: link!) }
         case (.established(let peer), .forward(_, let publishes)):
-            deliver(publishes: publishes, from: peer, context: context)
+            deliver(publishes: publishes, from: peer, shared: false, context: context)
+        case (.established(let peer), .sharedForward(_, let publishes)):
+            deliver(publishes: publishes, from: peer, shared: true, context: context)
+        case (.established(let peer), .retained(let entries)):
+            node.applyRetained(entries, from: peer)
         case (.established(let peer), .leave):
             node.loop.execute { [node, link] in node.peerLeft(peer, link: link!) }
         default:
@@ -228,8 +232,9 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
     /// hold up every other subscriber of this peer's messages for long.
     static let patience = TimeAmount.milliseconds(200)
 
-    /// The rest of a forward frame still to deliver, and from whom.
-    private var backlog: (publishes: ByteBuffer, peer: PeerIdentity)?
+    /// The rest of a forward frame still to deliver, from whom, and whether each message is for a
+    /// shared group (preceded by the group's name and filter).
+    private var backlog: (publishes: ByteBuffer, peer: PeerIdentity, shared: Bool)?
     /// A continuation is scheduled: no frame is handled until it has run.
     private var waiting = false
     private var congestedSince: NIODeadline?
@@ -237,8 +242,8 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
 
     /// Delivers a forward frame to this node's own subscribers, a turn's worth now and the rest in
     /// later turns.
-    private func deliver(publishes: ByteBuffer, from peer: PeerIdentity, context: ChannelHandlerContext) {
-        backlog = (publishes, peer)
+    private func deliver(publishes: ByteBuffer, from peer: PeerIdentity, shared: Bool, context: ChannelHandlerContext) {
+        backlog = (publishes, peer, shared)
         step(context: context)
     }
 
@@ -290,17 +295,22 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
 
     /// Delivers up to `deliveriesPerTurn` messages of the backlog and flushes the subscribers.
     private func deliverChunk(context: ChannelHandlerContext) {
-        guard let (frame, peer) = backlog else { return }
+        guard let (frame, peer, shared) = backlog else { return }
         var publishes = frame
         backlog = nil
         let now = NIODeadline.now()
         var delivered = 0
         do {
-            while delivered < Self.deliveriesPerTurn, let packet = try decoder.next(from: &publishes) {
+            while delivered < Self.deliveriesPerTurn, publishes.readableBytes > 0 {
+                let group = shared ? try FrameCodec.readSharedHeader(&publishes) : nil
+                guard let packet = try decoder.next(from: &publishes) else { throw FrameError("truncated forwarded message") }
                 guard case .publish(let publish) = packet else { continue }
-                node.broker.deliverForwarded(Message(publish: publish, topic: publish.topic, publisherId: nil, now: now,
-                                                     forwarded: true),
-                                             on: context.eventLoop)
+                let message = Message(publish: publish, topic: publish.topic, publisherId: nil, now: now, forwarded: true)
+                if let group {
+                    node.broker.deliverForwarded(message, for: group, on: context.eventLoop)
+                } else {
+                    node.broker.deliverForwarded(message, on: context.eventLoop)
+                }
                 delivered += 1
             }
         } catch {
@@ -309,7 +319,7 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
         }
         node.broker.flushDeliveries(on: context.eventLoop)
         node.stats(for: peer.address.name).forwardedIn.wrappingIncrement(by: delivered, ordering: .relaxed)
-        if publishes.readableBytes > 0 { backlog = (publishes, peer) }
+        if publishes.readableBytes > 0 { backlog = (publishes, peer, shared) }
     }
 
     /// Whether subscribers on this loop are behind with forwarded messages (and still within patience).

@@ -26,6 +26,12 @@ enum Frame: Equatable {
     case forward(count: Int, publishes: ByteBuffer)
     /// Sender → peer: I am leaving the cluster on purpose; forget me (and my routes).
     case leave
+    /// Sender → peer: messages for shared groups the peer holds members of, each one for one local
+    /// member of its group only: the group's name and filter, then an MQTT 5.0 PUBLISH.
+    case sharedForward(count: Int, publishes: ByteBuffer)
+    /// Sender → peer: retained topics set or deleted, each with its stamp (last writer wins);
+    /// streamed as they change, and the sender's whole retained set when a link comes up.
+    case retained([RetainedEntry])
 
     /// The protocol version this build speaks.
     static let version: UInt8 = 1
@@ -49,6 +55,8 @@ enum Frame: Equatable {
         case .routeOps: 9
         case .forward: 10
         case .leave: 11
+        case .retained: 12
+        case .sharedForward: 13
         }
     }
 }
@@ -69,6 +77,14 @@ struct Hello: Equatable {
 struct RouteOp: Equatable {
     var add: Bool
     var filter: String
+}
+
+/// One retained topic as replicated: its stamp, and its message as an MQTT 5.0 PUBLISH (nil: deleted).
+struct RetainedEntry: Equatable {
+    var topic: String
+    var time: UInt64
+    var node: String
+    var publish: ByteBuffer?
 }
 
 /// Why a handshake or link was refused.

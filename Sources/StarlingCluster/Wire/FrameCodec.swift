@@ -1,4 +1,5 @@
 import NIOCore
+import StarlingKernel
 
 /// A frame that could not be read; the link closes with this message.
 struct FrameError: Error, CustomStringConvertible, Equatable {
@@ -48,9 +49,23 @@ enum FrameCodec {
                 buffer.writeInteger(UInt8(op.add ? 1 : 0))
                 writeString(op.filter, into: &buffer)
             }
-        case .forward(let count, let publishes):
+        case .forward(let count, let publishes), .sharedForward(let count, let publishes):
             buffer.writeInteger(UInt32(count))
             buffer.writeImmutableBuffer(publishes)
+        case .retained(let entries):
+            buffer.writeInteger(UInt32(entries.count))
+            for entry in entries {
+                writeString(entry.topic, into: &buffer)
+                buffer.writeInteger(entry.time)
+                writeString(entry.node, into: &buffer)
+                if let publish = entry.publish {
+                    buffer.writeInteger(UInt8(1))
+                    buffer.writeInteger(UInt32(publish.readableBytes))
+                    buffer.writeImmutableBuffer(publish)
+                } else {
+                    buffer.writeInteger(UInt8(0))
+                }
+            }
         }
         buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
     }
@@ -108,11 +123,30 @@ enum FrameCodec {
                 ops.append(RouteOp(add: add == 1, filter: try readString(&body)))
             }
             return .routeOps(ops)
-        case 10:
+        case 10, 13:
             let count = try readCount(&body)
             let publishes = body.readSlice(length: body.readableBytes)!
-            return .forward(count: count, publishes: publishes)
+            return type == 10 ? .forward(count: count, publishes: publishes) : .sharedForward(count: count, publishes: publishes)
         case 11: return .leave
+        case 12:
+            let count = try readCount(&body)
+            var entries: [RetainedEntry] = []
+            entries.reserveCapacity(count)
+            for _ in 0..<count {
+                let topic = try readString(&body)
+                guard let time: UInt64 = body.readInteger() else { throw FrameError("truncated retained entry") }
+                let node = try readString(&body)
+                guard let present: UInt8 = body.readInteger(), present <= 1 else { throw FrameError("bad retained entry") }
+                var publish: ByteBuffer? = nil
+                if present == 1 {
+                    guard let length: UInt32 = body.readInteger(), let bytes = body.readSlice(length: Int(length)) else {
+                        throw FrameError("truncated retained message")
+                    }
+                    publish = bytes
+                }
+                entries.append(RetainedEntry(topic: topic, time: time, node: node, publish: publish))
+            }
+            return .retained(entries)
         default: throw FrameError("unknown frame type \(type)")
         }
     }
@@ -130,6 +164,17 @@ enum FrameCodec {
             throw FrameError("truncated hello")
         }
         return Hello(name: name, incarnation: incarnation, port: Int(port), nonce: try readBytes(&body, count: HandshakeProof.nonceLength))
+    }
+
+    /// The header of one message in a `sharedForward` frame: the group it is for.
+    static func writeSharedHeader(_ group: SharedGroupKey, into buffer: inout ByteBuffer) {
+        writeString(group.group, into: &buffer)
+        writeString(group.filter, into: &buffer)
+    }
+
+    static func readSharedHeader(_ body: inout ByteBuffer) throws(FrameError) -> SharedGroupKey {
+        let group = try readString(&body)
+        return SharedGroupKey(group: group, filter: try readString(&body))
     }
 
     private static func writeString(_ string: String, into buffer: inout ByteBuffer) {

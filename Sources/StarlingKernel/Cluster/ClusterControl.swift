@@ -18,7 +18,7 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public var enabled: Bool
     /// The bound cluster port (0 when not enabled).
     public var clusterPort: Int
-    /// Routes this node owns (plain filters with a local subscriber).
+    /// Routes this node owns (filters with a local subscriber, shared groups with a local member).
     public var localRoutes: Int
     /// Routes of other nodes this node holds.
     public var remoteRoutes: Int

@@ -62,7 +62,9 @@ extension Broker {
     /// Clears the retained message of `topic`; false when there was none.
     @discardableResult
     public func deleteRetained(topic: String) -> Bool {
-        retained.remove(topic: topic)
+        let (removed, stamp) = retained.remove(topic: topic)
+        if let stamp { clusterBox.withLockedValue { $0 }?.retainedChanged(topic: topic, message: nil, stamp: stamp) }
+        return removed
     }
 
     /// Publishes a message on behalf of the operator (no publisher client id). Returns the

@@ -19,8 +19,9 @@ final class Router: @unchecked Sendable {
     private(set) var subscriptionCount = 0
     /// Bumped by every change to the table, so loops can tell whether a cached match is stale.
     private let generation = ManagedAtomic<UInt64>(0)
-    /// Told when a plain filter gets its first subscriber or loses its last (the cluster's route
-    /// stream). Read and written under the write lock only: never on the publish path.
+    /// Told when a filter gets its first subscriber or loses its last, and a shared group
+    /// its first member or its last (as `$share/{group}/{filter}`): the cluster's route stream.
+    /// Read and written under the write lock only: never on the publish path.
     private var routeObserver: ClusterAttachment?
 
     init(strategy: SharedDispatchStrategy) {
@@ -58,14 +59,14 @@ final class Router: @unchecked Sendable {
         }
     }
 
-    /// Starts telling `observer` about first and last subscribers of plain filters; returns the
-    /// plain filters subscribed now (taken under the same lock, so none is missed or doubled).
+    /// Starts telling `observer` about first and last subscribers of filters and shared groups;
+    /// returns those subscribed now (taken under the same lock, so none is missed or doubled).
     func observe(_ observer: ClusterAttachment) -> [String] {
         lock.withWriteLock {
             routeObserver = observer
             var filters: [String] = []
             root.appendFilters(prefix: nil, into: &filters)
-            return filters.filter { MQTTTopic.parseShared($0) == nil }
+            return filters
         }
     }
 
@@ -77,6 +78,7 @@ final class Router: @unchecked Sendable {
             let sharedGroup = node.shared[group] ?? {
                 let created = SharedGroup(key: SharedGroupKey(group: group, filter: plainFilter))
                 node.shared[group] = created
+                routeObserver?.localRouteAdded(created.key.routeFilter)
                 return created
             }()
             if let index = sharedGroup.members.firstIndex(where: { $0.session === session }) {
@@ -108,7 +110,10 @@ final class Router: @unchecked Sendable {
             guard let node = root.descend(levels, create: false), let sharedGroup = node.shared[group],
                   let index = sharedGroup.members.firstIndex(where: { $0.session === session }) else { return false }
             sharedGroup.members.remove(at: index)
-            if sharedGroup.members.isEmpty { node.shared[group] = nil }
+            if sharedGroup.members.isEmpty {
+                node.shared[group] = nil
+                routeObserver?.localRouteRemoved(sharedGroup.key.routeFilter)
+            }
             subscriptionCount -= 1
             root.prune(levels)
             return true
@@ -131,6 +136,13 @@ final class Router: @unchecked Sendable {
     /// `cache` is the calling loop's memo of recent matches, valid while no (un)subscribe
     /// has happened since; a hit skips the tree walk and the lock.
     func match(topic: String, publisherId: String?, cache: RouteCache, into deliveries: inout [Delivery]) {
+        match(topic: topic, publisherId: publisherId, cache: cache, into: &deliveries, admitGroup: { _ in true })
+    }
+
+    /// `match`, asking `admitGroup` before picking a member of each matching shared group: false
+    /// leaves the group out (in a cluster, another node's member was picked for the message).
+    func match(topic: String, publisherId: String?, cache: RouteCache, into deliveries: inout [Delivery],
+               admitGroup: (SharedGroupKey) -> Bool) {
         let route = cache.route(for: topic, generation: generation.load(ordering: .acquiring)) ?? {
             let fresh = lock.withReadLock { () -> CachedRoute in
                 let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
@@ -157,7 +169,7 @@ final class Router: @unchecked Sendable {
         if !route.groups.isEmpty {
             // Group membership changes under the write lock; read it under the read lock.
             lock.withReadLock {
-                for group in route.groups {
+                for group in route.groups where admitGroup(group.key) {
                     if let member = pick(from: group, topic: topic, publisherId: publisherId) {
                         deliveries.append(Delivery(session: member.session, options: member.options,
                                                    sharedGroup: group.key))
@@ -220,13 +232,28 @@ final class Router: @unchecked Sendable {
     /// Picks another member of `key`'s group for a message its member `leaving` did not acknowledge.
     func redispatchTarget(for key: SharedGroupKey, topic: String, publisherId: String?, leaving: Session) -> Delivery? {
         lock.withReadLock {
-            let levels = key.filter.split(separator: "/", omittingEmptySubsequences: false)
-            guard let group = root.descend(levels, create: false)?.shared[key.group],
+            guard let group = groupLocked(key),
                   let member = pick(from: group, topic: topic, publisherId: publisherId, excluding: leaving),
                   member.session.isOnline
             else { return nil }
             return Delivery(session: member.session, options: member.options, sharedGroup: key)
         }
+    }
+
+    /// A member of `key`'s group for a message another node forwarded to this node for the group
+    /// (chosen by the strategy, connected members first); nil when the group has no member here.
+    func sharedDelivery(for key: SharedGroupKey, topic: String, publisherId: String?) -> Delivery? {
+        lock.withReadLock {
+            guard let group = groupLocked(key), let member = pick(from: group, topic: topic, publisherId: publisherId) else {
+                return nil
+            }
+            return Delivery(session: member.session, options: member.options, sharedGroup: key)
+        }
+    }
+
+    /// The shared group `key` names, if it has members. Under the lock.
+    private func groupLocked(_ key: SharedGroupKey) -> SharedGroup? {
+        root.descend(key.filter.split(separator: "/", omittingEmptySubsequences: false), create: false)?.shared[key.group]
     }
 
     /// Every filter with at least one subscriber (shared ones as `$share/GROUP/FILTER`).

@@ -41,7 +41,16 @@ struct Delivery {
 }
 
 /// Names one shared subscription group: `$share/{group}/{filter}`.
-struct SharedGroupKey: Hashable, Sendable {
-    let group: String
-    let filter: String
+public struct SharedGroupKey: Hashable, Sendable {
+    public let group: String
+    public let filter: String
+
+    public init(group: String, filter: String) {
+        self.group = group
+        self.filter = filter
+    }
+
+    /// The group as a subscription filter (`$share/{group}/{filter}`, or `$queue/{filter}`): how
+    /// the cluster's route table and the API name it.
+    public var routeFilter: String { group == "$queue" ? "$queue/\(filter)" : "$share/\(group)/\(filter)" }
 }

@@ -100,9 +100,7 @@ final class TopicNode {
     func appendFilters(prefix: String?, into result: inout [String]) {
         if let prefix {
             if !subscribers.isEmpty { result.append(prefix) }
-            for group in shared.keys {
-                result.append(group == "$queue" ? "$queue/\(prefix)" : "$share/\(group)/\(prefix)")
-            }
+            for group in shared.keys { result.append(SharedGroupKey(group: group, filter: prefix).routeFilter) }
         }
         func path(_ level: String) -> String { prefix.map { "\($0)/\(level)" } ?? level }
         for (level, child) in children { child.appendFilters(prefix: path(level), into: &result) }
