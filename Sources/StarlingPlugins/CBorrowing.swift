@@ -19,3 +19,12 @@ func withBytes<R>(_ buffer: ByteBuffer?, _ body: (UnsafePointer<UInt8>?, Int) ->
         return withUnsafePointer(to: UInt8(0)) { body($0, 0) }
     }
 }
+
+/// Runs `body` with a message payload's bytes and their count: NULL when the payload is empty, as
+/// the header promises for every payload field.
+@inline(__always)
+func withPayload<R>(_ payload: ByteBuffer, _ body: (UnsafePointer<UInt8>?, Int) -> R) -> R {
+    payload.withUnsafeReadableBytes { bytes in
+        body(bytes.isEmpty ? nil : bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+    }
+}

@@ -50,7 +50,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
         withCString(request.clientId) { clientId, clientIdLength in
             withCString(request.username) { username, usernameLength in
                 withCString(request.topic) { topic, topicLength in
-                    request.payload.withUnsafeReadableBytes { payload in
+                    withPayload(request.payload) { payload, payloadLength in
                         var event = starling_authorize_publish_event()
                         event.struct_size = MemoryLayout<starling_authorize_publish_event>.stride
                         event.client_id = clientId
@@ -59,8 +59,8 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                         event.username_len = usernameLength
                         event.topic = topic
                         event.topic_len = topicLength
-                        event.payload = payload.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                        event.payload_len = payload.count
+                        event.payload = payload
+                        event.payload_len = payloadLength
                         event.qos = Int32(request.qos.rawValue)
                         event.retain = request.retain
                         event.ticket = request.ticket?.value ?? 0

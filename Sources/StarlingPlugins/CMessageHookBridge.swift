@@ -225,14 +225,6 @@ private func text(_ bytes: UnsafePointer<CChar>?, _ count: Int) -> String? {
     return String(validating: buffer, as: UTF8.self)
 }
 
-/// Runs `body` with the payload's bytes, NULL when it is empty.
-@inline(__always)
-private func withPayload<R>(_ payload: ByteBuffer, _ body: (UnsafePointer<UInt8>?, Int) -> R) -> R {
-    payload.withUnsafeReadableBytes { bytes in
-        body(bytes.isEmpty ? nil : bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
-    }
-}
-
 /// Runs `body` with the message's user properties as a C array (NULL and 0 when there are none).
 /// Only a message with user properties pays for the array and its strings.
 private func withUserProperties<R>(_ properties: Properties,

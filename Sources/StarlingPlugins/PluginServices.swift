@@ -76,7 +76,7 @@ final class PluginServices: Sendable {
     private static func deliver(_ message: Message, qos: QoS, subscription: UInt64, to callback: CCallback<starling_message_fn>) {
         let properties = message.properties
         withCString(message.topic) { topic, topicLength in
-            withBytes(message.payload) { payload, payloadLength in
+            withPayload(message.payload) { payload, payloadLength in
                 withCString(message.publisherId) { publisher, publisherLength in
                     withCString(properties.contentType) { contentType, contentTypeLength in
                         withCString(properties.responseTopic) { responseTopic, responseTopicLength in
@@ -86,7 +86,7 @@ final class PluginServices: Sendable {
                                 event.subscription_id = subscription
                                 event.topic = topic
                                 event.topic_len = topicLength
-                                event.payload = payloadLength == 0 ? nil : payload
+                                event.payload = payload
                                 event.payload_len = payloadLength
                                 event.qos = Int32(qos.rawValue)
                                 event.retain = message.retain
