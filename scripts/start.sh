@@ -8,5 +8,9 @@ if ! command -v swift >/dev/null 2>&1; then
     echo "start.sh: the Swift toolchain (swift) is not on PATH; install Swift 6 first" >&2
     exit 1
 fi
+# libffi-dev: the broker calls plugins' exported functions through libffi (the CFFI target).
+# shellcheck source=scripts/debian-packages.sh
+. scripts/debian-packages.sh
+ensure_debian_packages libffi-dev
 swift build -c release --product starling
 exec .build/release/starling start "$@"

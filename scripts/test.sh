@@ -15,24 +15,9 @@ repo=$(pwd)
 say() { printf '\n==> %s\n' "$*"; }
 
 # ---------------------------------------------------------------- Debian packages
-packages=(mosquitto mosquitto-clients libffi-dev python3-venv gcc g++ binutils)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages: ${missing[*]}"
-  if [ "$(id -u)" -eq 0 ]; then
-    sudo=()
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo=(sudo)
-  else
-    echo "scripts/test.sh: missing packages ${missing[*]} and not root: install them first" >&2
-    exit 1
-  fi
-  "${sudo[@]}" apt-get update
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=scripts/debian-packages.sh
+. scripts/debian-packages.sh
+ensure_debian_packages mosquitto mosquitto-clients libffi-dev python3-venv gcc g++ binutils
 
 # The tests start their own brokers: a Mosquitto started by the package must not be needed,
 # and is left alone.
