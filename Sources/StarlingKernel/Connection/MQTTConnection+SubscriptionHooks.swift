@@ -22,14 +22,17 @@ extension MQTTConnection {
 
     private func runFilterHooks(_ hooks: HookList<SubscriptionHook>, _ filter: String, qos: QoS) -> HookedFilter {
         var request = SubscriptionRequest(clientId: clientId, username: username, filter: filter, qos: qos)
-        let (stopped, owner) = hooks.run({ $0(&request) }) { _ in request.invalidRewrite == nil }
+        // A rewrite the broker finds invalid stops the chain there, like a STOP.
+        let stoppedAt = hooks.run { hook -> HookResult in
+            hook(&request) == .ok && request.invalidRewrite == nil ? .ok : .stop
+        }?.owner
         if let why = request.invalidRewrite {
-            logger.warning("refused a filter a plugin rewrote: \(why)", metadata: ["plugin": "\(owner?.name ?? "?")",
+            logger.warning("refused a filter a plugin rewrote: \(why)", metadata: ["plugin": "\(stoppedAt?.name ?? "?")",
                                                                                   "filter": "\(filter)"])
             return .refuse(.topicFilterInvalid)
         }
-        if stopped {
-            logger.debug("filter refused by plugin \(owner?.name ?? "?")", metadata: ["filter": "\(filter)"])
+        if let stoppedAt {
+            logger.debug("filter refused by plugin \(stoppedAt.name)", metadata: ["filter": "\(filter)"])
             return .refuse(.notAuthorized)
         }
         return .use(request.filter)

@@ -9,19 +9,21 @@ extension Broker {
     func applyPublishHooks(to message: Message, source: MessageSource, context: LoopContext) -> Message? {
         var request = MessagePublishRequest(source: source, message: message)
         var invalid: String?
-        let (stopped, owner) = context.hooks.messagePublish.run({ $0(&request) }) { _ in
+        // A hook's change the broker finds invalid stops the chain there, like a STOP.
+        let stoppedAt = context.hooks.messagePublish.run { hook -> HookResult in
+            guard hook(&request) == .ok else { return .stop }
             if let why = request.invalidRewrite {
                 invalid = why
             } else if request.topicChanged {
                 request.topicChanged = false
                 invalid = invalidTopicReason(request.topic, context: context)
             }
-            return invalid == nil
-        }
-        guard !stopped else {
+            return invalid == nil ? .ok : .stop
+        }?.owner
+        if let stoppedAt {
             if let invalid {
                 context.logRateLimited(logger, "dropped a message a message_publish hook rewrote: \(invalid)",
-                                       metadata: ["plugin": "\(owner?.name ?? "?")", "topic": "\(message.topic)"])
+                                       metadata: ["plugin": "\(stoppedAt.name)", "topic": "\(message.topic)"])
                 context.noteDrop(.invalidRewrite, message, subscriberId: nil, qos: message.qos)
             } else {
                 context.noteDrop(.deniedByHook, message, subscriberId: nil, qos: message.qos)

@@ -11,6 +11,12 @@ extension HookDecision: ChainAnswer {
     @inline(__always) public var isPending: Bool { self == .pending }
 }
 
+/// Message and subscription hooks: OK passes to the next hook, STOP ends the chain; never pending.
+extension HookResult: ChainAnswer {
+    @inline(__always) public var passes: Bool { self == .ok }
+    @inline(__always) public var isPending: Bool { false }
+}
+
 /// Where one run of a hook chain ended.
 enum ChainOutcome<Answer: ChainAnswer> {
     /// The hook at `index` of the list decided.
@@ -18,6 +24,13 @@ enum ChainOutcome<Answer: ChainAnswer> {
     /// The hook at `index` of the list answered pending. Its owner stays entered (counted as a
     /// call in flight) until the ticket is completed, times out or is cancelled.
     case pending(owner: HookOwner, index: Int)
+
+    /// The hook the chain ended at.
+    var owner: HookOwner {
+        switch self {
+        case .decided(_, let owner, _), .pending(let owner, _): owner
+        }
+    }
 }
 
 extension HookList {

@@ -58,34 +58,6 @@ public struct HookList<Handler: Sendable>: Sendable {
         return copy
     }
 
-    /// Calls the hooks in order until one allows or denies; `.ignore` when all pass (or none is
-    /// registered). Returns the deciding owner too, for logs.
-    @inline(__always)
-    func decide(_ call: (Handler) -> HookDecision) -> (decision: HookDecision, owner: HookOwner?) {
-        for entry in entries {
-            guard entry.owner.enter() else { continue }
-            let decision = call(entry.handler)
-            entry.owner.leave()
-            if decision != .ignore { return (decision, entry.owner) }
-        }
-        return (.ignore, nil)
-    }
-
-    /// Calls the hooks in order until one stops; returns the owner that stopped (nil: none did).
-    /// `afterEach` runs after every call that returned `.ok`, with its owner; returning false
-    /// stops the chain there too (the broker found the hook's change invalid).
-    @inline(__always)
-    func run(_ call: (Handler) -> HookResult, afterEach: (HookOwner) -> Bool = { _ in true })
-        -> (stopped: Bool, owner: HookOwner?) {
-        for entry in entries {
-            guard entry.owner.enter() else { continue }
-            let result = call(entry.handler)
-            entry.owner.leave()
-            if result == .stop || !afterEach(entry.owner) { return (true, entry.owner) }
-        }
-        return (false, nil)
-    }
-
     /// Calls every hook (notifications).
     func notifyAll(_ call: (Handler) -> Void) {
         for entry in entries {
