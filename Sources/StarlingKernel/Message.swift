@@ -53,12 +53,7 @@ public final class Message: Sendable {
             if let expiry = properties.messageExpiryInterval {
                 expiresAt = now() + .seconds(Int64(expiry))
             }
-            properties.list.removeAll { property in
-                switch property {
-                case .topicAlias, .subscriptionIdentifier, .messageExpiryInterval, .willDelayInterval: return true
-                default: return false
-                }
-            }
+            properties.removePerConnectionProperties()
         }
         self.init(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
                   properties: properties, publisherId: publisherId, expiresAt: expiresAt, origin: origin,
@@ -143,4 +138,17 @@ struct LazyPacket: ~Copyable, Sendable {
 private final class EncodedPacket: Sendable {
     let bytes: ByteBuffer
     init(_ bytes: ByteBuffer) { self.bytes = bytes }
+}
+
+extension Properties {
+    /// Takes out what belongs to one connection or one PUBLISH rather than to the message: topic
+    /// alias, subscription identifiers, message expiry (kept as a deadline) and will delay.
+    mutating func removePerConnectionProperties() {
+        list.removeAll { property in
+            switch property {
+            case .topicAlias, .subscriptionIdentifier, .messageExpiryInterval, .willDelayInterval: return true
+            default: return false
+            }
+        }
+    }
 }

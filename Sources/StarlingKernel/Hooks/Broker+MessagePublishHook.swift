@@ -33,14 +33,7 @@ extension Broker {
         guard request.changed else { return message }
         let maxQoS = QoS(rawValue: UInt8(context.settings.mqtt.maxQoS)) ?? .exactlyOnce
         var properties = request.properties
-        if !properties.isEmpty {
-            properties.list.removeAll { property in
-                switch property {
-                case .topicAlias, .subscriptionIdentifier, .messageExpiryInterval, .willDelayInterval: return true
-                default: return false
-                }
-            }
-        }
+        if !properties.isEmpty { properties.removePerConnectionProperties() }
         return Message(topic: request.topic, payload: request.payload, qos: min(request.qos, maxQoS),
                        retain: request.retain, properties: properties, publisherId: message.publisherId,
                        expiresAt: message.expiresAt, origin: message.origin)
