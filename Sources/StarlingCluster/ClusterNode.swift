@@ -25,6 +25,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
     let routes = RemoteRouteTable()
     private let forwarder: Forwarder
     private let retained = RetainedReplicator()
+    private let clients = ClientRegistry()
     private let store: MemberStore
 
     /// The bound cluster port (0 until bound).
@@ -220,6 +221,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         for frame in RetainedReplicator.frames(RetainedReplicator.snapshot(of: broker)) { link.send(frame) }
         if link.dialled { link.send(.members(knownAddresses)) }
         for other in members.values where other !== member { other.link?.send(.members([peer.address])) }
+        resyncClients()
         return nil
     }
 
@@ -254,7 +256,9 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         member.state = .down
         forwarder.links.withLockedValue { $0[peerName] = nil }
         let purged = routes.purge(node: peerName)
-        logger.warning("cluster: node down", metadata: ["peer": "\(peerName)", "reason": "\(reason)", "routes_purged": "\(purged)"])
+        let sessions = forgetClients(of: peerName)
+        logger.warning("cluster: node down", metadata: ["peer": "\(peerName)", "reason": "\(reason)", "routes_purged": "\(purged)",
+                                                         "sessions_purged": "\(sessions)"])
     }
 
     func peerLeft(_ peer: PeerIdentity, link: PeerLink) {
@@ -263,6 +267,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         members[peerName] = nil
         forwarder.links.withLockedValue { $0[peerName] = nil }
         let purged = routes.purge(node: peerName)
+        forgetClients(of: peerName)
         link.retire()
         persist()
         logger.info("cluster: node left the cluster", metadata: ["peer": "\(peerName)", "routes_purged": "\(purged)"])
@@ -365,6 +370,120 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         if !bad.isEmpty {
             logger.error("cluster: bad retained message", metadata: ["peer": "\(peer.address.name)", "topics": "\(bad)"])
         }
+    }
+
+    // MARK: - Client registry
+
+    /// How long a claim or a take-over waits for the peer's answer before the connect goes on
+    /// without it (as if the id had no session elsewhere).
+    private var registryTimeout: TimeAmount {
+        .milliseconds(Int64(max(2000, config.downAfterMilliseconds)))
+    }
+
+    /// The members that are up, this node included: the owners of client ids.
+    private var upNodes: [String] {
+        [name] + members.values.filter { $0.state == .up && $0.link != nil }.map(\.address.name)
+    }
+
+    public func claimClient(_ clientId: String, completion: @escaping @Sendable (String?) -> Void) {
+        loop.execute { [self] in
+            let owner = ClientRegistry.owner(of: clientId, among: upNodes)
+            guard owner != name, let link = members[owner]?.link else {
+                return completion(clients.claim(clientId, by: name))
+            }
+            let request = clients.expect(from: owner, timeout: registryTimeout, on: loop) { [self] answer in
+                guard case .holder(let holder) = answer else {
+                    logger.warning("cluster: no answer to a client id claim; connecting without a take-over",
+                                   metadata: ["client_id": "\(clientId)", "owner": "\(owner)"])
+                    return completion(nil)
+                }
+                completion(holder)
+            }
+            link.send(.clientClaim(request: request, clientId: clientId))
+        }
+    }
+
+    public func takeOverClient(_ clientId: String, from node: String, resume: Bool,
+                               completion: @escaping @Sendable (ByteBuffer?) -> Void) {
+        loop.execute { [self] in
+            guard let link = members[node]?.link else { return completion(nil) }
+            let request = clients.expect(from: node, timeout: registryTimeout, on: loop) { [self] answer in
+                guard case .state(let state) = answer else {
+                    logger.warning("cluster: no session from the node that held it; starting a new one",
+                                   metadata: ["client_id": "\(clientId)", "peer": "\(node)"])
+                    return completion(nil)
+                }
+                completion(state)
+            }
+            link.send(.takeOver(request: request, clientId: clientId, resume: resume))
+        }
+    }
+
+    public func clientReleased(_ clientId: String) {
+        loop.execute { [self] in
+            // A new session claimed the id here meanwhile: its claim stands.
+            guard !broker.holdsSession(clientId) else { return }
+            let owner = ClientRegistry.owner(of: clientId, among: upNodes)
+            if owner == name {
+                clients.release(clientId, by: name)
+            } else {
+                members[owner]?.link?.send(.clientRelease(clientId))
+            }
+        }
+    }
+
+    /// A peer's registry frame (on `loop`): claims and releases for ids this node owns, the
+    /// peer's snapshot, answers to this node's requests, and take-over requests.
+    func handleRegistry(_ frame: Frame, from peer: PeerIdentity, link: PeerLink) {
+        let peerName = peer.address.name
+        guard members[peerName]?.link === link else { return }
+        switch frame {
+        case .clientClaim(let request, let clientId):
+            link.send(.clientHolder(request: request, holder: clients.claim(clientId, by: peerName) ?? ""))
+        case .clientHolder(let request, let holder):
+            clients.answer(request, from: peerName, with: .holder(holder.isEmpty ? nil : holder))
+        case .clientSnapshot(let clientIds):
+            clients.replace(node: peerName, with: clientIds)
+        case .clientRelease(let clientId):
+            clients.release(clientId, by: peerName)
+        case .takeOver(let request, let clientId, let resume):
+            logger.info("cluster: session taken over by another node",
+                        metadata: ["client_id": "\(clientId)", "peer": "\(peerName)", "resume": "\(resume)"])
+            broker.surrenderSession(clientId, resume: resume, to: peerName).whenSuccess { state in
+                link.send(.sessionState(request: request, state: state))
+            }
+        case .sessionState(let request, let state):
+            clients.answer(request, from: peerName, with: .state(state))
+        default:
+            break
+        }
+    }
+
+    /// The members changed: tells every owner which of its ids this node holds, and keeps this
+    /// node's own entries for the ids it owns now.
+    private func resyncClients() {
+        let owners = upNodes
+        var byOwner = Dictionary(uniqueKeysWithValues: owners.map { ($0, [String]()) })
+        for clientId in broker.localClientIds() {
+            byOwner[ClientRegistry.owner(of: clientId, among: owners)]!.append(clientId)
+        }
+        for (owner, clientIds) in byOwner {
+            if owner == name {
+                clients.replace(node: name, with: clientIds)
+            } else {
+                members[owner]?.link?.send(.clientSnapshot(clientIds))
+            }
+        }
+    }
+
+    /// A peer is down or left: its entries go, its open requests end, and the ids it owned find
+    /// their new owners.
+    @discardableResult
+    private func forgetClients(of peer: String) -> Int {
+        let purged = clients.purge(node: peer)
+        clients.abandon(peer: peer)
+        resyncClients()
+        return purged
     }
 
     // MARK: - ClusterAttachment
@@ -498,6 +617,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
             }
             members.removeAll()
             forwarder.links.withLockedValue { $0.removeAll() }
+            clients.removeAll()
             persist()
             logger.info("cluster: left the cluster")
         }.get()

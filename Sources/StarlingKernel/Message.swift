@@ -68,6 +68,17 @@ public final class Message: Sendable {
                        publisherId: publisherId, expiresAt: expiresAt, origin: origin)
     }
 
+    /// The message as an MQTT 5.0 PUBLISH for another cluster node (a forward, a retained copy,
+    /// a moved session's queue), its expiry as the interval that remains.
+    public func encodedForPeer() -> ByteBuffer {
+        let publish = Publish(topic: topic, payload: payload, qos: qos, retain: retain,
+                              packetIdentifier: qos == .atMostOnce ? nil : 1,
+                              properties: outgoingProperties(now: .now(), subscriptionIdentifiers: []))
+        var buffer = ByteBufferAllocator().buffer(capacity: MQTTPacketEncoder.encodedSize(ofPublish: publish, version: .v5))
+        MQTTPacketEncoder.encode(.publish(publish), version: .v5, into: &buffer)
+        return buffer
+    }
+
     @inlinable public func isExpired(at now: NIODeadline) -> Bool {
         guard let expiresAt else { return false }
         return now >= expiresAt

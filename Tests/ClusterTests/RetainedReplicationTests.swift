@@ -52,6 +52,10 @@ final class RetainedReplicationTests: XCTestCase {
             func remoteRoutes() -> [String: [String]] { [:] }
             func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] { [] }
             func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {}
+            func claimClient(_ clientId: String, completion: @escaping @Sendable (String?) -> Void) { completion(nil) }
+            func takeOverClient(_ clientId: String, from node: String, resume: Bool,
+                                completion: @escaping @Sendable (ByteBuffer?) -> Void) { completion(nil) }
+            func clientReleased(_ clientId: String) {}
             func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {
                 changes.append((topic, message != nil, stamp))
             }

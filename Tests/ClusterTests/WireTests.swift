@@ -29,6 +29,11 @@ final class WireTests: XCTestCase {
             .sharedForward(count: 1, publishes: publishes),
             .retained([RetainedEntry(topic: "r/a", time: 1_700_000_000_123, node: "n1@h", publish: publishes),
                        RetainedEntry(topic: "r/b", time: 7, node: "n2@h", publish: nil)]),
+            .clientClaim(request: 1, clientId: "c1"), .clientHolder(request: 1, holder: "n2@h"),
+            .clientHolder(request: 2, holder: ""), .clientSnapshot(["a", "b", ""]), .clientSnapshot([]),
+            .clientRelease("c1"), .takeOver(request: .max, clientId: "c1", resume: true),
+            .takeOver(request: 3, clientId: "c2", resume: false), .sessionState(request: 3, state: publishes),
+            .sessionState(request: 4, state: nil),
         ]
         for frame in frames { XCTAssertEqual(try roundTrip(frame), frame) }
     }
@@ -53,8 +58,15 @@ final class WireTests: XCTestCase {
         }
     }
 
+    func testAFrameTypeOfALaterReleaseIsSkippedWhole() throws {
+        var buffer = ByteBufferAllocator().buffer(bytes: [0, 0, 0, 5, 1, 99, 0xAA, 0xBB, 0xCC, 0, 0, 0, 2, 1, 6])
+        XCTAssertEqual(try FrameCodec.decode(from: &buffer), .unknown(type: 99))
+        XCTAssertEqual(try FrameCodec.decode(from: &buffer), .heartbeat, "the next frame reads as usual")
+        XCTAssertEqual(buffer.readableBytes, 0)
+    }
+
     func testGarbageIsAnErrorNotACrash() {
-        for bytes: [UInt8] in [[0, 0, 0, 2, 1, 99], [0, 0, 0, 3, 1, 5, 1], [0xFF, 0xFF, 0xFF, 0xFF], [0, 0, 0, 1, 1],
+        for bytes: [UInt8] in [[0, 0, 0, 3, 1, 5, 1], [0xFF, 0xFF, 0xFF, 0xFF], [0, 0, 0, 1, 1],
                                [0, 0, 0, 8, 1, 8, 0xFF, 0xFF, 0xFF, 0xFF, 0, 1],
                                // a retained entry whose message length runs past the frame
                                [0, 0, 0, 22, 1, 12, 0, 0, 0, 1, 0, 1, 0x61, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0x6E, 1, 0xFF]] {

@@ -54,7 +54,7 @@ final class RebindTests: KernelTestCase {
             old.install(nil)
             for (filter, options) in filters { _ = old.addSubscription(filter, options: options) }
             var handed: [String]?
-            old.handOver(to: new, resume: true) { state in handed = state?.subscriptions.keys.sorted() }
+            old.handOver(to: .local(new), resume: true) { state in handed = state?.subscriptions.keys.sorted() }
             return handed
         }
         XCTAssertEqual(moved, filters.keys.sorted())

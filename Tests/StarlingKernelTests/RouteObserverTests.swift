@@ -1,5 +1,6 @@
 import MQTTCore
 import NIOConcurrencyHelpers
+import NIOCore
 import XCTest
 @testable import StarlingKernel
 
@@ -14,6 +15,10 @@ final class RouteObserverTests: KernelTestCase {
         func remoteRoutes() -> [String: [String]] { [:] }
         func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] { [] }
         func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {}
+        func claimClient(_ clientId: String, completion: @escaping @Sendable (String?) -> Void) { completion(nil) }
+        func takeOverClient(_ clientId: String, from node: String, resume: Bool,
+                            completion: @escaping @Sendable (ByteBuffer?) -> Void) { completion(nil) }
+        func clientReleased(_ clientId: String) {}
         let name = "test@127.0.0.1"
         func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {}
         func take() -> [String] { events.withLockedValue { events in defer { events = [] }; return events } }

@@ -69,14 +69,7 @@ final class Forwarder: Sendable {
     }
 
     /// The message as an MQTT 5.0 PUBLISH, its expiry as the interval that remains.
-    static func encode(_ message: Message) -> ByteBuffer {
-        let publish = Publish(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain,
-                              packetIdentifier: message.qos == .atMostOnce ? nil : 1,
-                              properties: message.outgoingProperties(now: .now(), subscriptionIdentifiers: []))
-        var buffer = ByteBufferAllocator().buffer(capacity: MQTTPacketEncoder.encodedSize(ofPublish: publish, version: .v5))
-        MQTTPacketEncoder.encode(.publish(publish), version: .v5, into: &buffer)
-        return buffer
-    }
+    static func encode(_ message: Message) -> ByteBuffer { message.encodedForPeer() }
 
     /// Writes one loop's batches: one forward frame per peer. Messages for a peer with no live
     /// link, or whose write fails, are counted as lost.

@@ -181,6 +181,13 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
             deliver(publishes: publishes, from: peer, shared: true, context: context)
         case (.established(let peer), .retained(let entries)):
             node.applyRetained(entries, from: peer)
+        case (.established(let peer), .clientClaim), (.established(let peer), .clientHolder),
+             (.established(let peer), .clientSnapshot), (.established(let peer), .clientRelease),
+             (.established(let peer), .takeOver), (.established(let peer), .sessionState):
+            node.loop.execute { [node, link] in node.handleRegistry(frame, from: peer, link: link!) }
+        case (.established(let peer), .unknown(let type)):
+            node.logger.debug("cluster: skipped a frame of a type this release does not know",
+                              metadata: ["peer": "\(peer.address.name)", "type": "\(type)"])
         case (.established(let peer), .leave):
             node.loop.execute { [node, link] in node.peerLeft(peer, link: link!) }
         default:

@@ -32,6 +32,24 @@ enum Frame: Equatable {
     /// Sender → peer: retained topics set or deleted, each with its stamp (last writer wins);
     /// streamed as they change, and the sender's whole retained set when a link comes up.
     case retained([RetainedEntry])
+    /// Sender → the owner of a client id in the client registry: the sender now holds the id's
+    /// session; answered with `clientHolder` for the same request number.
+    case clientClaim(request: UInt64, clientId: String)
+    /// Owner → claimant: the node that held the id before the claim ("" for none).
+    case clientHolder(request: UInt64, holder: String)
+    /// Sender → peer: every client id the sender holds a session for whose owner is the peer;
+    /// replaces what the peer's registry names the sender for (entries of other nodes stay).
+    case clientSnapshot([String])
+    /// Sender → owner: the sender no longer holds a session for this id.
+    case clientRelease(String)
+    /// Sender → the node holding a client's session: hand it over to the sender (`resume`: with
+    /// its state, otherwise discard it); answered with `sessionState` for the same request number.
+    case takeOver(request: UInt64, clientId: String, resume: Bool)
+    /// Answer to `takeOver`: the session's state (`SessionTransfer`'s bytes), or none.
+    case sessionState(request: UInt64, state: ByteBuffer?)
+    /// A frame type this release does not know (a later release's, in a rolling upgrade): read
+    /// (its length is in the header) and skipped on an established link, refused before.
+    case unknown(type: UInt8)
 
     /// The protocol version this build speaks.
     static let version: UInt8 = 1
@@ -57,6 +75,13 @@ enum Frame: Equatable {
         case .leave: 11
         case .retained: 12
         case .sharedForward: 13
+        case .clientClaim: 14
+        case .clientHolder: 15
+        case .clientSnapshot: 16
+        case .clientRelease: 17
+        case .takeOver: 18
+        case .sessionState: 19
+        case .unknown(let type): type
         }
     }
 }

@@ -1,3 +1,4 @@
+import MQTTCore
 import NIOCore
 import StarlingKernel
 
@@ -32,22 +33,22 @@ enum FrameCodec {
         case .welcome(let members), .members(let members):
             buffer.writeInteger(UInt32(members.count))
             for member in members {
-                writeString(member.name, into: &buffer)
+                buffer.writeMQTTString(member.name)
                 buffer.writeInteger(UInt16(member.port))
             }
         case .refuse(let reason, let message):
             buffer.writeInteger(reason.rawValue)
-            writeString(message, into: &buffer)
-        case .heartbeat, .leave:
+            buffer.writeMQTTString(message)
+        case .heartbeat, .leave, .unknown:
             break
         case .routeSnapshot(let filters):
             buffer.writeInteger(UInt32(filters.count))
-            for filter in filters { writeString(filter, into: &buffer) }
+            for filter in filters { buffer.writeMQTTString(filter) }
         case .routeOps(let ops):
             buffer.writeInteger(UInt32(ops.count))
             for op in ops {
                 buffer.writeInteger(UInt8(op.add ? 1 : 0))
-                writeString(op.filter, into: &buffer)
+                buffer.writeMQTTString(op.filter)
             }
         case .forward(let count, let publishes), .sharedForward(let count, let publishes):
             buffer.writeInteger(UInt32(count))
@@ -55,9 +56,9 @@ enum FrameCodec {
         case .retained(let entries):
             buffer.writeInteger(UInt32(entries.count))
             for entry in entries {
-                writeString(entry.topic, into: &buffer)
+                buffer.writeMQTTString(entry.topic)
                 buffer.writeInteger(entry.time)
-                writeString(entry.node, into: &buffer)
+                buffer.writeMQTTString(entry.node)
                 if let publish = entry.publish {
                     buffer.writeInteger(UInt8(1))
                     buffer.writeInteger(UInt32(publish.readableBytes))
@@ -65,6 +66,29 @@ enum FrameCodec {
                 } else {
                     buffer.writeInteger(UInt8(0))
                 }
+            }
+        case .clientClaim(let request, let clientId):
+            buffer.writeInteger(request)
+            buffer.writeMQTTString(clientId)
+        case .clientHolder(let request, let holder):
+            buffer.writeInteger(request)
+            buffer.writeMQTTString(holder)
+        case .clientSnapshot(let clientIds):
+            buffer.writeInteger(UInt32(clientIds.count))
+            for clientId in clientIds { buffer.writeMQTTString(clientId) }
+        case .clientRelease(let clientId):
+            buffer.writeMQTTString(clientId)
+        case .takeOver(let request, let clientId, let resume):
+            buffer.writeInteger(request)
+            buffer.writeMQTTString(clientId)
+            buffer.writeInteger(UInt8(resume ? 1 : 0))
+        case .sessionState(let request, let state):
+            buffer.writeInteger(request)
+            if let state {
+                buffer.writeInteger(UInt8(1))
+                buffer.writeImmutableBuffer(state)
+            } else {
+                buffer.writeInteger(UInt8(0))
             }
         }
         buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
@@ -147,12 +171,36 @@ enum FrameCodec {
                 entries.append(RetainedEntry(topic: topic, time: time, node: node, publish: publish))
             }
             return .retained(entries)
-        default: throw FrameError("unknown frame type \(type)")
+        case 14, 15:
+            guard let request: UInt64 = body.readInteger() else { throw FrameError("truncated registry frame") }
+            let text = try readString(&body)
+            return type == 14 ? .clientClaim(request: request, clientId: text) : .clientHolder(request: request, holder: text)
+        case 16:
+            let count = try readCount(&body)
+            var clientIds: [String] = []
+            clientIds.reserveCapacity(count)
+            for _ in 0..<count { clientIds.append(try readString(&body)) }
+            return .clientSnapshot(clientIds)
+        case 17: return .clientRelease(try readString(&body))
+        case 18:
+            guard let request: UInt64 = body.readInteger() else { throw FrameError("truncated take-over") }
+            let clientId = try readString(&body)
+            guard let resume: UInt8 = body.readInteger(), resume <= 1 else { throw FrameError("bad take-over") }
+            return .takeOver(request: request, clientId: clientId, resume: resume == 1)
+        case 19:
+            guard let request: UInt64 = body.readInteger(), let present: UInt8 = body.readInteger(), present <= 1 else {
+                throw FrameError("bad session state frame")
+            }
+            return .sessionState(request: request, state: present == 1 ? body.readSlice(length: body.readableBytes)! : nil)
+        default:
+            // A later release's frame: skipped, so nodes of two releases can share a cluster.
+            body.moveReaderIndex(to: body.writerIndex)
+            return .unknown(type: type)
         }
     }
 
     private static func writeHello(_ hello: Hello, into buffer: inout ByteBuffer) {
-        writeString(hello.name, into: &buffer)
+        buffer.writeMQTTString(hello.name)
         buffer.writeInteger(hello.incarnation)
         buffer.writeInteger(UInt16(hello.port))
         buffer.writeBytes(hello.nonce)
@@ -168,8 +216,8 @@ enum FrameCodec {
 
     /// The header of one message in a `sharedForward` frame: the group it is for.
     static func writeSharedHeader(_ group: SharedGroupKey, into buffer: inout ByteBuffer) {
-        writeString(group.group, into: &buffer)
-        writeString(group.filter, into: &buffer)
+        buffer.writeMQTTString(group.group)
+        buffer.writeMQTTString(group.filter)
     }
 
     static func readSharedHeader(_ body: inout ByteBuffer) throws(FrameError) -> SharedGroupKey {
@@ -177,13 +225,8 @@ enum FrameCodec {
         return SharedGroupKey(group: group, filter: try readString(&body))
     }
 
-    private static func writeString(_ string: String, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt16(string.utf8.count))
-        buffer.writeString(string)
-    }
-
     private static func readString(_ body: inout ByteBuffer) throws(FrameError) -> String {
-        guard let length: UInt16 = body.readInteger(), let string = body.readString(length: Int(length)) else {
+        guard let string = body.readMQTTString() else {
             throw FrameError("truncated string")
         }
         return string

@@ -29,6 +29,21 @@ public protocol ClusterAttachment: AnyObject, Sendable {
     /// A retained topic changed on this node (`message` nil: deleted): replicate it to every
     /// peer. Called on any loop, only for retained publishes and deletes; must not block.
     func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp)
+
+    /// Registers this node as the holder of `clientId` with the node that owns the id in the
+    /// cluster's client registry (one owner per id, so of racing connects on several nodes
+    /// exactly one is the last to claim it). `completion`, on any thread, gets the node that held
+    /// the id until now: nil for none, this node's own name for a session here. Called on a
+    /// connection's loop at CONNECT, after the local registry's claim; must not block.
+    func claimClient(_ clientId: String, completion: @escaping @Sendable (String?) -> Void)
+    /// Asks `node` to hand its session for `clientId` over to this node (the connection there
+    /// is closed; 5.0: DISCONNECT 0x8E). `completion`, on any thread, gets the session's state
+    /// (`resume`), or nil: no session there, discarded as asked, or no answer in time.
+    func takeOverClient(_ clientId: String, from node: String, resume: Bool,
+                        completion: @escaping @Sendable (ByteBuffer?) -> Void)
+    /// This node no longer holds a session for `clientId` (it ended, or moved to another node).
+    /// Any loop; must not block.
+    func clientReleased(_ clientId: String)
 }
 
 /// A shared group as the other nodes hold it: the nodes with at least one member (sorted), and

@@ -48,6 +48,14 @@ final class Router: @unchecked Sendable {
         }
     }
 
+    /// Subscribes `session` to every filter of `filters` at once (a session that moved here
+    /// from another cluster node).
+    func subscribeAll(_ session: Session, filters: [String: SubscriptionOptions]) {
+        lock.withWriteLock {
+            for (filter, options) in filters { _ = subscribeLocked(session, filter: filter, options: options) }
+        }
+    }
+
     /// Moves `old`'s subscriptions to `new` (a session resumed on another connection). The new
     /// one is added before the old one leaves, so the filter never looks unsubscribed.
     func rebind(from old: Session, to new: Session, filters: [String: SubscriptionOptions]) {

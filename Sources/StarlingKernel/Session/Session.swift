@@ -40,6 +40,14 @@ final class Session: @unchecked Sendable {
     private var pendingWill: (message: Message, timer: Scheduled<Void>?)?
     /// Set once the state has been taken by a newer session object for the same client.
     private(set) var successor: Session?
+    /// Set when the session moves to another cluster node (the node's name); from then on no
+    /// other hand-over takes it.
+    private(set) var movedTo: String?
+    /// Set once a session moving to another node has given up its state: later deliveries are
+    /// not its to keep.
+    private var stateSent = false
+    /// A newer session object, on this node or another, has taken (or is taking) this one's place.
+    var isSuperseded: Bool { successor != nil || movedTo != nil }
     private(set) var ended = false
     /// Set by `kick`: the session's end is reported as kicked.
     private var kicked = false
@@ -80,9 +88,12 @@ final class Session: @unchecked Sendable {
     // MARK: - Connection life
 
     /// Installs the state handed over by the previous session object (nil: a fresh session).
-    func install(_ state: SessionState?) {
+    /// `fromAnotherNode`: the state moved here from another cluster node, so its subscriptions
+    /// enter this node's router now (a local hand-over rebinds them in the router itself).
+    func install(_ state: SessionState?, fromAnotherNode: Bool = false) {
         loop.preconditionInEventLoop()
         if let state {
+            if fromAnotherNode { broker.router.subscribeAll(self, filters: state.subscriptions) }
             subscriptions = state.subscriptions
             inflight = state.inflight
             // Messages forwarded to this object while the hand-over ran come after the old queue.
@@ -155,6 +166,7 @@ final class Session: @unchecked Sendable {
         // A client that has just claimed this id takes the session over instead.
         guard broker.registry.remove(clientId, ifCurrent: self) else { return }
         ended = true
+        context.cluster?.clientReleased(clientId)
         context.noteSession(\.sessionEnded, self, endReason: reason)
         expiryTimer?.cancel()
         broker.router.unsubscribeAll(self, filters: subscriptions.keys)
@@ -169,16 +181,24 @@ final class Session: @unchecked Sendable {
         }
     }
 
+    /// Where a session's state goes when a newer connection takes it over.
+    enum Successor {
+        /// A new session object on this node (any loop).
+        case local(Session)
+        /// Another cluster node, which will install the state itself (the node's name).
+        case remote(String)
+    }
+
     /// Hands this session over to `next` (a new connection for the same client id). Closes the
     /// current connection (5.0: DISCONNECT 0x8E). With `resume` the state moves to `next`;
     /// otherwise the session ends here. `completion` runs on this loop with the state to install.
-    func handOver(to next: Session, resume: Bool, completion: @escaping (SessionState?) -> Void) {
+    func handOver(to next: Successor, resume: Bool, completion: @escaping (SessionState?) -> Void) {
         loop.preconditionInEventLoop()
         guard installed else {
             afterInstall.append { [self] in handOver(to: next, resume: resume, completion: completion) }
             return
         }
-        guard !ended, successor == nil else {
+        guard !ended, !isSuperseded else {
             completion(nil)
             return
         }
@@ -201,7 +221,14 @@ final class Session: @unchecked Sendable {
             pendingWill = nil
             if !resume { broker.publish(pending.message, from: context, source: .will) }
         }
-        successor = next
+        switch next {
+        case .local(let session):
+            successor = session
+        case .remote(let node):
+            // The client id is the other node's now; this node keeps no session for it.
+            movedTo = node
+            if broker.registry.remove(clientId, ifCurrent: self) { context.cluster?.clientReleased(clientId) }
+        }
         guard resume else {
             ended = true
             context.noteSession(\.sessionEnded, self, endReason: .discarded)
@@ -211,7 +238,23 @@ final class Session: @unchecked Sendable {
             return
         }
         if takenOver { context.noteSession(\.sessionTakenOver, self) }
-        broker.router.rebind(from: self, to: next, filters: subscriptions)
+        switch next {
+        case .local(let session):
+            broker.router.rebind(from: self, to: session, filters: subscriptions)
+            completion(takeState())
+        case .remote:
+            // No new match reaches this session from now on; what other loops matched before
+            // arrives by the time they have all run a turn, and goes with the state.
+            broker.router.unsubscribeAll(self, filters: subscriptions.keys)
+            broker.afterOtherLoops(from: loop) { [self] in
+                stateSent = true
+                completion(takeState())
+            }
+        }
+    }
+
+    /// The state to move, leaving this object empty.
+    private func takeState() -> SessionState {
         let state = SessionState(subscriptions: subscriptions, inflight: inflight, queue: queue,
                                  queuedBytes: queuedBytes, awaitingRelease: awaitingRelease,
                                  nextPacketId: nextPacketId, sequence: sequence)
@@ -219,7 +262,7 @@ final class Session: @unchecked Sendable {
         inflight = [:]
         queue.removeAll()
         queuedBytes = 0
-        completion(state)
+        return state
     }
 
     // MARK: - Subscriptions
@@ -244,7 +287,7 @@ final class Session: @unchecked Sendable {
             context.deliver(message, Delivery(forwarding: delivery, to: successor))
             return
         }
-        guard !ended else { return }
+        guard !ended, !stateSent else { return }
         let qos = min(message.qos, delivery.qos)
         if message.expiresAt != nil, message.isExpired(at: .now()) {
             context.noteDrop(.expired, message, subscriberId: clientId, qos: qos)
