@@ -546,7 +546,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
                 forwardsLost: peerStats?.lost.load(ordering: .relaxed) ?? 0)
         }
         return ClusterStatus(node: name, enabled: true, clusterPort: port, localRoutes: localFilters.count,
-                             remoteRoutes: list.reduce(0) { $0 + $1.routes }, members: list)
+                             remoteRoutes: list.reduce(0) { $0 + $1.routes }, members: list, ownedClientIds: clients.count)
     }
 
     public func join(node text: String, timeoutSeconds: Double) async throws(ClusterJoinError) -> ClusterStatus {

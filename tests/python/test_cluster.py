@@ -245,7 +245,7 @@ def test_the_start_flags_and_a_node_without_cookie(broker_factory, tmp_path):
     assert "cluster listening" not in plain.log_text()
     status = Node.of(plain)
     assert status.status() == {"node": "starling@127.0.0.1", "enabled": False, "cluster_port": 0, "local_routes": 0,
-                               "remote_routes": 0, "members": []}
+                               "remote_routes": 0, "members": [], "owned_client_ids": 0}
     done = status.ctl("cluster", "join", "n1@127.0.0.1")
     assert done.returncode != 0 and "cookie" in done.stderr, done.stderr
 

@@ -63,6 +63,8 @@ def test_a_session_moves_to_another_node_with_its_queued_messages(three, client_
     assert all(m.qos == 1 for m in got)
     assert client_on(n1, cid) is None, "n1 no longer holds the session"
     assert holders(three, cid) == [n2.name]
+    owned = [n.status()["owned_client_ids"] for n in three]
+    assert sum(owned) == 2, f"one registry entry per session (the mover, the publisher): {owned}"
     # The subscription moved too: the route is n2's now, on every node.
     wait_routes([n1, n3], topic, [n2.name])
     pub.publish(topic, "after-the-move", qos=1)

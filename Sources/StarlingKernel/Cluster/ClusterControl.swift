@@ -24,15 +24,18 @@ public struct ClusterStatus: Sendable, Codable, Equatable {
     public var remoteRoutes: Int
     /// Every other member this node knows, sorted by name.
     public var members: [ClusterMemberStatus]
+    /// Client ids this node owns in the cluster's client registry (it orders their connects).
+    public var ownedClientIds: Int
 
     public init(node: String, enabled: Bool, clusterPort: Int, localRoutes: Int, remoteRoutes: Int,
-                members: [ClusterMemberStatus]) {
+                members: [ClusterMemberStatus], ownedClientIds: Int = 0) {
         self.node = node
         self.enabled = enabled
         self.clusterPort = clusterPort
         self.localRoutes = localRoutes
         self.remoteRoutes = remoteRoutes
         self.members = members
+        self.ownedClientIds = ownedClientIds
     }
 }
 

@@ -47,7 +47,8 @@ struct CtlCluster: CtlGroup {
             }
             session.say(Table.pairs([("node", status[cell: "node"]), ("cluster port", status[cell: "cluster_port"]),
                                      ("local routes", status[cell: "local_routes"]),
-                                     ("remote routes", status[cell: "remote_routes"])]))
+                                     ("remote routes", status[cell: "remote_routes"]),
+                                     ("client ids owned", status[cell: "owned_client_ids"])]))
             let members = status.field("members")?.arrayValue ?? []
             session.say(members.isEmpty ? "no other member" : table(members, [
                 Column("NAME", "name"), Column("ADDRESS", "address"), Column("STATE", "state"), Column("ROUTES", "routes"),
