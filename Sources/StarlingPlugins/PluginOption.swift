@@ -19,6 +19,8 @@ public struct PluginInfo: Sendable, Equatable {
     public var loadedCopy: String
     /// The ABI version it was built for.
     public var abiVersion: Int
+    /// The minor version it declares (`starling_plugin_abi_minor`; 0 when it declares none).
+    public var abiMinor: Int
     /// Hook callbacks it registered.
     public var hookCount: Int
     /// Option keys it was given, in order.

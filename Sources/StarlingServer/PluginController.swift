@@ -52,6 +52,7 @@ struct PluginController: PluginControl {
 
     static func describe(_ info: PluginInfo) -> PluginDescription {
         PluginDescription(name: info.name, path: info.path, loadedCopy: info.loadedCopy, abiVersion: info.abiVersion,
+                          abiMinor: info.abiMinor,
                           state: "loaded", hooks: info.hooks.map { PluginHookDescription(hook: $0.hook, priority: $0.priority) },
                           options: Dictionary(info.options.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
     }

@@ -33,6 +33,8 @@ public struct PluginDescription: Sendable, Codable, Equatable {
     public var loadedCopy: String
     /// The plugin ABI version it was built for.
     public var abiVersion: Int
+    /// The ABI minor version it declares (`starling_plugin_abi_minor`); 0 when it declares none.
+    public var abiMinor: Int
     /// `loaded`.
     public var state: String
     /// The hook callbacks it registered, in registration order.
@@ -40,12 +42,13 @@ public struct PluginDescription: Sendable, Codable, Equatable {
     /// The options it was given (configuration, shown as given).
     public var options: [String: String]
 
-    public init(name: String, path: String, loadedCopy: String, abiVersion: Int, state: String,
+    public init(name: String, path: String, loadedCopy: String, abiVersion: Int, abiMinor: Int, state: String,
                 hooks: [PluginHookDescription], options: [String: String]) {
         self.name = name
         self.path = path
         self.loadedCopy = loadedCopy
         self.abiVersion = abiVersion
+        self.abiMinor = abiMinor
         self.state = state
         self.hooks = hooks
         self.options = options

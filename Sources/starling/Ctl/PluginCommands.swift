@@ -15,7 +15,7 @@ struct CtlPlugins: CtlGroup {
         @OptionGroup var pages: PageOptions
 
         var columns: [Column] {
-            [Column("NAME", "name"), Column("STATE", "state"), Column("ABI", "abi_version"),
+            [Column("NAME", "name"), Column("STATE", "state"), Column("ABI", cell: { "\($0[cell: "abi_version"]).\($0[cell: "abi_minor"])" }),
              Column("HOOKS", cell: hookCell), Column("PATH", "path")]
         }
     }
@@ -105,7 +105,7 @@ private func hookCell(_ plugin: JSONValue) -> String {
 
 /// Prints one plugin as name/value pairs, then its options.
 private func showPlugin(_ plugin: JSONValue, _ session: CtlSession) {
-    let names = ["name", "state", "path", "loaded_copy", "abi_version"]
+    let names = ["name", "state", "path", "loaded_copy", "abi_version", "abi_minor"]
     session.say(Table.pairs(names.map { ($0, plugin[cell: $0]) } + [("hooks", hookCell(plugin))]))
     guard case .object(let options)? = plugin.field("options"), !options.isEmpty else {
         session.say("\nno options")
