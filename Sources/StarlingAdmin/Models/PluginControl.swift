@@ -41,9 +41,11 @@ public struct PluginDescription: Sendable, Codable, Equatable {
     public var hooks: [PluginHookDescription]
     /// The options it was given (configuration, shown as given).
     public var options: [String: String]
+    /// The functions it exports (`host->export_function`), sorted by name.
+    public var functions: [PluginFunctionDescription]
 
     public init(name: String, path: String, loadedCopy: String, abiVersion: Int, abiMinor: Int, state: String,
-                hooks: [PluginHookDescription], options: [String: String]) {
+                hooks: [PluginHookDescription], options: [String: String], functions: [PluginFunctionDescription] = []) {
         self.name = name
         self.path = path
         self.loadedCopy = loadedCopy
@@ -52,6 +54,19 @@ public struct PluginDescription: Sendable, Codable, Equatable {
         self.state = state
         self.hooks = hooks
         self.options = options
+        self.functions = functions
+    }
+}
+
+/// One exported function: its name and declared signature (`"int64(int64,int64)"`), callable
+/// through `POST /api/v1/plugins/{plugin}/functions/{name}`.
+public struct PluginFunctionDescription: Sendable, Codable, Equatable {
+    public var name: String
+    public var signature: String
+
+    public init(name: String, signature: String) {
+        self.name = name
+        self.signature = signature
     }
 }
 

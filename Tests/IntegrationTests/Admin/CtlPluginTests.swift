@@ -39,6 +39,7 @@ extension CtlTests {
             abi_version  1
             abi_minor    0
             hooks        authorize_publish:3
+            functions    -
 
             OPTION        VALUE
             deny_publish  blocked/
