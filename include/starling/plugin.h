@@ -340,9 +340,11 @@ typedef enum starling_hook {
     STARLING_HOOK_MESSAGE_PUBLISH = 8,
     /**
      * A PUBLISH was written to a subscriber's connection (once per copy; again, with dup set, for
-     * a retransmission after reconnecting). Event: starling_message_delivery_event. A
-     * notification: every callback is called, the return value is ignored. Runs on the
-     * subscriber's event-loop thread.
+     * a retransmission after reconnecting), or a message was handed to a plugin's own
+     * subscription (host->subscribe; client_id "plugin:NAME", username NULL, packet_id 0, after
+     * its callback returned). Event: starling_message_delivery_event. A notification: every
+     * callback is called, the return value is ignored. Runs on the subscriber's event-loop thread
+     * (for a plugin subscription, the thread of its callback).
      */
     STARLING_HOOK_MESSAGE_DELIVERED = 9,
     /**
