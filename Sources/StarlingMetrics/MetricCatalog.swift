@@ -43,7 +43,14 @@ public enum MetricCatalog {
         .gauge("starling_subscriptions", "Subscriptions held, plain and shared.") { $0.subscriptions },
         .gauge("starling_retained_messages", "Retained messages stored.") { $0.retained },
         .gauge("starling_uptime_seconds", "Seconds since the node started.") { $0.uptimeSeconds },
+        .gauge("starling_plugins_pending_open", "Plugin hook calls answered PENDING and not answered yet (open tickets).") {
+            $0.pendingOpen
+        },
         .counter("starling_connects_total", "Clients that completed CONNECT.") { $0.connects },
+        .counter("starling_plugins_pending_timeouts_total",
+                 "PENDING plugin answers that did not come within plugin_loader.pending_timeout (each denied).") {
+            $0.pendingTimeouts
+        },
         .counter("starling_disconnects_total", "Connected clients whose connection ended, by reason.",
                  label: "reason") { $0.disconnects },
         .counter("starling_packets_received_total", "MQTT packets received from clients, by packet type.",

@@ -35,7 +35,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                         event.peer_address = peer
                         event.protocol_version = Int32(request.protocolVersion.rawValue)
                         event.reason_code = Int32(ReasonCode.badUserNameOrPassword.rawValue)
-                        event.ticket = request.ticket?.value ?? 0
+                        event.ticket = ticket(request.ticket)
                         let result = function(&event, userData)
                         return decision(result, hook: "authenticate", ticket: event.ticket) {
                             Self.connAckRefusal(event.reason_code, instance: instance)
@@ -63,7 +63,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                         event.payload_len = payloadLength
                         event.qos = Int32(request.qos.rawValue)
                         event.retain = request.retain
-                        event.ticket = request.ticket?.value ?? 0
+                        event.ticket = ticket(request.ticket)
                         let result = function(&event, userData)
                         return decision(result, hook: "authorize_publish", ticket: event.ticket) { .notAuthorized }
                     }
@@ -85,7 +85,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                     event.filter = filter
                     event.filter_len = filterLength
                     event.qos = Int32(request.qos.rawValue)
-                    event.ticket = request.ticket?.value ?? 0
+                    event.ticket = ticket(request.ticket)
                     return function(&event, userData)
                 }
             }
@@ -139,6 +139,13 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
 
     // MARK: - Answers
 
+    /// The ticket for an authenticate / authorize event: none for a plugin that does not declare
+    /// ABI 1.2 (to a 1.0 plugin 3 is an invalid value, not PENDING, and the field is not in its
+    /// struct). client_connect and enhanced_auth exist only since 1.2 and always get theirs.
+    private func ticket(_ ticket: PendingTicket?) -> UInt64 {
+        instance.image.abiMinor >= 2 ? ticket?.value ?? 0 : 0
+    }
+
     /// A callback's result as a decision; anything but IGNORE, ALLOW, DENY or (with a ticket)
     /// PENDING is logged and denies.
     func decision(_ value: Int32, hook: String, ticket: UInt64, denyCode: () -> ReasonCode) -> HookDecision {
@@ -147,6 +154,10 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
         case STARLING_ALLOW.rawValue: return .allow
         case STARLING_DENY.rawValue: return .deny(denyCode())
         case STARLING_PENDING.rawValue where ticket != 0: return .pending
+        case STARLING_PENDING.rawValue where instance.image.abiMinor < 2:
+            instance.reportInvalidResult(value, hook: hook, expected: "ALLOW (1), DENY (2) or IGNORE (0) "
+                + "(PENDING needs a plugin that declares ABI 1.2 with starling_plugin_abi_minor)")
+            return .deny(denyCode())
         default:
             instance.reportInvalidResult(value, hook: hook)
             return .deny(denyCode())

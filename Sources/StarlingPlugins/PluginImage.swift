@@ -21,6 +21,8 @@ final class PluginImage: @unchecked Sendable {  // immutable after `open`, excep
     /// The ABI versions this broker serves.
     static let servedVersions: [Int32] = [Int32(STARLING_PLUGIN_ABI_VERSION)]
     static let entryPoints = ["starling_plugin_version", "starling_plugin_init", "starling_plugin_cleanup"]
+    /// The optional entry point (ABI 1.2) that declares the header minor a plugin was built with.
+    static let minorEntryPoint = "starling_plugin_abi_minor"
 
     /// The file the operator named.
     let sourcePath: String
@@ -29,17 +31,20 @@ final class PluginImage: @unchecked Sendable {  // immutable after `open`, excep
     /// True when the image links the Swift runtime: it is opened `RTLD_NODELETE` and never unmapped.
     let isSwift: Bool
     let abiVersion: Int32
+    /// The minor version it declares (`starling_plugin_abi_minor`); 0 when it exports none.
+    let abiMinor: Int32
     let initialize: InitFunction
     let cleanup: CleanupFunction
     private var handle: UnsafeMutableRawPointer?
 
     private init(sourcePath: String, copyPath: String, handle: UnsafeMutableRawPointer, isSwift: Bool,
-                 abiVersion: Int32, initialize: InitFunction, cleanup: CleanupFunction) {
+                 abiVersion: Int32, abiMinor: Int32, initialize: InitFunction, cleanup: CleanupFunction) {
         self.sourcePath = sourcePath
         self.copyPath = copyPath
         self.handle = handle
         self.isSwift = isSwift
         self.abiVersion = abiVersion
+        self.abiMinor = abiMinor
         self.initialize = initialize
         self.cleanup = cleanup
     }
@@ -75,13 +80,22 @@ final class PluginImage: @unchecked Sendable {  // immutable after `open`, excep
                         "it was built for plugin ABI version \(version), this broker serves version "
                             + servedVersions.map(String.init).joined(separator: ", "))
         }
+        var minor: Int32 = 0
+        if let declared = dlsym(handle, minorEntryPoint) {
+            minor = unsafeBitCast(declared, to: VersionFunction.self)()
+            guard minor >= 0 else {
+                dlclose(handle)
+                throw .load(.abiVersionMismatch, path: path,
+                            "\(minorEntryPoint) returned \(minor); a minor version is 0 or more")
+            }
+        }
         // A Swift image must never be unmapped (the runtime keeps pointers into it): pin it.
         let isSwift = dlsym(handle, "swift_retain") != nil
         if isSwift, let pinned = dlopen(copyPath, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE | RTLD_NOLOAD) {
             dlclose(pinned)
         }
         opened = handle
-        return PluginImage(sourcePath: path, copyPath: copyPath, handle: handle, isSwift: isSwift, abiVersion: version,
+        return PluginImage(sourcePath: path, copyPath: copyPath, handle: handle, isSwift: isSwift, abiVersion: version, abiMinor: minor,
                            initialize: unsafeBitCast(symbols["starling_plugin_init"]!, to: InitFunction.self),
                            cleanup: unsafeBitCast(symbols["starling_plugin_cleanup"]!, to: CleanupFunction.self))
     }

@@ -162,7 +162,8 @@ public actor PluginManager {
 
     private static func info(_ instance: PluginInstance) -> PluginInfo {
         PluginInfo(name: instance.name, path: instance.image.sourcePath, loadedCopy: instance.image.copyPath,
-                   abiVersion: Int(instance.image.abiVersion), hookCount: instance.hookCount, optionKeys: instance.options.map(\.key),
-                   hooks: instance.registeredHooks, options: instance.options)
+                   abiVersion: Int(instance.image.abiVersion), abiMinor: Int(instance.image.abiMinor), hookCount: instance.hookCount, optionKeys: instance.options.map(\.key),
+                   hooks: instance.registeredHooks, options: instance.options,
+                   functions: instance.services.functions.map { PluginFunctionInfo(name: $0.name, signature: $0.signature) })
     }
 }

@@ -19,6 +19,8 @@ public struct PluginInfo: Sendable, Equatable {
     public var loadedCopy: String
     /// The ABI version it was built for.
     public var abiVersion: Int
+    /// The minor version it declares (`starling_plugin_abi_minor`; 0 when it declares none).
+    public var abiMinor: Int
     /// Hook callbacks it registered.
     public var hookCount: Int
     /// Option keys it was given, in order.
@@ -27,6 +29,19 @@ public struct PluginInfo: Sendable, Equatable {
     public var hooks: [PluginHookInfo]
     /// The options it was given, in order.
     public var options: [PluginOption]
+    /// The functions it exported (`host->export_function`), sorted by name.
+    public var functions: [PluginFunctionInfo]
+}
+
+/// One function a plugin exported: its name and its declared signature, e.g. `int64(int64,int64)`.
+public struct PluginFunctionInfo: Sendable, Equatable {
+    public var name: String
+    public var signature: String
+
+    public init(name: String, signature: String) {
+        self.name = name
+        self.signature = signature
+    }
 }
 
 /// One hook callback a plugin registered: the hook point and its priority.

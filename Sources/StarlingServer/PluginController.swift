@@ -52,7 +52,9 @@ struct PluginController: PluginControl {
 
     static func describe(_ info: PluginInfo) -> PluginDescription {
         PluginDescription(name: info.name, path: info.path, loadedCopy: info.loadedCopy, abiVersion: info.abiVersion,
+                          abiMinor: info.abiMinor,
                           state: "loaded", hooks: info.hooks.map { PluginHookDescription(hook: $0.hook, priority: $0.priority) },
-                          options: Dictionary(info.options.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
+                          options: Dictionary(info.options.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }),
+                          functions: info.functions.map { PluginFunctionDescription(name: $0.name, signature: $0.signature) })
     }
 }

@@ -56,12 +56,12 @@ final class MetricsExporterTests: XCTestCase {
         XCTAssertEqual(exposition.unparsed, [])
 
         let gauges = ["starling_connections", "starling_connections_max", "starling_sessions", "starling_subscriptions",
-                      "starling_retained_messages", "starling_uptime_seconds"]
+                      "starling_retained_messages", "starling_uptime_seconds", "starling_plugins_pending_open"]
         let counters = ["starling_connects_total", "starling_disconnects_total", "starling_packets_received_total",
                         "starling_packets_sent_total", "starling_bytes_received_total", "starling_bytes_sent_total",
                         "starling_messages_received_total", "starling_messages_sent_total",
                         "starling_messages_dropped_total", "starling_authentications_total",
-                        "starling_authorizations_total"]
+                        "starling_authorizations_total", "starling_plugins_pending_timeouts_total"]
         XCTAssertEqual(Set(exposition.families.keys), Set(gauges + counters))
         for name in gauges { XCTAssertEqual(exposition.families[name]?.type, "gauge", name) }
         for name in counters { XCTAssertEqual(exposition.families[name]?.type, "counter", name) }

@@ -52,7 +52,8 @@ final class AuthHTTPPluginTests: PluginTestCase, @unchecked Sendable {
 
     func testExportsOnlyTheEntryPoints() throws {
         XCTAssertEqual(try SwiftPluginBuilder.exportedFunctions(try SwiftPluginBuilder.authHTTP()),
-                       ["starling_plugin_cleanup", "starling_plugin_init", "starling_plugin_version"])
+                       ["starling_plugin_abi_minor", "starling_plugin_cleanup", "starling_plugin_init",
+                        "starling_plugin_version"])
     }
 
     /// The server's allow / deny / ignore decides CONNECT (v5 reason codes, 3.1.1 return codes),

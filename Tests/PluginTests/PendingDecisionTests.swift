@@ -131,8 +131,11 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
 
     func testTimeoutDeniesAndNamesThePluginAndHook() async throws {
         try await startPending(["pending": "authenticate,authorize_publish"], timeout: 1)
+        XCTAssertEqual(try node.broker.stats.pendingTimeouts, 0)
         let start = ContinuousClock.now
-        let refused = try await refusal("silent", username: "never", password: "x")
+        let silent = Task { try await self.refusal("silent", username: "never", password: "x") }
+        try await waitUntil("the open ticket is counted") { try self.node.broker.stats.pendingOpen == 1 }
+        let refused = try await silent.value
         XCTAssertEqual(refused, .notAuthorized)
         XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(900))
         try await log.wait(for: "plugin pending did not answer its authenticate hook within 1 s")
@@ -142,6 +145,11 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
         try await log.wait(for: "plugin pending did not answer its authorize_publish hook within 1 s")
         XCTAssertTrue(client.isActive)
         XCTAssertEqual(try node.broker.hooks.openTickets, 0)
+        XCTAssertEqual(try node.broker.stats.pendingOpen, 0)
+        XCTAssertEqual(try node.broker.stats.pendingTimeouts, 2, "one authenticate, one authorize_publish")
+        let answered = try await client.publish("ok/1", payload: "x", qos: .atLeastOnce)
+        XCTAssertEqual(answered?.reasonCode, .noMatchingSubscribers)
+        XCTAssertEqual(try node.broker.stats.pendingTimeouts, 2, "an answer that comes is no timeout")
     }
 
     func testAnswerAfterTheClientLeftIsDropped() async throws {

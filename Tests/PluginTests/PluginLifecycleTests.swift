@@ -121,6 +121,57 @@ final class PluginLifecycleTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(wrong, .badUserNameOrPassword)
     }
 
+    /// A plugin built against the frozen 1.0 header that returns 3 - not a decision in 1.0 -
+    /// is denied and logged, not taken as PENDING (which 3 means since 1.2): the client gets its
+    /// PUBACK 0x87 at once, with no ticket opened and no timeout waited for.
+    func testThreeFromAPluginOfABI10IsAnInvalidValueNotPending() async throws {
+        let frozen = PluginBuilder.fixtures.appendingPathComponent("abi-v1")
+        let plugin = try PluginBuilder.testPlugin(into: directory, output: "v1-three.so", include: frozen)
+        try await startNode(plugins: [entry(plugin, ["publish_result": "3"])]) { $0.settings.pendingTimeout = 30 }
+        let declared = try await node.plugins.list().first?.abiMinor
+        XCTAssertEqual(declared, 0)
+        let client = try await connect("v1-three")
+        let start = ContinuousClock.now
+        let denied = try await client.publish("any/1", payload: "x", qos: .atLeastOnce)
+        XCTAssertEqual(denied?.reasonCode, .notAuthorized)
+        XCTAssertLessThan(ContinuousClock.now - start, .seconds(5), "denied at once, not after pending_timeout")
+        XCTAssertEqual(try node.broker.hooks.openTickets, 0)
+        try await log.wait(for: "returned 3 from its authorize_publish callback, which is not ALLOW (1), DENY (2) or "
+                                + "IGNORE (0) (PENDING needs a plugin that declares ABI 1.2 with starling_plugin_abi_minor): "
+                                + "counted as DENY")
+        XCTAssertTrue(client.isActive)
+    }
+
+    /// The same source built against the current header and declaring minor 2: its 3 is PENDING
+    /// (never completed here, so pending_timeout denies) - the declaration is what tells them apart.
+    func testThreeFromAPluginDeclaringMinor2IsPending() async throws {
+        let plugin = try PluginBuilder.build("Tests/PluginTests/Fixtures/test_plugin.c", into: directory,
+                                             output: "v12-three.so",
+                                             extraFlags: ["-D_POSIX_C_SOURCE=200809L", "-DTEST_PLUGIN_MINOR=2"])
+        try await startNode(plugins: [entry(plugin, name: "declared", ["publish_result": "3"])]) {
+            $0.settings.pendingTimeout = 1
+        }
+        let declared = try await node.plugins.list().first?.abiMinor
+        XCTAssertEqual(declared, 2)
+        let client = try await connect("v12-three")
+        let publishing = Task { try await client.publish("any/1", payload: "x", qos: .atLeastOnce) }
+        try await waitUntil("a ticket is open") { try self.node.broker.hooks.openTickets == 1 }
+        let denied = try await publishing.value
+        XCTAssertEqual(denied?.reasonCode, .notAuthorized)
+        try await log.wait(for: "plugin declared did not answer its authorize_publish hook within 1 s")
+        XCTAssertTrue(log.lines(containing: "returned 3 from").isEmpty)
+    }
+
+    /// A negative declared minor fails the load, saying so.
+    func testANegativeDeclaredMinorFailsTheLoad() async throws {
+        let plugin = try PluginBuilder.build("Tests/PluginTests/Fixtures/test_plugin.c", into: directory,
+                                             output: "negative-minor.so",
+                                             extraFlags: ["-D_POSIX_C_SOURCE=200809L", "-DTEST_PLUGIN_MINOR=-1"])
+        try await startNode()
+        let message = try await loadFailure(plugin)
+        XCTAssertEqual(message, "cannot load plugin \(plugin): starling_plugin_abi_minor returned -1; a minor version is 0 or more")
+    }
+
     /// This process's resident memory, from /proc/self/statm.
     private func residentBytes() -> Int {
         let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"

@@ -40,6 +40,25 @@ final class PluginSubscriptionTests: PluginTestCase, @unchecked Sendable {
         XCTAssertTrue(log.lines(containing: "got sensors/d").isEmpty, "delivered after unsubscribe")
     }
 
+    /// A message handed to a plugin's own subscription fires message_delivered like a client's
+    /// delivery: once per message taken, naming the subscriber "plugin:NAME"; a message the
+    /// plugin skips (its own) fires nothing.
+    func testDeliveryToAPluginSubscriptionFiresMessageDelivered() async throws {
+        let services = try buildServicesPlugin()
+        let watcher = try PluginBuilder.build("Tests/PluginTests/Fixtures/message_hooks_plugin.c", into: directory,
+                                              output: "watcher.so")
+        try await startNode(plugins: [entry(services, name: "svc", ["subscribe": "sensors/+"]),
+                                      entry(watcher, name: "watcher", ["notify": "1"])])
+        let publisher = try await connect("pub")
+        try await publisher.publish("sensors/a", payload: "21", qos: .atLeastOnce)
+        try await log.wait(for: "got sensors/a 21 qos 1 retain 0 from pub")
+        try await log.wait(for: "mh: delivered plugin:svc sensors/a qos 1 dup 0")
+        try await publisher.publish("sensors/b", payload: "22", qos: .atMostOnce)
+        try await log.wait(for: "mh: delivered plugin:svc sensors/b qos 0 dup 0")
+        try await Task.sleep(for: .milliseconds(200))
+        XCTAssertEqual(log.lines(containing: "mh: delivered plugin:svc").count, 2)
+    }
+
     func testOwnMessagesWhenAskedFor() async throws {
         let plugin = try buildServicesPlugin()
         try await startNode(plugins: [entry(plugin, name: "svc", ["subscribe": "echo/#", "own": "1"])])

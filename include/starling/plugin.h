@@ -9,14 +9,16 @@
  * ==========================================================================================
  *
  * A plugin is a shared object the broker loads with dlopen(RTLD_NOW | RTLD_LOCAL). It exports
- * exactly three functions, declared at the end of this header:
+ * three functions, declared at the end of this header, and since ABI 1.2 may export a fourth:
  *
  *   int starling_plugin_version(void);          return STARLING_PLUGIN_ABI_VERSION
  *   int starling_plugin_init(...);              register hooks, read options; 0 = ready
  *   int starling_plugin_cleanup(...);           free everything; the image is unloaded next
+ *   int starling_plugin_abi_minor(void);        optional: return STARLING_PLUGIN_ABI_MINOR
+ *                                               (needed to answer PENDING from hooks 1-3)
  *
  * Everything else in the plugin should be `static`, so that `nm -D --defined-only plugin.so`
- * lists these three and nothing more. Build a C plugin with
+ * lists these and nothing more. Build a C plugin with
  *
  *   cc -std=c99 -Wall -Wextra -Werror -fPIC -shared -Wl,-Bsymbolic -Iinclude -o my.so my.c
  *
@@ -124,6 +126,8 @@ extern "C" {
  *   2 - services: starling_host_api.subscribe, unsubscribe (starling_message_event),
  *       counter_add, gauge_set, timer_start, timer_cancel, export_function, call_function
  *       (starling_value).
+ *   2 - the optional entry point starling_plugin_abi_minor (a plugin answering PENDING from
+ *       hooks 1-3 must export it).
  */
 #define STARLING_PLUGIN_ABI_MINOR 2
 
@@ -187,6 +191,12 @@ typedef enum starling_status {
  * reloading the plugin waits for it (bounded by the timeout) before cleanup. CONTINUE is only
  * for STARLING_HOOK_ENHANCED_AUTH (see there); anywhere else it is an invalid value (counted as
  * DENY and logged), as is PENDING with a zero ticket.
+ *
+ * Which plugins get a ticket: for client_connect and enhanced_auth (hooks new in ABI 1.2) every
+ * plugin; for authenticate, authorize_publish and authorize_subscribe only a plugin that exports
+ * starling_plugin_abi_minor() returning 2 or more. A plugin built before 1.2 cannot know that 3
+ * means PENDING - to it 3 is just an invalid value - so without that declaration the broker
+ * gives these events ticket 0 and counts 3 as DENY (logged), as ABI 1.0 and 1.1 brokers did.
  */
 typedef enum starling_decision {
     STARLING_IGNORE = 0,
@@ -330,9 +340,11 @@ typedef enum starling_hook {
     STARLING_HOOK_MESSAGE_PUBLISH = 8,
     /**
      * A PUBLISH was written to a subscriber's connection (once per copy; again, with dup set, for
-     * a retransmission after reconnecting). Event: starling_message_delivery_event. A
-     * notification: every callback is called, the return value is ignored. Runs on the
-     * subscriber's event-loop thread.
+     * a retransmission after reconnecting), or a message was handed to a plugin's own
+     * subscription (host->subscribe; client_id "plugin:NAME", username NULL, packet_id 0, after
+     * its callback returned). Event: starling_message_delivery_event. A notification: every
+     * callback is called, the return value is ignored. Runs on the subscriber's event-loop thread
+     * (for a plugin subscription, the thread of its callback).
      */
     STARLING_HOOK_MESSAGE_DELIVERED = 9,
     /**
@@ -1227,6 +1239,18 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin,
  * Threads: a broker control thread.
  */
 STARLING_PLUGIN_EXPORT int starling_plugin_cleanup(starling_plugin *plugin, void *user_data);
+
+/* ----- ABI 1.2 ----- */
+
+/**
+ * Optional: returns STARLING_PLUGIN_ABI_MINOR, the minor version of the header the plugin was
+ * built with. Called once at load, right after starling_plugin_version(); must do nothing else.
+ * A plugin that does not export it is taken as built for ABI 1.0 or 1.1 (minor 0): that matters
+ * only for PENDING, which such a plugin cannot answer from authenticate, authorize_publish and
+ * authorize_subscribe (their events carry ticket 0; see starling_decision). A negative value fails
+ * the load. `starling ctl plugins list` and GET /api/v1/plugins show it as abi_minor.
+ */
+STARLING_PLUGIN_EXPORT int starling_plugin_abi_minor(void);
 
 #ifdef __cplusplus
 } /* extern "C" */

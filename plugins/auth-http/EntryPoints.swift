@@ -1,9 +1,13 @@
-// The three entry points of the header, checked against its declarations by @c @implementation.
+// The entry points of the header, checked against its declarations by @c @implementation.
 import CStarlingPlugin
 import Foundation
 
 @c @implementation
 public func starling_plugin_version() -> Int32 { Int32(STARLING_PLUGIN_ABI_VERSION) }
+
+/// Declares ABI 1.2: the authenticate and authorize hooks answer PENDING.
+@c @implementation
+public func starling_plugin_abi_minor() -> Int32 { Int32(STARLING_PLUGIN_ABI_MINOR) }
 
 @c @implementation
 public func starling_plugin_init(_ plugin: OpaquePointer?, _ host: UnsafePointer<starling_host_api>?,

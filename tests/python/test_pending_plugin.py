@@ -4,8 +4,11 @@ plugin's code, and plugin_loader.pending_timeout denies an answer that never com
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import threading
+import urllib.request
 import time
 from pathlib import Path
 
@@ -13,7 +16,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from conftest import REPO
+from conftest import REPO, wait_for
 from test_plugins import CC_LINE, nodes  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.starling_only  # Starling's own plugin interface
@@ -70,3 +73,13 @@ options = {{ pending = "authenticate", delay_ms = "300" }}
     rc, took = connack(port, "py-never", "never")
     assert rc == 0x87 and took >= 0.9, (rc, took)
     node.wait_log("plugin pending did not answer its authenticate hook within 1 s")
+
+    # The timeout is counted, and no ticket stays open: in the API's metrics and in Prometheus.
+    api_port = int(wait_for(lambda: re.search(r"api listening on 127\.0\.0\.1:(\d+)", node.log), 10).group(1))
+    with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/api/v1/metrics", timeout=10) as resp:
+        metrics = json.load(resp)
+    assert metrics["plugins.pending.timeouts"] == 1 and metrics["plugins.pending.open"] == 0, metrics
+    with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/api/v1/prometheus", timeout=10) as resp:
+        text = resp.read().decode()
+    assert "\nstarling_plugins_pending_timeouts_total 1\n" in text, text
+    assert re.search(r"\nstarling_plugins_pending_open 0(\.0)?\n", text), text

@@ -52,9 +52,9 @@ def test_prometheus_endpoint_reports_clients_and_traffic(broker, client_factory)
     counters = {"starling_connects", "starling_disconnects", "starling_packets_received", "starling_packets_sent",
                 "starling_bytes_received", "starling_bytes_sent", "starling_messages_received",
                 "starling_messages_sent", "starling_messages_dropped", "starling_authentications",
-                "starling_authorizations"}
+                "starling_authorizations", "starling_plugins_pending_timeouts"}
     gauges = {"starling_connections", "starling_connections_max", "starling_sessions", "starling_subscriptions",
-              "starling_retained_messages", "starling_uptime_seconds"}
+              "starling_retained_messages", "starling_uptime_seconds", "starling_plugins_pending_open"}
     for name in counters:
         assert families[name].type == "counter", name
     for name in gauges:

@@ -45,6 +45,8 @@ enum StatusRoutes {
             "packets.sent": stats.packetsSentTotal,
             "client.connects": stats.connects,
             "client.disconnects": stats.disconnectsTotal,
+            "plugins.pending.open": stats.pendingOpen,
+            "plugins.pending.timeouts": stats.pendingTimeouts,
         ]
         for (reason, count) in stats.dropped { counters["messages.dropped.\(reason)"] = count }
         for (type, count) in stats.packetsReceived { counters["packets.received.\(type)"] = count }

@@ -33,22 +33,40 @@ public struct PluginDescription: Sendable, Codable, Equatable {
     public var loadedCopy: String
     /// The plugin ABI version it was built for.
     public var abiVersion: Int
+    /// The ABI minor version it declares (`starling_plugin_abi_minor`); 0 when it declares none.
+    public var abiMinor: Int
     /// `loaded`.
     public var state: String
     /// The hook callbacks it registered, in registration order.
     public var hooks: [PluginHookDescription]
     /// The options it was given (configuration, shown as given).
     public var options: [String: String]
+    /// The functions it exports (`host->export_function`), sorted by name.
+    public var functions: [PluginFunctionDescription]
 
-    public init(name: String, path: String, loadedCopy: String, abiVersion: Int, state: String,
-                hooks: [PluginHookDescription], options: [String: String]) {
+    public init(name: String, path: String, loadedCopy: String, abiVersion: Int, abiMinor: Int, state: String,
+                hooks: [PluginHookDescription], options: [String: String], functions: [PluginFunctionDescription] = []) {
         self.name = name
         self.path = path
         self.loadedCopy = loadedCopy
         self.abiVersion = abiVersion
+        self.abiMinor = abiMinor
         self.state = state
         self.hooks = hooks
         self.options = options
+        self.functions = functions
+    }
+}
+
+/// One exported function: its name and declared signature (`"int64(int64,int64)"`), callable
+/// through `POST /api/v1/plugins/{plugin}/functions/{name}`.
+public struct PluginFunctionDescription: Sendable, Codable, Equatable {
+    public var name: String
+    public var signature: String
+
+    public init(name: String, signature: String) {
+        self.name = name
+        self.signature = signature
     }
 }
 

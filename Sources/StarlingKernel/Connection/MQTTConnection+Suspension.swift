@@ -63,6 +63,7 @@ extension MQTTConnection {
 
     private func pendingTimedOut(_ ticket: PendingTicket) {
         guard suspension?.ticket == ticket, let (plugin, hook) = broker.hooks.tickets.close(ticket.value) else { return }
+        loopContext.stats.add(.pendingTimeouts)
         logger.warning("plugin \(plugin) did not answer its \(hook) hook within \(loopContext.settings.pendingTimeout) s (plugin_loader.pending_timeout): denied")
         resume(ticket.value, HookCompletion(.deny(.notAuthorized)), timedOut: true)
     }

@@ -25,12 +25,14 @@ final class LocalSink: Sendable {
 
     func cancel() { cancelled.store(true, ordering: .sequentiallyConsistent) }
 
-    /// Runs on the subscription's loop, one message after the other.
-    func receive(_ message: Message, qos: QoS) {
-        if !receiveOwn, let origin = message.origin, origin.sequence == owner.sequence { return }
-        guard !cancelled.load(ordering: .sequentiallyConsistent), owner.enter() else { return }
+    /// Runs on the subscription's loop, one message after the other. True when the handler took it.
+    @discardableResult
+    func receive(_ message: Message, qos: QoS) -> Bool {
+        if !receiveOwn, let origin = message.origin, origin.sequence == owner.sequence { return false }
+        guard !cancelled.load(ordering: .sequentiallyConsistent), owner.enter() else { return false }
         handler(message, qos)
         owner.leave()
+        return true
     }
 }
 

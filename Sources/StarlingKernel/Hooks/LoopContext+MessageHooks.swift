@@ -19,21 +19,29 @@ extension LoopContext {
     func noteDelivered(_ pending: PendingMessage, to subscriberId: String, username: String?, packetId: UInt16?,
                        dup: Bool) {
         guard !hooks.messageDelivered.isEmpty else { return }
-        noteDelivery(\.messageDelivered, pending, subscriberId, username, packetId, dup)
+        noteDelivery(\.messageDelivered, pending.message, pending.qos, pending.retain, subscriberId, username, packetId, dup)
+    }
+
+    /// Tells `message_delivered` hooks that a plugin's own subscription (`LocalSubscription`) took
+    /// `message`, as for a client: the subscriber is named `plugin:NAME`, with no user name.
+    @inline(__always)
+    func noteDeliveredLocally(_ message: Message, qos: QoS, to owner: HookOwner) {
+        guard !hooks.messageDelivered.isEmpty else { return }
+        noteDelivery(\.messageDelivered, message, qos, message.retain, "plugin:\(owner.name)", nil, nil, false)
     }
 
     /// Tells `message_acked` hooks that the subscriber acknowledged `pending` (PUBACK / PUBCOMP).
     @inline(__always)
     func noteAcked(_ pending: PendingMessage, by subscriberId: String, username: String?, packetId: UInt16) {
         guard !hooks.messageAcked.isEmpty else { return }
-        noteDelivery(\.messageAcked, pending, subscriberId, username, packetId, false)
+        noteDelivery(\.messageAcked, pending.message, pending.qos, pending.retain, subscriberId, username, packetId, false)
     }
 
-    private func noteDelivery(_ list: KeyPath<HookChains, HookList<MessageDeliveryHook>>, _ pending: PendingMessage,
-                              _ subscriberId: String, _ username: String?, _ packetId: UInt16?, _ dup: Bool) {
+    private func noteDelivery(_ list: KeyPath<HookChains, HookList<MessageDeliveryHook>>, _ message: Message,
+                              _ qos: QoS, _ retain: Bool, _ subscriberId: String, _ username: String?,
+                              _ packetId: UInt16?, _ dup: Bool) {
         let notice = MessageDeliveryNotice(subscriberId: subscriberId, subscriberUsername: username,
-                                           message: pending.message, qos: pending.qos, retain: pending.retain,
-                                           packetId: packetId, dup: dup)
+                                           message: message, qos: qos, retain: retain, packetId: packetId, dup: dup)
         hooks[keyPath: list].notifyAll { $0(notice) }
     }
 

@@ -294,7 +294,10 @@ final class Session: @unchecked Sendable {
             return
         }
         if isLocal {
-            sink.unsafelyUnwrapped.receive(message, qos: qos)
+            // A plugin's subscription: message_delivered fires as for a client's delivery (EMQX
+            // fires message.delivered for every delivery), after the handler has it.
+            let sink = sink.unsafelyUnwrapped
+            if sink.receive(message, qos: qos) { context.noteDeliveredLocally(message, qos: qos, to: sink.owner) }
             return
         }
         let pending = PendingMessage(message: message, qos: qos,

@@ -20,6 +20,8 @@ extension Broker {
         stats.bytesReceived = total(.bytesReceived)
         stats.bytesSent = total(.bytesSent)
         stats.connects = total(.connects)
+        stats.pendingOpen = hooks.openTickets
+        stats.pendingTimeouts = total(.pendingTimeouts)
         for reason in LoopStats.DropReason.allCases {
             stats.dropped[reason.name] = total(.dropped(reason))
         }

@@ -40,6 +40,10 @@ public struct BrokerStats: Sendable {
     public var authentications: [String: Int] = [:]
     /// Authorization outcomes, by `AuthorizationAction` then `AuthorizationResult` raw value.
     public var authorizations: [String: [String: Int]] = [:]
+    /// Tickets open now: hook calls answered PENDING whose answer has not come yet.
+    public var pendingOpen = 0
+    /// PENDING answers that did not come within `plugin_loader.pending_timeout` (each denied).
+    public var pendingTimeouts = 0
 
     public init() {}
 

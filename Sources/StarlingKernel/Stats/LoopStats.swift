@@ -26,7 +26,11 @@ final class LoopStats: @unchecked Sendable {  // the block is written by one thr
         private static let disconnectsBase = dropsBase + DropReason.allCases.count
         private static let authenticationsBase = disconnectsBase + DisconnectReason.allCases.count
         private static let authorizationsBase = authenticationsBase + AuthenticationResult.allCases.count
-        static let count = authorizationsBase + AuthorizationAction.allCases.count * AuthorizationResult.allCases.count
+        private static let afterAuthorizations = authorizationsBase
+            + AuthorizationAction.allCases.count * AuthorizationResult.allCases.count
+        /// Pending plugin answers that did not come within `plugin_loader.pending_timeout`.
+        static let pendingTimeouts = Slot(index: afterAuthorizations)
+        static let count = afterAuthorizations + 1
 
         static func received(_ type: PacketType) -> Slot { Slot(index: packetsReceivedBase + Int(type.rawValue)) }
         static func sent(_ type: PacketType) -> Slot { Slot(index: packetsSentBase + Int(type.rawValue)) }

@@ -15,13 +15,13 @@ struct CtlPlugins: CtlGroup {
         @OptionGroup var pages: PageOptions
 
         var columns: [Column] {
-            [Column("NAME", "name"), Column("STATE", "state"), Column("ABI", "abi_version"),
+            [Column("NAME", "name"), Column("STATE", "state"), Column("ABI", cell: { "\($0[cell: "abi_version"]).\($0[cell: "abi_minor"])" }),
              Column("HOOKS", cell: hookCell), Column("PATH", "path")]
         }
     }
 
     struct Show: CtlCommand {
-        static let configuration = CommandConfiguration(abstract: "One plugin: its files, hooks and options.")
+        static let configuration = CommandConfiguration(abstract: "One plugin: its files, hooks, exported functions and options.")
         @OptionGroup var options: CtlLeafOptions<CtlPlugins>
         @Argument(help: "The plugin's name.") var name: String
 
@@ -103,10 +103,17 @@ private func hookCell(_ plugin: JSONValue) -> String {
     return hooks.isEmpty ? "-" : hooks.map { "\($0[cell: "hook"]):\($0[cell: "priority"])" }.joined(separator: ",")
 }
 
+/// A plugin's exported functions as a cell: `add: int64(int64,int64), touch: void()`.
+private func functionCell(_ plugin: JSONValue) -> String {
+    let functions = plugin.field("functions")?.arrayValue ?? []
+    return functions.isEmpty ? "-" : functions.map { "\($0[cell: "name"]): \($0[cell: "signature"])" }.joined(separator: ", ")
+}
+
 /// Prints one plugin as name/value pairs, then its options.
 private func showPlugin(_ plugin: JSONValue, _ session: CtlSession) {
-    let names = ["name", "state", "path", "loaded_copy", "abi_version"]
-    session.say(Table.pairs(names.map { ($0, plugin[cell: $0]) } + [("hooks", hookCell(plugin))]))
+    let names = ["name", "state", "path", "loaded_copy", "abi_version", "abi_minor"]
+    session.say(Table.pairs(names.map { ($0, plugin[cell: $0]) } + [("hooks", hookCell(plugin)),
+                                                                    ("functions", functionCell(plugin))]))
     guard case .object(let options)? = plugin.field("options"), !options.isEmpty else {
         session.say("\nno options")
         return

@@ -16,6 +16,26 @@ final class AdminFunctionTests: AdminTestCase, @unchecked Sendable {
         try await request(.POST, "/api/v1/plugins/svc/functions/\(function)", json: body)
     }
 
+    /// GET /api/v1/plugins/{name} lists the exported functions with their signatures, by name
+    /// (as the plugin declared them, spaces dropped); a plugin that exports none has an empty list.
+    func testShowListsTheExportedFunctionsWithTheirSignatures() async throws {
+        try await loadServicesPlugin()
+        let shown = try await request(.GET, "/api/v1/plugins/svc")
+        XCTAssertEqual(shown.status, .ok, shown.text)
+        let functions = try XCTUnwrap(shown.json?["functions"]?.array, shown.text)
+        let pairs = functions.compactMap { item -> String? in
+            guard let name = item["name"]?.string, let signature = item["signature"]?.string else { return nil }
+            return "\(name) \(signature)"
+        }
+        XCTAssertEqual(pairs, ["add int64(int64,int64)", "count int64(string,int64)", "gauge int64(string,int64)",
+                               "greet string(string)", "mixed string(int64,double,bool,string)", "nap int64(int64)",
+                               "negate bool(bool)", "publish_text int64(string,string)",
+                               "relay int64(string,string,int64,int64)", "scale double(double,double)", "touch void()",
+                               "unsubscribe_all int64()"])
+        let listed = try await request(.GET, "/api/v1/plugins")
+        XCTAssertEqual(listed.json?["data"]?.array?.first?["functions"]?.array?.count, 12, listed.text)
+    }
+
     func testCallsWithJSONAndTextArguments() async throws {
         try await loadServicesPlugin()
         let mixed = try await call("mixed", #"{"args": [7, 2.5, true, "x"]}"#)
@@ -80,6 +100,11 @@ extension CtlTests {
         XCTAssertEqual(mixed.stdout, "i=-1 d=0.50 b=1 s=hi\n")
         let negated = try await ctl("plugins", "call", "svc", "negate", "false")
         XCTAssertEqual(negated.stdout, "true\n")
+        let show = try await ctl("plugins", "show", "svc")
+        assertSuccess(show)
+        XCTAssertTrue(show.stdout.contains("\nfunctions    add: int64(int64,int64), count: int64(string,int64), gauge: "
+                                           + "int64(string,int64), greet: string(string), "), show.stdout)
+        XCTAssertTrue(show.stdout.contains("touch: void(), unsubscribe_all: int64()\n"), show.stdout)
         assertFailure(try await ctl("plugins", "call", "svc", "add", "1"),
                       "int64(int64,int64) takes 2 arguments, 1 given (HTTP 400)")
         assertFailure(try await ctl("plugins", "call", "ghost", "add"), "no plugin named ghost is loaded (HTTP 404)")

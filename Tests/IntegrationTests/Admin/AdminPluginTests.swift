@@ -30,6 +30,7 @@ final class AdminPluginTests: AdminTestCase, @unchecked Sendable {
         XCTAssertEqual(loaded.json?["path"]?.string, path)
         XCTAssertEqual(loaded.json?["state"]?.string, "loaded")
         XCTAssertEqual(loaded.json?["abi_version"]?.int, 1)
+        XCTAssertEqual(loaded.json?["abi_minor"]?.int, 0, "test_plugin.c declares no minor")
         XCTAssertEqual(loaded.json?["options"], .object(["deny_publish": .string("blocked/"), "priority": .string("7")]))
         XCTAssertEqual(loaded.json?["hooks"], .array([.object(["hook": .string("authorize_publish"), "priority": .int(7)])]))
         let firstCopy = try XCTUnwrap(loaded.json?["loaded_copy"]?.string)

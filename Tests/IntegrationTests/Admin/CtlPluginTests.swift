@@ -24,7 +24,7 @@ extension CtlTests {
         assertSuccess(list)
         XCTAssertEqual(list.stdout, """
             NAME  STATE   ABI  HOOKS                PATH
-            acl   loaded  1    authorize_publish:3  \(path)
+            acl   loaded  1.0  authorize_publish:3  \(path)
 
             """)
         let json = try await ctl("plugins", "list", "--json")
@@ -37,7 +37,9 @@ extension CtlTests {
         XCTAssertTrue(show.stdout.hasPrefix("name         acl\nstate        loaded\npath         \(path)\nloaded_copy  "), show.stdout)
         XCTAssertTrue(show.stdout.hasSuffix("""
             abi_version  1
+            abi_minor    0
             hooks        authorize_publish:3
+            functions    -
 
             OPTION        VALUE
             deny_publish  blocked/

@@ -154,6 +154,12 @@ STARLING_PLUGIN_EXPORT int starling_plugin_version(void)
     return STARLING_PLUGIN_ABI_VERSION;
 }
 
+/* Declares ABI 1.2: without it authenticate and authorize_* could not answer PENDING. */
+STARLING_PLUGIN_EXPORT int starling_plugin_abi_minor(void)
+{
+    return STARLING_PLUGIN_ABI_MINOR;
+}
+
 STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const starling_host_api *host,
                                                 const starling_option *options, size_t option_count,
                                                 void **user_data)

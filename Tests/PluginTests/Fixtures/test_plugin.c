@@ -19,6 +19,8 @@
  *   notify              any                    client_connected / client_disconnected: log them
  *   connect_publish     topic                  client_connected: publish the client id there
  *   init_result         integer                init registers its hooks, then returns this
+ *
+ * Built with -DTEST_PLUGIN_MINOR=N it exports starling_plugin_abi_minor() returning N.
  */
 #include <starling/plugin.h>
 
@@ -170,6 +172,13 @@ static int number(const starling_host_api *host, starling_plugin *plugin, const 
     const char *text = host->option(plugin, name);
     return text != NULL ? atoi(text) : fallback;
 }
+
+#ifdef TEST_PLUGIN_MINOR
+STARLING_PLUGIN_EXPORT int starling_plugin_abi_minor(void)
+{
+    return TEST_PLUGIN_MINOR;
+}
+#endif
 
 STARLING_PLUGIN_EXPORT int starling_plugin_version(void)
 {
