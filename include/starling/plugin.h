@@ -314,7 +314,10 @@ typedef enum starling_hook {
      *              in the middle of an exchange IGNORE counts as DENY.
      *   PENDING  - answer later with host->complete_auth (which also takes CONTINUE and data)
      *              or host->complete (ALLOW / DENY / IGNORE, no data).
-     * An exchange the client leaves unanswered is bounded by the keep alive / CONNECT timeout.
+     * An exchange the client leaves unanswered is bounded by the keep alive / CONNECT timeout at
+     * CONNECT; during re-authentication (the client stays connected and may keep pinging) by
+     * plugin_loader.pending_timeout: a client that has not answered AUTH 0x18 by then is
+     * disconnected with DISCONNECT 0x87 (not authorized).
      */
     STARLING_HOOK_ENHANCED_AUTH = 7,
 
