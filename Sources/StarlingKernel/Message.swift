@@ -15,6 +15,8 @@ public final class Message: Sendable {
     public let properties: Properties
     /// The client id of the publisher, for no-local subscriptions; nil for messages the broker makes.
     public let publisherId: String?
+    /// The publisher's user name (clients and wills), for the message hooks; nil otherwise.
+    public let publisherUsername: String?
     /// When the message expires (5.0 message expiry interval), or nil.
     public let expiresAt: NIODeadline?
     /// The plugin that published it (`host->publish`), so that its own subscriptions can skip
@@ -29,8 +31,8 @@ public final class Message: Sendable {
     private let encodedV5 = LazyPacket()
 
     public init(topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: Properties = [],
-                publisherId: String?, expiresAt: NIODeadline? = nil, origin: HookOwner? = nil,
-                forwarded: Bool = false) {
+                publisherId: String?, publisherUsername: String? = nil, expiresAt: NIODeadline? = nil,
+                origin: HookOwner? = nil, forwarded: Bool = false) {
         self.forwarded = forwarded
         self.topic = topic
         self.payload = payload
@@ -38,6 +40,7 @@ public final class Message: Sendable {
         self.retain = retain
         self.properties = properties
         self.publisherId = publisherId
+        self.publisherUsername = publisherUsername
         self.expiresAt = expiresAt
         self.origin = origin
     }
@@ -45,8 +48,8 @@ public final class Message: Sendable {
     /// Builds a message from a client's PUBLISH: strips per-connection properties and turns
     /// the expiry interval into a deadline. `now` is read only for a message that expires (a clock
     /// read per PUBLISH showed in profiles).
-    public convenience init(publish: Publish, topic: String, publisherId: String?, now: @autoclosure () -> NIODeadline,
-                            origin: HookOwner? = nil, forwarded: Bool = false) {
+    public convenience init(publish: Publish, topic: String, publisherId: String?, publisherUsername: String? = nil,
+                            now: @autoclosure () -> NIODeadline, origin: HookOwner? = nil, forwarded: Bool = false) {
         var properties = publish.properties
         var expiresAt: NIODeadline? = nil
         if !properties.isEmpty {
@@ -56,8 +59,8 @@ public final class Message: Sendable {
             properties.removePerConnectionProperties()
         }
         self.init(topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain,
-                  properties: properties, publisherId: publisherId, expiresAt: expiresAt, origin: origin,
-                  forwarded: forwarded)
+                  properties: properties, publisherId: publisherId, publisherUsername: publisherUsername,
+                  expiresAt: expiresAt, origin: origin, forwarded: forwarded)
     }
 
     /// The same message with another payload storage or retain flag (retained copies own their bytes).
@@ -65,7 +68,7 @@ public final class Message: Sendable {
         var compact = ByteBufferAllocator().buffer(capacity: payload.readableBytes)
         compact.writeImmutableBuffer(payload)
         return Message(topic: topic, payload: compact, qos: qos, retain: true, properties: properties,
-                       publisherId: publisherId, expiresAt: expiresAt, origin: origin)
+                       publisherId: publisherId, publisherUsername: publisherUsername, expiresAt: expiresAt, origin: origin)
     }
 
     /// The message as an MQTT 5.0 PUBLISH for another cluster node (a forward, a retained copy,

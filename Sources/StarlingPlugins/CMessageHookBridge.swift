@@ -21,6 +21,7 @@ extension CHookBridge {
                 withPayload(request.payload) { payload, payloadLength in
                     withCString(contentType) { contentType, contentTypeLength in
                         withUserProperties(request.properties) { properties, propertyCount in
+                          withCString(request.publisherUsername) { username, usernameLength in
                             event.struct_size = MemoryLayout<starling_message_publish_event>.stride
                             event.source = Int32(request.source.rawValue)
                             event.client_id = clientId
@@ -35,7 +36,10 @@ extension CHookBridge {
                             event.content_type_len = contentTypeLength
                             event.user_properties = properties
                             event.user_property_count = propertyCount
+                            event.username = username
+                            event.username_len = usernameLength
                             return function(&event, userData)
+                          }
                         }
                     }
                 }
@@ -103,9 +107,12 @@ extension CHookBridge {
         withCString(notice.subscriberId) { clientId, clientIdLength in
             withCString(notice.subscriberUsername) { username, usernameLength in
                 withCString(message.publisherId) { publisherId, publisherIdLength in
+                  withCString(message.publisherUsername) { publisherUsername, publisherUsernameLength in
                     withCString(message.topic) { topic, topicLength in
                         withPayload(message.payload) { payload, payloadLength in
                             var event = starling_message_delivery_event()
+                            event.publisher_username = publisherUsername
+                            event.publisher_username_len = publisherUsernameLength
                             event.struct_size = MemoryLayout<starling_message_delivery_event>.stride
                             event.client_id = clientId
                             event.client_id_len = clientIdLength
@@ -124,6 +131,7 @@ extension CHookBridge {
                             _ = function(&event, userData)
                         }
                     }
+                  }
                 }
             }
         }
@@ -133,9 +141,12 @@ extension CHookBridge {
         let message = notice.message
         withCString(notice.subscriberId) { clientId, clientIdLength in
             withCString(message.publisherId) { publisherId, publisherIdLength in
+              withCString(message.publisherUsername) { publisherUsername, publisherUsernameLength in
                 withCString(message.topic) { topic, topicLength in
                     withPayload(message.payload) { payload, payloadLength in
                         var event = starling_message_dropped_event()
+                        event.publisher_username = publisherUsername
+                        event.publisher_username_len = publisherUsernameLength
                         event.struct_size = MemoryLayout<starling_message_dropped_event>.stride
                         event.reason = Self.dropReason(notice.reason)
                         event.client_id = clientId
@@ -150,6 +161,7 @@ extension CHookBridge {
                         _ = function(&event, userData)
                     }
                 }
+              }
             }
         }
     }
@@ -191,13 +203,17 @@ extension CHookBridge {
 
     private func callSession(_ notice: SessionNotice) {
         withCString(notice.clientId) { clientId, clientIdLength in
+          withCString(notice.username) { username, usernameLength in
             var event = starling_session_event()
+            event.username = username
+            event.username_len = usernameLength
             event.struct_size = MemoryLayout<starling_session_event>.stride
             event.client_id = clientId
             event.client_id_len = clientIdLength
             event.expiry_interval = notice.expiryInterval
             event.reason = notice.endReason.map { Int32($0.rawValue) } ?? 0
             _ = function(&event, userData)
+          }
         }
     }
 

@@ -164,6 +164,33 @@ final class MessageHookTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(inbox.texts, ["via the rewritten filter", "still subscribed"])
     }
 
+    /// The publisher's user name reaches message_publish, _delivered and _dropped, and the
+    /// session's owner's reaches the session hooks, through the fields appended to their structs;
+    /// messages without a publisher user (the API's) say NULL.
+    func testUserNamesInMessageAndSessionEvents() async throws {
+        let plugin = try buildPlugin()
+        try await startNode(plugins: [entry(plugin, ["notify": "1", "users": "1"])])
+        let subscriber = try await connect("sub", username: "bob")
+        let inbox = Inbox(subscriber)
+        _ = try await subscriber.subscribe([TopicSubscription(filter: "u/#", qos: .atLeastOnce)])
+        let publisher = try await connect("pub", username: "alice")
+        try await publisher.publish("u/1", payload: "1", qos: .atLeastOnce)
+        try await publisher.publish("nobody/1", payload: "-", qos: .atLeastOnce)
+        try await node.broker.publish(topic: "u/api", payload: ByteBuffer(string: "api"))
+        try await inbox.wait(for: 2)
+        try await waitUntil("the drop") { !self.said("users dropped nobody/1").isEmpty }
+        XCTAssertEqual(said("users publish u/1 alice").count, 1)
+        XCTAssertEqual(said("users delivered u/1 alice").count, 1)
+        XCTAssertEqual(said("users dropped nobody/1 alice").count, 1)
+        XCTAssertEqual(said("users publish u/api -").count, 1)
+        XCTAssertEqual(said("users delivered u/api -").count, 1)
+        try await publisher.disconnect()
+        try await waitUntil("pub's session ended") { !self.said("users session ended pub").isEmpty }
+        XCTAssertEqual(said("users session created pub alice").count, 1)
+        XCTAssertEqual(said("users session ended pub alice").count, 1)
+        XCTAssertEqual(said("users session created sub bob").count, 1)
+    }
+
     /// The session events the plugin logged for `clientId`, e.g. "created keep reason 0".
     private func events(_ clientId: String) -> [String] {
         said("session").compactMap { line in

@@ -314,7 +314,10 @@ typedef enum starling_hook {
      *              in the middle of an exchange IGNORE counts as DENY.
      *   PENDING  - answer later with host->complete_auth (which also takes CONTINUE and data)
      *              or host->complete (ALLOW / DENY / IGNORE, no data).
-     * An exchange the client leaves unanswered is bounded by the keep alive / CONNECT timeout.
+     * An exchange the client leaves unanswered is bounded by the keep alive / CONNECT timeout at
+     * CONNECT; during re-authentication (the client stays connected and may keep pinging) by
+     * plugin_loader.pending_timeout: a client that has not answered AUTH 0x18 by then is
+     * disconnected with DISCONNECT 0x87 (not authorized).
      */
     STARLING_HOOK_ENHANCED_AUTH = 7,
 
@@ -758,6 +761,9 @@ typedef struct starling_message_publish_event {
     const starling_user_property *new_user_properties;
     size_t new_user_property_count;
     void *reserved[8];
+    /** The publisher's user name (clients and wills), or NULL (none given, plugins, the API). */
+    const char *username;
+    size_t username_len;
 } starling_message_publish_event;
 
 /** STARLING_HOOK_MESSAGE_DELIVERED and STARLING_HOOK_MESSAGE_ACKED. Read only. */
@@ -786,6 +792,9 @@ typedef struct starling_message_delivery_event {
     /** The packet identifier (0 for QoS 0). */
     uint16_t packet_id;
     void *reserved[8];
+    /** The publisher's user name, or NULL (none given, plugins, the API, other nodes). */
+    const char *publisher_username;
+    size_t publisher_username_len;
 } starling_message_delivery_event;
 
 /** STARLING_HOOK_MESSAGE_DROPPED. Read only. */
@@ -807,6 +816,9 @@ typedef struct starling_message_dropped_event {
     /** The QoS of the dropped copy (the message's own when there is no subscriber). */
     int32_t qos;
     void *reserved[8];
+    /** The publisher's user name, or NULL (none given, plugins, the API, other nodes). */
+    const char *publisher_username;
+    size_t publisher_username_len;
 } starling_message_dropped_event;
 
 /**
@@ -844,6 +856,9 @@ typedef struct starling_session_event {
     /** SESSION_ENDED: a starling_session_end_reason; 0 for the other hooks. */
     int32_t reason;
     void *reserved[8];
+    /** The user name of the client the session belongs to (its latest connection), or NULL. */
+    const char *username;
+    size_t username_len;
 } starling_session_event;
 
 /* ----- ABI 1.2: services ----- types of the host functions subscribe ... call_function */

@@ -393,7 +393,7 @@ def parse(ptype: int, flags: int, body: bytes, version: int) -> Packet:
         if v5:
             p.props = r.properties()
         p.codes = list(r.take(r.left()))
-    elif ptype == DISCONNECT:
+    elif ptype in (DISCONNECT, AUTH):
         if r.left():
             p.rc = r.byte()
         if v5 and r.left():

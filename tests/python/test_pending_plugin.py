@@ -8,14 +8,15 @@ import json
 import re
 import subprocess
 import threading
-import urllib.request
 import time
+import urllib.request
 from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+import mqttraw
 from conftest import REPO, wait_for
 from test_plugins import CC_LINE, nodes  # noqa: F401  (the fixture)
 
@@ -83,3 +84,59 @@ options = {{ pending = "authenticate", delay_ms = "300" }}
         text = resp.read().decode()
     assert "\nstarling_plugins_pending_timeouts_total 1\n" in text, text
     assert re.search(r"\nstarling_plugins_pending_open 0(\.0)?\n", text), text
+
+
+def auth_packet(reason: int, data: str) -> bytes:
+    """An MQTT 5 AUTH packet of the SCRAM-TEST method (Tests/PluginTests/Fixtures/enhanced_auth_plugin.c)."""
+    props = {mqttraw.AUTHENTICATION_METHOD: "SCRAM-TEST", mqttraw.AUTHENTICATION_DATA: data.encode()}
+    return mqttraw.packet(mqttraw.AUTH, 0, bytes([reason]) + mqttraw.encode_properties(props))
+
+
+def test_unanswered_reauthentication_is_bounded_by_pending_timeout(tmp_path, nodes):  # noqa: F811
+    """A connected client that starts re-authentication (AUTH 0x19) and leaves the broker's AUTH
+    0x18 unanswered, while it keeps pinging, is disconnected with 0x87 after pending_timeout."""
+    plugin = tmp_path / "scram.so"
+    subprocess.run(CC_LINE + ["-D_POSIX_C_SOURCE=200809L", "-pthread", "-o", str(plugin),
+                              "Tests/PluginTests/Fixtures/enhanced_auth_plugin.c"],
+                   cwd=REPO, check=True, capture_output=True, text=True)
+    config = tmp_path / "scram.toml"
+    config.write_text(f"""
+[plugin_loader]
+pending_timeout = "1s"
+
+[[plugins]]
+path = "{plugin}"
+name = "scram"
+""")
+    node = nodes("--config", str(config))
+    client = mqttraw.RawClient("127.0.0.1", node.port())
+    client.send(mqttraw.connect("py-reauth", keepalive=30, props={
+        mqttraw.AUTHENTICATION_METHOD: "SCRAM-TEST", mqttraw.AUTHENTICATION_DATA: b"n=nonce1"}))
+    challenge = client.expect(mqttraw.AUTH)
+    assert challenge.rc == 0x18 and challenge.props[mqttraw.AUTHENTICATION_DATA] == b"c=py-reauth:nonce1"
+    client.send(auth_packet(0x18, "p=py-reauth:nonce1:secret"))
+    assert client.expect(mqttraw.CONNACK).rc == 0
+
+    # An answered re-authentication still succeeds.
+    client.send(auth_packet(0x19, "n=nonce2"))
+    assert client.expect(mqttraw.AUTH).rc == 0x18
+    client.send(auth_packet(0x18, "p=py-reauth:nonce2:secret"))
+    assert client.expect(mqttraw.AUTH).rc == 0x00
+
+    # An unanswered one: pings keep the connection alive, yet it ends at the timeout.
+    client.send(auth_packet(0x19, "n=nonce3"))
+    assert client.expect(mqttraw.AUTH).rc == 0x18
+    start = time.monotonic()
+    disconnect = None
+    while disconnect is None and time.monotonic() - start < 5:
+        client.try_send(mqttraw.pingreq())
+        try:
+            packet = client.recv(0.3)
+        except TimeoutError:
+            continue
+        if packet.type == mqttraw.DISCONNECT:
+            disconnect = packet
+    took = time.monotonic() - start
+    assert disconnect is not None and disconnect.rc == 0x87, disconnect
+    assert 0.8 <= took < 3, took
+    node.wait_log("re-authentication not answered within 1 s (plugin_loader.pending_timeout)")

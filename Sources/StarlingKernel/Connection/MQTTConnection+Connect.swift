@@ -74,7 +74,8 @@ extension MQTTConnection {
             }
             let asPublish = Publish(topic: connectWill.topic, payload: connectWill.payload, qos: connectWill.qos,
                                     retain: connectWill.retain, properties: connectWill.properties)
-            will = Message(publish: asPublish, topic: connectWill.topic, publisherId: clientId, now: .now())
+            will = Message(publish: asPublish, topic: connectWill.topic, publisherId: clientId, publisherUsername: username,
+                           now: .now())
             willDelay = connectWill.properties.willDelayInterval ?? 0
         }
 
@@ -127,6 +128,7 @@ extension MQTTConnection {
         state = .connecting
         let session = Session(clientId: clientId, context: loopContext, broker: broker)
         session.expiryInterval = expiry
+        session.username = username
         self.session = session
         let resume = !connect.cleanStart
         let connAckProperties = ackProperties

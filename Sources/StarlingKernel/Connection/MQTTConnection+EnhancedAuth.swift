@@ -14,6 +14,8 @@ final class AuthExchange {
     var awaitingClient = false
     /// Authentication Data for the CONNACK of a successful exchange.
     var successData: ByteBuffer?
+    /// Re-authentication: ends the connection when the client leaves AUTH 0x18 unanswered.
+    var clientDeadline: Scheduled<Void>?
 
     init(method: String, connect: Connect?, hooks: HookList<EnhancedAuthHook>) {
         self.method = method
@@ -66,6 +68,7 @@ extension MQTTConnection {
             runEnhancedAuth(.reauthenticate, data: data, hooks, from: 0)
         case .continueAuthentication where authExchange?.awaitingClient == true:
             authExchange!.awaitingClient = false
+            authExchange!.clientDeadline?.cancel()
             runEnhancedAuth(.continue, data: data, authExchange!.hooks, from: 0)
         default:
             disconnect(.protocolError, reason: "AUTH \(auth.reasonCode) out of turn")
@@ -118,13 +121,27 @@ extension MQTTConnection {
         case .continue(let data):
             exchange.hooks = pinned ?? exchange.hooks
             exchange.awaitingClient = true
-            if exchange.connect != nil { state = .authenticating }
+            if exchange.connect != nil { state = .authenticating } else { awaitReauthentication(exchange) }
             sendAck(.auth(Auth(reasonCode: .continueAuthentication, properties: authProperties(exchange.method, data))))
         case .deny(let code):
             enhancedAuthFailed(exchange, code, why)
         case .ignore, .pending:
             // Nobody took the method at the first step; in the middle of an exchange IGNORE denies.
             enhancedAuthFailed(exchange, step == .continue ? .notAuthorized : .badAuthenticationMethod, why)
+        }
+    }
+
+    /// A connected client keeps its connection (and its keep alive) while it re-authenticates, so
+    /// nothing else bounds its answer to AUTH 0x18: plugin_loader.pending_timeout does, as it bounds
+    /// a plugin's. 0x87 (not authorized) because the client has not proven who it is; 0x8C would
+    /// say its method is wrong, which it is not.
+    private func awaitReauthentication(_ exchange: AuthExchange) {
+        let seconds = loopContext.settings.pendingTimeout
+        exchange.clientDeadline = loopContext.loop.scheduleTask(in: .seconds(Int64(seconds))) { [weak self] in
+            guard let self, self.authExchange === exchange, exchange.awaitingClient else { return }
+            self.authExchange = nil
+            self.disconnect(.notAuthorized,
+                            reason: "re-authentication not answered within \(seconds) s (plugin_loader.pending_timeout)")
         }
     }
 

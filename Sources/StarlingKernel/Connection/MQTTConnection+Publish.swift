@@ -60,11 +60,11 @@ extension MQTTConnection {
     private func route(_ publish: Publish, session: Session) {
         switch publish.qos {
         case .atMostOnce:
-            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: .now()),
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, publisherUsername: username, now: .now()),
                            from: loopContext)
         case .atLeastOnce:
             let packetId = publish.packetIdentifier!
-            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: .now()),
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, publisherUsername: username, now: .now()),
                            from: loopContext) { matched in
                 sendAck(.puback(PublishAck(packetIdentifier: packetId,
                                            reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
@@ -79,7 +79,7 @@ extension MQTTConnection {
                 return disconnect(.receiveMaximumExceeded, reason: "more QoS 2 messages awaiting PUBREL than the receive maximum")
             }
             _ = session.beginIncomingExactlyOnce(packetId)
-            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, now: .now()),
+            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, publisherUsername: username, now: .now()),
                            from: loopContext) { matched in
                 sendAck(.pubrec(PublishAck(packetIdentifier: packetId,
                                            reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))

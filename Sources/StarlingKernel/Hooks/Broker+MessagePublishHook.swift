@@ -36,7 +36,7 @@ extension Broker {
         if !properties.isEmpty { properties.removePerConnectionProperties() }
         return Message(topic: request.topic, payload: request.payload, qos: min(request.qos, maxQoS),
                        retain: request.retain, properties: properties, publisherId: message.publisherId,
-                       expiresAt: message.expiresAt, origin: message.origin)
+                       publisherUsername: message.publisherUsername, expiresAt: message.expiresAt, origin: message.origin)
     }
 
     /// Why a rewritten topic may not be routed, or nil when it may.

@@ -50,8 +50,8 @@ extension LoopContext {
                      endReason: SessionEndReason? = nil) {
         let hooks = self.hooks[keyPath: list]
         guard !hooks.isEmpty else { return }
-        let notice = SessionNotice(clientId: session.clientId, expiryInterval: session.expiryInterval,
-                                   endReason: endReason)
+        let notice = SessionNotice(clientId: session.clientId, username: session.username,
+                                   expiryInterval: session.expiryInterval, endReason: endReason)
         hooks.notifyAll { $0(notice) }
     }
 }

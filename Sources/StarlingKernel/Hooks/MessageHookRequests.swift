@@ -59,6 +59,8 @@ public struct MessagePublishRequest: Sendable {
 
     /// The publisher's client id (clients and wills); nil for plugin and API messages.
     public var publisherId: String? { original.publisherId }
+    /// The publisher's user name (clients and wills); nil otherwise.
+    public var publisherUsername: String? { original.publisherUsername }
     /// The topic name; a rewrite must stay a valid topic name (no wildcards, not empty, not `$`
     /// except `$SYS/`, within the node's length and level limits), or the message is dropped.
     public var topic: String {
@@ -153,6 +155,8 @@ public enum SessionEndReason: Int, Sendable, Equatable {
 /// A session's life event: created, resumed, taken over or ended.
 public struct SessionNotice: Sendable {
     public let clientId: String
+    /// The user name of the session's client (its latest connection), or nil.
+    public let username: String?
     /// The session expiry interval in seconds at the time of the event.
     public let expiryInterval: UInt32
     /// Why it ended (`session_ended` only).

@@ -36,6 +36,8 @@ final class Session: @unchecked Sendable {
 
     /// Seconds the session outlives its connection; 0 ends it with the connection.
     var expiryInterval: UInt32 = 0
+    /// The user name of the client that made or took this session object (session hooks).
+    var username: String?
     private var expiryTimer: Scheduled<Void>?
     private var pendingWill: (message: Message, timer: Scheduled<Void>?)?
     /// Set once the state has been taken by a newer session object for the same client.

@@ -3,6 +3,9 @@
  * behaviour chosen by an option. Notifications are logged, one line each, for the test to count:
  *   "mh: delivered CLIENT TOPIC qos Q dup D"   "mh: acked CLIENT TOPIC qos Q"
  *   "mh: dropped REASON CLIENT TOPIC"           "mh: session created|resumed|taken_over|ended CLIENT reason R"
+ * and the user names the events carry (ABI 1.2, appended fields), one line each:
+ *   "mh: users publish|delivered|dropped PUBLISHER-USER"   "mh: users session WHAT CLIENT USER"
+ * ("-" for NULL; logged only when the option users is set)
  *
  * Options (all optional):
  *   rewrite_from / rewrite_to   message_publish: a message on topic rewrite_from goes to rewrite_to
@@ -34,6 +37,8 @@ static const starling_user_property hooked = { "hooked", 6, "yes", 3 };
 static const char invalid_topic[] = "bad/+/wildcard";
 
 static void say(const struct state *s, const char *format, ...);
+static int log_users;
+#define NAME(p) ((p) != NULL ? (p) : "-")
 
 static int same(const char *text, size_t len, const char *option)
 {
@@ -49,6 +54,9 @@ static int on_publish(void *data, void *user)
 {
     starling_message_publish_event *e = data;
     const struct state *s = user;
+    if (log_users && STARLING_HAS_MEMBER(e, starling_message_publish_event, username)) {
+        say(s, "users publish %s %s", e->topic, NAME(e->username));
+    }
     if (starts(e->topic, e->topic_len, s->drop_prefix)) {
         return STARLING_HOOK_STOP;
     }
@@ -92,6 +100,9 @@ static int on_delivered(void *data, void *user)
 {
     const starling_message_delivery_event *e = data;
     say(user, "delivered %s %s qos %d dup %d", e->client_id, e->topic, (int)e->qos, (int)e->dup);
+    if (log_users && STARLING_HAS_MEMBER(e, starling_message_delivery_event, publisher_username)) {
+        say(user, "users delivered %s %s", e->topic, NAME(e->publisher_username));
+    }
     return 0;
 }
 
@@ -106,6 +117,9 @@ static int on_dropped(void *data, void *user)
 {
     const starling_message_dropped_event *e = data;
     say(user, "dropped %d %s %s", (int)e->reason, e->client_id != NULL ? e->client_id : "-", e->topic);
+    if (log_users && STARLING_HAS_MEMBER(e, starling_message_dropped_event, publisher_username)) {
+        say(user, "users dropped %s %s", e->topic, NAME(e->publisher_username));
+    }
     return 0;
 }
 
@@ -113,6 +127,9 @@ static int on_session(const char *what, void *data, void *user)
 {
     const starling_session_event *e = data;
     say(user, "session %s %s reason %d", what, e->client_id, (int)e->reason);
+    if (log_users && STARLING_HAS_MEMBER(e, starling_session_event, username)) {
+        say(user, "users session %s %s %s", what, e->client_id, NAME(e->username));
+    }
     return 0;
 }
 
@@ -159,8 +176,9 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
     s->sub_from = host->option(plugin, "sub_from");
     s->sub_to = host->option(plugin, "sub_to");
     s->sub_stop = host->option(plugin, "sub_stop");
+    log_users = host->option(plugin, "users") != NULL;
     if ((s->rewrite_from != NULL && s->rewrite_to != NULL) || s->drop_prefix != NULL || s->bad_topic != NULL
-        || s->odd_topic != NULL) {
+        || s->odd_topic != NULL || log_users) {
         failed |= host->register_hook(plugin, STARLING_HOOK_MESSAGE_PUBLISH, on_publish, 0, s);
     }
     if ((s->sub_from != NULL && s->sub_to != NULL) || s->sub_stop != NULL) {
