@@ -12,7 +12,8 @@ final class SessionTransferTests: XCTestCase {
         properties.userProperties = [("k", "v")]
         if let expiry { properties.messageExpiryInterval = expiry }
         let publish = Publish(topic: topic, payload: ByteBuffer(string: payload), qos: qos, properties: properties)
-        return Message(publish: publish, topic: topic, publisherId: publisher, now: .now())
+        return Message(publish: publish, topic: topic, publisherId: publisher, publisherUsername: publisher.map { "user-\($0)" },
+                       now: .now())
     }
 
     private func sample() -> SessionState {
@@ -41,7 +42,8 @@ final class SessionTransferTests: XCTestCase {
     private func describe(_ pending: PendingMessage) -> String {
         let m = pending.message
         return "\(m.topic) \(String(buffer: m.payload)) \(m.qos) \(pending.qos) \(pending.retain) \(pending.identifiers) "
-            + "\(pending.sharedGroup.map(\.routeFilter) ?? "-") \(m.publisherId ?? "-") \(m.properties.contentType ?? "-") "
+            + "\(pending.sharedGroup.map(\.routeFilter) ?? "-") \(m.publisherId ?? "-") \(m.publisherUsername ?? "-") "
+            + "\(m.properties.contentType ?? "-") "
             + "\(m.properties.userProperties.map { "\($0.0)=\($0.1)" }) \(m.expiresAt != nil)"
     }
 

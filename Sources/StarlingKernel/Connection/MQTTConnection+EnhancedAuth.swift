@@ -137,7 +137,7 @@ extension MQTTConnection {
     /// say its method is wrong, which it is not.
     private func awaitReauthentication(_ exchange: AuthExchange) {
         let seconds = loopContext.settings.pendingTimeout
-        exchange.clientDeadline = loopContext.loop.scheduleTask(in: .seconds(Int64(seconds))) { [weak self] in
+        exchange.clientDeadline = loopContext.loop.assumeIsolated().scheduleTask(in: .seconds(Int64(seconds))) { [weak self] in
             guard let self, self.authExchange === exchange, exchange.awaitingClient else { return }
             self.authExchange = nil
             self.disconnect(.notAuthorized,

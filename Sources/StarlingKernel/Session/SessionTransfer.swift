@@ -9,7 +9,8 @@ import NIOCore
 /// (count 4, then filter, QoS, flags, retain handling, optional identifier); packet ids awaiting
 /// release (count 4, 2 each); in-flight messages (count 4, then packet id, phase, sequence, the
 /// message); queued messages (count 4, then the message). A message: QoS, RETAIN flag,
-/// subscription identifiers, optional shared group, optional publisher id, PUBLISH length (4) and bytes.
+/// subscription identifiers, optional shared group, optional publisher id and user name, PUBLISH length (4)
+/// and bytes.
 enum SessionTransfer {
     static let formatVersion: UInt8 = 1
 
@@ -102,6 +103,7 @@ enum SessionTransfer {
             buffer.writeInteger(UInt8(0))
         }
         writeOptionalString(pending.message.publisherId, into: &buffer)
+        writeOptionalString(pending.message.publisherUsername, into: &buffer)
         let publish = pending.message.encodedForPeer()
         buffer.writeInteger(UInt32(publish.readableBytes))
         buffer.writeImmutableBuffer(publish)
@@ -125,6 +127,7 @@ enum SessionTransfer {
             group = SharedGroupKey(group: name, filter: try readString(&buffer))
         }
         let publisherId = try readOptionalString(&buffer)
+        let publisherUsername = try readOptionalString(&buffer)
         guard let length: UInt32 = buffer.readInteger(), var bytes = buffer.readSlice(length: Int(length)) else {
             throw TransferError("truncated message")
         }
@@ -135,7 +138,8 @@ enum SessionTransfer {
             throw TransferError("bad message: \(error)")
         }
         guard case .publish(let publish)? = packet, bytes.readableBytes == 0 else { throw TransferError("bad message") }
-        let message = Message(publish: publish, topic: publish.topic, publisherId: publisherId, now: now)
+        let message = Message(publish: publish, topic: publish.topic, publisherId: publisherId,
+                              publisherUsername: publisherUsername, now: now)
         return PendingMessage(message: message, qos: qos, retain: retain == 1, identifiers: identifiers, sharedGroup: group)
     }
 
