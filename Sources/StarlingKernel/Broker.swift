@@ -76,12 +76,14 @@ public final class Broker: Sendable {
                  beforeDelivery: (Int) -> Void = { _ in }) -> Int {
         var message = original
         // The message_publish hooks ran on the node it was published to.
-        if !context.hooks.messagePublish.isEmpty, !fromPeer {
-            guard let passed = applyPublishHooks(to: original, source: source, context: context) else {
+        if !fromPeer, context.withHooks({ !$0.messagePublish.isEmpty }) {
+            switch applyPublishHooks(to: original, source: source, context: context) {
+            case .unchanged: break
+            case .rewritten(let rewritten): message = rewritten
+            case .dropped:
                 beforeDelivery(0)
                 return 0
             }
-            message = passed
         }
         if message.retain, context.settings.mqtt.retainAvailable, !fromPeer,
            let stamp = retained.update(with: message) {

@@ -1,4 +1,5 @@
 import Atomics
+import Synchronization
 import Logging
 import MQTTCore
 import NIOCore
@@ -26,16 +27,17 @@ final class LoopContext: @unchecked Sendable {
 
     /// This loop's copy of the broker's settings (read on every packet; replaced by `Broker.update`).
     var settings: BrokerSettings
-    /// This loop's copy of the hook chain (read on every CONNECT, PUBLISH and SUBSCRIBE; replaced
-    /// by `HookRegistry.update`).
-    var hooks = HookChains()
+    /// This loop's copy of the hook chain, read on every CONNECT, PUBLISH and SUBSCRIBE through
+    /// `withHooks` and replaced by `HookRegistry.update` (`installHooks`, in a task of this loop).
+    /// Unmanaged, holding one reference: a hot path reads the chains without retaining them.
+    private var installedHooks = Unmanaged.passRetained(InstalledHooks(HookChains()))
     var hooksVersion = 0
     /// The ticket of the hook call running on this loop (0: none), for `PendingTickets`: a
     /// completion may arrive from another thread before the call has returned.
-    let ticketInCall = ManagedAtomic<UInt64>(0)
+    let ticketInCall = Atomic<UInt64>(0)
     /// The last ticket answered while its call ran (0: none since it was cleared): when that call
     /// did not answer pending after all (a plugin bug), the kept answer is discarded.
-    let answeredInCall = ManagedAtomic<UInt64>(0)
+    let answeredInCall = Atomic<UInt64>(0)
     private var ticketCounter: UInt64 = 0
 
     /// The cluster, once attached: publishes on this loop are offered to it for forwarding.
@@ -60,6 +62,25 @@ final class LoopContext: @unchecked Sendable {
         guard !forwardBacklogs.isEmpty else { return }
         forwardBacklogs.removeAll { $0.connection == nil || $0.queuedCount == 0 }
         if forwardBacklogs.isEmpty { hasForwardBacklogs.store(false, ordering: .relaxed) }
+    }
+
+    /// Runs `body` with this loop's chains borrowed: no copy and no reference counting per
+    /// PUBLISH. Sound because the chains are replaced only by a task of this loop, never while a
+    /// hook runs on it. A list `body` returns is a copy of its own (for a suspended chain).
+    @inline(__always)
+    func withHooks<R>(_ body: (borrowing HookChains) -> R) -> R {
+        installedHooks._withUnsafeGuaranteedRef { body($0.chains) }
+    }
+
+    /// Puts `chains` in force on this loop (on the loop, between hook calls).
+    func installHooks(_ chains: HookChains) {
+        let old = installedHooks
+        installedHooks = .passRetained(InstalledHooks(chains))
+        old.release()
+    }
+
+    deinit {
+        installedHooks.release()
     }
 
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {
@@ -180,4 +201,10 @@ final class LoopContext: @unchecked Sendable {
             for connection in connections { connection.flush() }
         }
     }
+}
+
+/// One loop's hook chains behind a reference (see `LoopContext.withHooks`).
+final class InstalledHooks: Sendable {
+    let chains: HookChains
+    init(_ chains: HookChains) { self.chains = chains }
 }

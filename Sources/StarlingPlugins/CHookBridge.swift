@@ -46,26 +46,37 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
         }
     }
 
-    private func callAuthorizePublish(_ request: PublishAuthorizationRequest) -> HookDecision {
-        withCString(request.clientId) { clientId, clientIdLength in
-            withCString(request.username) { username, usernameLength in
-                withCString(request.topic) { topic, topicLength in
-                    withPayload(request.payload) { payload, payloadLength in
-                        var event = starling_authorize_publish_event()
-                        event.struct_size = MemoryLayout<starling_authorize_publish_event>.stride
-                        event.client_id = clientId
-                        event.client_id_len = clientIdLength
-                        event.username = username
-                        event.username_len = usernameLength
+    private func callAuthorizePublish(_ request: borrowing PublishAuthorizationRequest) -> HookDecision {
+        var event = starling_authorize_publish_event()
+        event.ticket = ticket(request.ticket)
+        let result = Self.callAuthorizePublish(function, userData, request, event: &event)
+        return decision(result, hook: "authorize_publish", ticket: event.ticket) { .notAuthorized }
+    }
+
+    /// Calls the plugin with `event` pointing into the request's own strings and payload. Static,
+    /// so that the closures capture plain values and not the bridge (whose plugin instance each
+    /// would retain): this runs for every PUBLISH.
+    private static func callAuthorizePublish(_ function: starling_hook_fn, _ userData: UnsafeMutableRawPointer?,
+                                             _ request: borrowing PublishAuthorizationRequest,
+                                             event: inout starling_authorize_publish_event) -> Int32 {
+        event.struct_size = MemoryLayout<starling_authorize_publish_event>.stride
+        event.qos = Int32(request.publish.qos.rawValue)
+        event.retain = request.publish.retain
+        return request.withPublisher { publisher in
+            withCString(publisher.clientId) { clientId, clientIdLength in
+                event.client_id = clientId
+                event.client_id_len = clientIdLength
+                return withCString(publisher.username) { username, usernameLength in
+                    event.username = username
+                    event.username_len = usernameLength
+                    return withCString(request.publish.topic) { topic, topicLength in
                         event.topic = topic
                         event.topic_len = topicLength
-                        event.payload = payload
-                        event.payload_len = payloadLength
-                        event.qos = Int32(request.qos.rawValue)
-                        event.retain = request.retain
-                        event.ticket = ticket(request.ticket)
-                        let result = function(&event, userData)
-                        return decision(result, hook: "authorize_publish", ticket: event.ticket) { .notAuthorized }
+                        return withPayload(request.publish.payload) { payload, payloadLength in
+                            event.payload = payload
+                            event.payload_len = payloadLength
+                            return function(&event, userData)
+                        }
                     }
                 }
             }

@@ -15,39 +15,13 @@ extension CHookBridge {
 
     private func callMessagePublish(_ request: inout MessagePublishRequest) -> HookResult {
         var event = starling_message_publish_event()
-        let contentType = request.properties.isEmpty ? nil : request.properties.contentType
-        let result = withCString(request.publisherId) { clientId, clientIdLength in
-            withCString(request.topic) { topic, topicLength in
-                withPayload(request.payload) { payload, payloadLength in
-                    withCString(contentType) { contentType, contentTypeLength in
-                        withUserProperties(request.properties) { properties, propertyCount in
-                          withCString(request.publisherUsername) { username, usernameLength in
-                            event.struct_size = MemoryLayout<starling_message_publish_event>.stride
-                            event.source = Int32(request.source.rawValue)
-                            event.client_id = clientId
-                            event.client_id_len = clientIdLength
-                            event.topic = topic
-                            event.topic_len = topicLength
-                            event.payload = payload
-                            event.payload_len = payloadLength
-                            event.qos = Int32(request.qos.rawValue)
-                            event.retain = request.retain
-                            event.content_type = contentType
-                            event.content_type_len = contentTypeLength
-                            event.user_properties = properties
-                            event.user_property_count = propertyCount
-                            event.username = username
-                            event.username_len = usernameLength
-                            return function(&event, userData)
-                          }
-                        }
-                    }
-                }
-            }
+        let source = request.source
+        let result = request.withMessage { message in
+            Self.callMessagePublish(function, userData, message, source: source, event: &event)
         }
         switch UInt32(bitPattern: result) {
         case STARLING_HOOK_OK.rawValue:
-            applyRewrite(event, to: &request)
+            applyRewrite(&event, to: &request)
             return .ok
         case STARLING_HOOK_STOP.rawValue:
             return .stop
@@ -57,38 +31,77 @@ extension CHookBridge {
         }
     }
 
+    /// Calls the plugin with `event` pointing into `message`'s own fields (borrowed for the call:
+    /// no field is copied on the way). Static, so that the closures below capture plain values
+    /// and the message, not the bridge (whose plugin instance they would retain).
+    private static func callMessagePublish(_ function: starling_hook_fn, _ userData: UnsafeMutableRawPointer?,
+                                           _ message: Message, source: MessageSource,
+                                           event: inout starling_message_publish_event) -> Int32 {
+        event.struct_size = MemoryLayout<starling_message_publish_event>.stride
+        event.source = Int32(source.rawValue)
+        event.qos = Int32(message.qos.rawValue)
+        event.retain = message.retain
+        return withCString(message.publisherId) { clientId, clientIdLength in
+            event.client_id = clientId
+            event.client_id_len = clientIdLength
+            return withCString(message.topic) { topic, topicLength in
+                event.topic = topic
+                event.topic_len = topicLength
+                return withPayload(message.payload) { payload, payloadLength in
+                    event.payload = payload
+                    event.payload_len = payloadLength
+                    return withCString(message.publisherUsername) { username, usernameLength in
+                        event.username = username
+                        event.username_len = usernameLength
+                        guard !message.properties.isEmpty else { return function(&event, userData) }
+                        return withCString(message.properties.contentType) { contentType, contentTypeLength in
+                            event.content_type = contentType
+                            event.content_type_len = contentTypeLength
+                            return withUserProperties(message.properties) { properties, propertyCount in
+                                event.user_properties = properties
+                                event.user_property_count = propertyCount
+                                return function(&event, userData)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Copies what a MESSAGE_PUBLISH callback set in the event's out-fields into `request`.
-    private func applyRewrite(_ event: starling_message_publish_event, to request: inout MessagePublishRequest) {
+    private func applyRewrite(_ event: inout starling_message_publish_event, to request: inout MessagePublishRequest) {
+        let (qosNow, retainNow) = request.withMessage { ($0.qos, $0.retain) }
         guard event.new_topic != nil || event.new_payload != nil || event.new_content_type != nil
-                || event.replace_user_properties || event.qos != Int32(request.qos.rawValue)
-                || event.retain != request.retain else { return }  // nothing set: the usual answer
+                || event.replace_user_properties || event.qos != Int32(qosNow.rawValue)
+                || event.retain != retainNow else { return }  // nothing set: the usual answer
+        var topic: String?
+        var qos: QoS?
+        var properties: Properties?
         if let bytes = event.new_topic {
-            guard let topic = text(bytes, event.new_topic_len) else {
+            guard let text = text(bytes, event.new_topic_len) else {
                 request.invalidRewrite = "new_topic is not UTF-8 without NUL"
                 return
             }
-            request.topic = topic
+            topic = text
         }
-        if let bytes = event.new_payload {
-            request.payload = ByteBuffer(bytes: UnsafeRawBufferPointer(start: bytes, count: event.new_payload_len))
-        }
-        if event.qos != Int32(request.qos.rawValue) {
-            guard (0...2).contains(event.qos), let qos = QoS(rawValue: UInt8(event.qos)) else {
+        if event.qos != Int32(qosNow.rawValue) {
+            guard (0...2).contains(event.qos), let value = QoS(rawValue: UInt8(event.qos)) else {
                 request.invalidRewrite = "qos \(event.qos) is not 0, 1 or 2"
                 return
             }
-            request.qos = qos
+            qos = value
         }
-        if event.retain != request.retain { request.retain = event.retain }
         if let bytes = event.new_content_type {
             guard let contentType = text(bytes, event.new_content_type_len) else {
                 request.invalidRewrite = "new_content_type is not UTF-8 without NUL"
                 return
             }
-            request.properties.contentType = contentType.isEmpty ? nil : contentType
+            properties = request.properties
+            properties!.contentType = contentType.isEmpty ? nil : contentType
         }
         if event.replace_user_properties {
-            var properties: [(String, String)] = []
+            var pairs: [(String, String)] = []
             for index in 0..<(event.new_user_properties == nil ? 0 : event.new_user_property_count) {
                 let property = event.new_user_properties[index]
                 guard let name = text(property.name, property.name_len),
@@ -96,10 +109,16 @@ extension CHookBridge {
                     request.invalidRewrite = "new user property \(index) is not UTF-8 without NUL"
                     return
                 }
-                properties.append((name, value))
+                pairs.append((name, value))
             }
-            request.properties.userProperties = properties
+            if properties == nil { properties = request.properties }
+            properties!.userProperties = pairs
         }
+        let payload = event.new_payload.map {
+            ByteBuffer(bytes: UnsafeRawBufferPointer(start: $0, count: event.new_payload_len))
+        }
+        request.rewrite(topic: topic, payload: payload, qos: qos,
+                        retain: event.retain != retainNow ? event.retain : nil, properties: properties)
     }
 
     private func callMessageDelivery(_ notice: MessageDeliveryNotice) {

@@ -119,6 +119,9 @@ public actor PluginManager {
     /// (answered, or denied at pending_timeout), then runs its cleanup and closes its image.
     private func retire(_ instance: PluginInstance) async {
         instance.services.close()
+        // Hook calls on the event loops are not counted: once every loop has passed this point
+        // none is inside the (deactivated) owner's hooks, including chains resumed after a ticket.
+        await broker.hooks.barrier()
         let inFlight = instance.owner.callsInFlight
         if inFlight > 0 {
             logger.info("plugin \(instance.name): waiting for \(inFlight) calls in flight or open tickets before cleanup")

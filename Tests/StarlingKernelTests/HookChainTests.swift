@@ -6,18 +6,19 @@ import XCTest
 /// The hook chain's order and chain rule, without plugins: priority first, then the owner's load
 /// order, then registration order; the first decision wins; deactivated owners are skipped.
 final class HookChainTests: XCTestCase {
-    private func request(_ topic: String = "t") -> PublishAuthorizationRequest {
-        PublishAuthorizationRequest(clientId: "c", username: nil, topic: topic, payload: ByteBuffer(), qos: .atMostOnce,
-                                    retain: false)
-    }
+    private let publisher = ClientIdentity(clientId: "c", username: nil)
 
     /// The chain's answer as the connection reads it: the deciding hook's decision and owner,
     /// `.ignore` and nil when every hook passed.
     private func decide(_ list: HookList<AuthorizePublishHook>) -> (decision: HookDecision, owner: HookOwner?) {
-        switch list.run(from: 0, { $0(request()) }) {
-        case nil: (.ignore, nil)
-        case .decided(let decision, let owner, _)?: (decision, owner)
-        case .pending(let owner, _)?: (.pending, owner)
+        let outcome = withUnsafePointer(to: Publish(topic: "t", payload: ByteBuffer())) { publish in
+            let request = PublishAuthorizationRequest(publisher: .passUnretained(publisher), publish: publish)
+            return list.run(from: 0, { $0(request) })
+        }
+        switch outcome {
+        case nil: return (.ignore, nil)
+        case .decided(let decision, _, _)?: return (decision, outcome?.owner)
+        case .pending?: return (.pending, outcome?.owner)
         }
     }
 

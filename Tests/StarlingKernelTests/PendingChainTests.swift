@@ -22,21 +22,24 @@ final class PendingChainTests: XCTestCase {
         var list = HookList<AuthorizePublishHook>()
         list.add({ _ in .pending }, priority: 0, owner: first)
         list.add({ _ in .allow }, priority: 0, owner: second)
-        let request = PublishAuthorizationRequest(clientId: "c", username: nil, topic: "t", payload: ByteBuffer(),
-                                                  qos: .atMostOnce, retain: false)
-        guard case .pending(let owner, let index) = list.run(from: 0, { $0(request) }) else {
-            return XCTFail("the chain did not stop at the pending hook")
+        let publisher = ClientIdentity(clientId: "c", username: nil)
+        withUnsafePointer(to: Publish(topic: "t", payload: ByteBuffer())) { publish in
+            let request = PublishAuthorizationRequest(publisher: .passUnretained(publisher), publish: publish)
+            guard case .pending(let owner, let index) = list.run(from: 0, { $0(request) }) else {
+                return XCTFail("the chain did not stop at the pending hook")
+            }
+            XCTAssertTrue(owner.takeUnretainedValue() === first)
+            XCTAssertEqual(index, 0)
+            XCTAssertEqual(first.callsInFlight, 1, "an open ticket counts as a call in flight")
+            XCTAssertEqual(second.callsInFlight, 0)
+            guard case .decided(.allow, let decider, 1) = list.run(from: index + 1, { $0(request) }) else {
+                return XCTFail("IGNORE did not resume at the next hook")
+            }
+            XCTAssertTrue(decider.takeUnretainedValue() === second)
+            XCTAssertNil(list.run(from: 2, { $0(request) }), "nothing left: every hook passed")
         }
-        XCTAssertTrue(owner === first)
-        XCTAssertEqual(index, 0)
-        XCTAssertEqual(first.callsInFlight, 1, "an open ticket counts as a call in flight")
-        XCTAssertEqual(second.callsInFlight, 0)
-        guard case .decided(.allow, let decider, 1) = list.run(from: index + 1, { $0(request) }) else {
-            return XCTFail("IGNORE did not resume at the next hook")
-        }
-        XCTAssertTrue(decider === second)
-        XCTAssertNil(list.run(from: 2, { $0(request) }), "nothing left: every hook passed")
         first.leave()
         XCTAssertEqual(first.callsInFlight, 0)
+        withExtendedLifetime(publisher) {}  // the request refers to it without holding it
     }
 }

@@ -27,7 +27,7 @@ extension MQTTConnection {
 
         // Hooks: client_connect, authentication (plugins, else the anonymous rule), the will's
         // authorization; each may suspend the CONNECT until a pending answer.
-        runClientConnectHooks(connect, loopContext.hooks.clientConnect, from: 0)
+        runClientConnectHooks(connect, loopContext.withHooks { $0.clientConnect }, from: 0)
     }
 
     /// The CONNECT passed its hooks: limits, the will, negotiation, the session, CONNACK.

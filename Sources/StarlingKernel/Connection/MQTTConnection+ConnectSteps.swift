@@ -18,7 +18,7 @@ extension MQTTConnection {
         let outcome = hooks.run(from: start) { $0(&request) }
         if endTicketedCall(ticket, outcome, .clientConnect(connect, hooks)) { return }
         if case .decided(.deny(let code), let owner, _) = outcome {
-            return refuse(code, "refused by plugin \(owner.name) (client_connect)")
+            return refuse(code, "refused by plugin \(owner.takeUnretainedValue().name) (client_connect)")
         }
         authenticateConnect(connect)
     }
@@ -29,7 +29,7 @@ extension MQTTConnection {
         if version == .v5, let method = connect.properties.authenticationMethod {
             return startEnhancedAuth(connect, method: method)
         }
-        runAuthenticateHooks(connect, loopContext.hooks.authenticate, from: 0)
+        runAuthenticateHooks(connect, loopContext.withHooks { $0.authenticate }, from: 0)
     }
 
     /// Authentication decided: refuses, or goes on to the will.
@@ -52,15 +52,15 @@ extension MQTTConnection {
             return willAuthorized(connect)
         }
         let asPublish = Publish(topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain)
-        checkWill(connect, asPublish, loopContext.hooks.authorizePublish, from: 0)
+        checkWill(connect, asPublish, loopContext.withHooks { $0.authorizePublish }, from: 0)
     }
 
     func checkWill(_ connect: Connect, _ will: Publish, _ hooks: HookList<AuthorizePublishHook>, from start: Int) {
         let ticket = loopContext.beginTicketedCall(.authorizePublish)
-        let request = PublishAuthorizationRequest(clientId: clientId, username: connect.username, topic: will.topic,
-                                                  payload: will.payload, qos: will.qos, retain: will.retain,
-                                                  ticket: ticket)
-        let outcome = hooks.run(from: start) { $0(request) }
+        let outcome = withUnsafePointer(to: will) { address in
+            let request = PublishAuthorizationRequest(publisher: publisher, publish: address, ticket: ticket)
+            return hooks.run(from: start) { $0(request) }
+        }
         if endTicketedCall(ticket, outcome, .will(connect, will, hooks)) { return }
         if let why = counted(.publish, refusal(outcome)) {
             return refuse(.notAuthorized, "will not authorized: \(why)")

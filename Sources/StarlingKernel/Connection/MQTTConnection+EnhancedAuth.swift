@@ -30,8 +30,8 @@ final class AuthExchange {
 extension MQTTConnection {
     func startEnhancedAuth(_ connect: Connect, method: String) {
         authenticationMethod = method
-        authExchange = AuthExchange(method: method, connect: connect, hooks: loopContext.hooks.enhancedAuth)
-        runEnhancedAuth(.connect, data: connect.properties.authenticationData, loopContext.hooks.enhancedAuth, from: 0)
+        authExchange = AuthExchange(method: method, connect: connect, hooks: loopContext.withHooks { $0.enhancedAuth })
+        runEnhancedAuth(.connect, data: connect.properties.authenticationData, loopContext.withHooks { $0.enhancedAuth }, from: 0)
     }
 
     /// A packet before CONNACK while an exchange runs: only AUTH 0x18 (or DISCONNECT) may come.
@@ -63,7 +63,7 @@ extension MQTTConnection {
         let data = auth.properties.authenticationData
         switch auth.reasonCode {
         case .reAuthenticate where authExchange == nil:
-            let hooks = loopContext.hooks.enhancedAuth
+            let hooks = loopContext.withHooks { $0.enhancedAuth }
             authExchange = AuthExchange(method: method, connect: nil, hooks: hooks)
             runEnhancedAuth(.reauthenticate, data: data, hooks, from: 0)
         case .continueAuthentication where authExchange?.awaitingClient == true:
@@ -86,7 +86,7 @@ extension MQTTConnection {
         if endTicketedCall(ticket, outcome, .enhancedAuth(step, data, hooks)) { return }
         switch outcome {
         case .decided(let answer, let owner, let index):
-            enhancedAuthAnswered(step, answer, pinned: hooks.only(at: index), why: "refused by plugin \(owner.name)")
+            enhancedAuthAnswered(step, answer, pinned: hooks.only(at: index), why: "refused by plugin \(owner.takeUnretainedValue().name)")
         case .pending, nil:
             enhancedAuthAnswered(step, .ignore, pinned: nil, why: "no plugin took authentication method \(method)")
         }

@@ -31,7 +31,7 @@ extension MQTTConnection {
         if endTicketedCall(ticket, outcome, .authenticate(connect, hooks)) { return }
         switch outcome {
         case .decided(.deny(let code), let owner, _):
-            authenticated(connect, .refused(code, "refused by plugin \(owner.name)"))
+            authenticated(connect, .refused(code, "refused by plugin \(owner.takeUnretainedValue().name)"))
         case .decided:
             authenticated(connect, .accepted(.success))
         case .pending, nil:
@@ -49,19 +49,21 @@ extension MQTTConnection {
     /// Whether `publish` needs the authorize_publish chain or `authorization.no_match = deny`.
     @inline(__always)
     var publishNeedsAuthorization: Bool {
-        !loopContext.hooks.authorizePublish.isEmpty || loopContext.settings.authorization.noMatch == .deny
+        loopContext.withHooks({ !$0.authorizePublish.isEmpty }) || loopContext.settings.authorization.noMatch == .deny
     }
 
     /// Checks `publish` with the authorize_publish chain from `start`, then routes or refuses it
-    /// (`publishAuthorized`) - or suspends until a pending answer.
-    func authorizePublish(_ publish: Publish, _ hooks: HookList<AuthorizePublishHook>, from start: Int) {
+    /// (`publishAuthorized`) - or suspends until a pending answer. The request borrows the PUBLISH
+    /// in place: the hooks see it without a copy.
+    func authorizePublish(_ publish: Publish, _ hooks: borrowing HookList<AuthorizePublishHook>, from start: Int,
+                          session: Session) {
         let ticket = loopContext.beginTicketedCall(.authorizePublish)
-        let request = PublishAuthorizationRequest(clientId: clientId, username: username, topic: publish.topic,
-                                                  payload: publish.payload, qos: publish.qos, retain: publish.retain,
-                                                  ticket: ticket)
-        let outcome = hooks.run(from: start) { $0(request) }
-        if endTicketedCall(ticket, outcome, .publish(publish, hooks)) { return }
-        publishAuthorized(publish, refusal: counted(.publish, refusal(outcome)))
+        let outcome = withUnsafePointer(to: publish) { address in
+            let request = PublishAuthorizationRequest(publisher: publisher, publish: address, ticket: ticket)
+            return hooks.run(from: start) { $0(request) }
+        }
+        if endTicketedCall(ticket, outcome, .publish(publish, copy hooks)) { return }
+        publishAuthorized(publish, refusal: counted(.publish, refusal(outcome)), session: session)
     }
 
     /// Runs the authorize_subscribe chain from `start` for the filter `progress` is at and records
@@ -86,6 +88,7 @@ extension MQTTConnection {
     }
 
     /// Counts an authorization check's outcome (nil: allowed) and passes it on.
+    @inline(__always)
     func counted(_ action: AuthorizationAction, _ refusal: String?) -> String? {
         loopContext.stats.add(.authorized(action, refusal == nil ? .allow : .deny))
         return refusal
@@ -94,7 +97,7 @@ extension MQTTConnection {
     func refusal(_ outcome: ChainOutcome<HookDecision>?) -> String? {
         switch outcome {
         case .decided(.allow, _, _): return nil
-        case .decided(_, let owner, _): return "not authorized by plugin \(owner.name)"
+        case .decided(_, let owner, _): return "not authorized by plugin \(owner.takeUnretainedValue().name)"
         case .pending, nil: return authorizationNoMatchRefusal
         }
     }
@@ -105,22 +108,20 @@ extension MQTTConnection {
 
     /// Tells `client_connected` hooks (the connection is being announced).
     func notifyConnectedHooks(sessionPresent: Bool) {
-        let hooks = loopContext.hooks.clientConnected
-        guard !hooks.isEmpty else { return }
+        guard loopContext.withHooks({ !$0.clientConnected.isEmpty }) else { return }
         let notice = ClientConnectedNotice(clientId: clientId, username: username, peer: peerDescription,
                                          protocolVersion: version, keepAlive: negotiatedKeepAlive,
                                          cleanStart: cleanStart, sessionPresent: sessionPresent)
-        hooks.notifyAll { $0(notice) }
+        loopContext.withHooks { $0.clientConnected.notifyAll { $0(notice) } }
     }
 
     /// Tells `client_disconnected` hooks (an announced connection has ended).
     func notifyDisconnectedHooks() {
-        let hooks = loopContext.hooks.clientDisconnected
-        guard !hooks.isEmpty else { return }
+        guard loopContext.withHooks({ !$0.clientDisconnected.isEmpty }) else { return }
         let cause = closeCause ?? (.connectionLost, .success)
         let notice = ClientDisconnectedNotice(clientId: clientId, username: username, initiator: cause.initiator,
                                             reasonCode: cause.code)
-        hooks.notifyAll { $0(notice) }
+        loopContext.withHooks { $0.clientDisconnected.notifyAll { $0(notice) } }
     }
 
     /// Records who ended the connection (the first cause counts).

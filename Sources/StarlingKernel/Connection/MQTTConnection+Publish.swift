@@ -4,25 +4,31 @@ import NIOCore
 extension MQTTConnection {
     /// An application message from the client: resolves its topic alias, checks it against the
     /// node's limits, routes it and acknowledges it per its QoS.
-    func handlePublish(_ incoming: Publish, session: Session) {
-        let limits = loopContext.settings.mqtt
-        var publish = incoming
+    func handlePublish(_ publish: Publish, session: Session) {
         loopContext.stats.add(.messagesReceived)
-
-        // Topic alias (5.0).
+        // Topic alias (5.0). Only a PUBLISH that names its topic by the alias alone is copied.
         if version == .v5, let alias = publish.properties.topicAlias {
-            guard alias > 0, Int(alias) <= limits.maxTopicAlias else {
-                return disconnect(.topicAliasInvalid, reason: "topic alias \(alias) outside 1...\(limits.maxTopicAlias)")
+            let limit = loopContext.settings.mqtt.maxTopicAlias
+            guard alias > 0, Int(alias) <= limit else {
+                return disconnect(.topicAliasInvalid, reason: "topic alias \(alias) outside 1...\(limit)")
             }
             if publish.topic.isEmpty {
                 guard let topic = inboundAliases[alias] else {
                     return disconnect(.protocolError, reason: "topic alias \(alias) was never set")
                 }
-                publish.topic = topic
-            } else {
-                inboundAliases[alias] = publish.topic
+                var resolved = publish
+                resolved.topic = topic
+                return handleResolvedPublish(resolved, session: session)
             }
+            inboundAliases[alias] = publish.topic
         }
+        handleResolvedPublish(publish, session: session)
+    }
+
+    /// A PUBLISH with its topic name: checked, authorized, routed. Borrowed all the way to the
+    /// router (and by the authorize_publish hooks): no copy of the packet.
+    private func handleResolvedPublish(_ publish: Publish, session: Session) {
+        let limits = loopContext.settings.mqtt
         guard publish.qos.rawValue <= limits.maxQoS else {
             return disconnect(.qosNotSupported, reason: "QoS \(publish.qos) above the maximum \(limits.maxQoS)")
         }
@@ -42,17 +48,19 @@ extension MQTTConnection {
         // Authorization (hooks, else authorization.no_match); a QoS 2 retransmission was authorized the first time.
         if publishNeedsAuthorization,
            publish.qos != .exactlyOnce || !session.awaitingRelease.contains(publish.packetIdentifier!) {
-            let hooks = loopContext.hooks.authorizePublish
-            if hooks.isEmpty { return refusePublish(publish, .notAuthorized, counted(.publish, authorizationNoMatchRefusal)!) }
-            return authorizePublish(publish, hooks, from: 0)
+            return loopContext.withHooks { hooks in
+                if hooks.authorizePublish.isEmpty {
+                    return refusePublish(publish, .notAuthorized, counted(.publish, authorizationNoMatchRefusal)!)
+                }
+                authorizePublish(publish, hooks.authorizePublish, from: 0, session: session)
+            }
         }
         route(publish, session: session)
     }
 
     /// The authorization of `publish` is decided: routes it, or refuses it (`refusal` says why).
-    func publishAuthorized(_ publish: Publish, refusal: String?) {
+    func publishAuthorized(_ publish: Publish, refusal: String?, session: Session) {
         if let refusal { return refusePublish(publish, .notAuthorized, refusal) }
-        guard let session else { return }
         route(publish, session: session)
     }
 

@@ -71,7 +71,7 @@ extension MQTTConnection {
                 continue
             }
             progress.qos = QoS(rawValue: min(request.qos.rawValue, UInt8(limits.maxQoS)))!
-            let hooks = loopContext.hooks.authorizeSubscribe
+            let hooks = loopContext.withHooks { $0.authorizeSubscribe }
             if hooks.isEmpty {
                 let why = loopContext.settings.authorization.noMatch == .allow
                     ? nil : counted(.subscribe, authorizationNoMatchRefusal)

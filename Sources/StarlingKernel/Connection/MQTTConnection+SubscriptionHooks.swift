@@ -15,7 +15,7 @@ extension MQTTConnection {
     @inline(__always)
     func hookedFilter(_ list: KeyPath<HookChains, HookList<SubscriptionHook>>, _ filter: String, qos: QoS)
         -> HookedFilter {
-        let hooks = loopContext.hooks[keyPath: list]
+        let hooks = loopContext.withHooks { $0[keyPath: list] }
         if hooks.isEmpty { return .use(filter) }
         return runFilterHooks(hooks, filter, qos: qos)
     }

@@ -44,7 +44,7 @@ extension MQTTConnection {
                                  _ step: @autoclosure () -> SuspendedStep) -> Bool {
         defer { loopContext.endTicketedCall() }
         guard case .pending(let owner, let index) = outcome else { return false }
-        suspend(ticket, owner: owner, index: index, hook: ticket.hook?.name ?? "?", step: step())
+        suspend(ticket, owner: owner.takeUnretainedValue(), index: index, hook: ticket.hook?.name ?? "?", step: step())
         return true
     }
 
@@ -139,10 +139,11 @@ extension MQTTConnection {
         case .enhancedAuth(let step, let data, let list):
             resumeEnhancedAuth(step, data: data, list, index: suspension.index, completion, why: why)
         case .publish(let publish, let list):
+            guard let session else { return }
             switch decision {
-            case .deny: publishAuthorized(publish, refusal: counted(.publish, "not authorized: \(why)"))
-            case .allow: publishAuthorized(publish, refusal: counted(.publish, nil))
-            case .ignore, .pending: authorizePublish(publish, list, from: next)
+            case .deny: publishAuthorized(publish, refusal: counted(.publish, "not authorized: \(why)"), session: session)
+            case .allow: publishAuthorized(publish, refusal: counted(.publish, nil), session: session)
+            case .ignore, .pending: authorizePublish(publish, list, from: next, session: session)
             }
         case .subscribe(var progress, let list):
             switch decision {

@@ -38,6 +38,10 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     var version = ProtocolVersion.v3_1_1
     var clientId = ""
     var username: String?
+    /// `clientId` and `username` as authorize_publish hooks borrow them, made at the first PUBLISH
+    /// that needs authorization (both are fixed by then). Unmanaged, holding one reference
+    /// (released in `deinit`), so that handing it to a request costs no reference counting.
+    private var publisherIdentity: Unmanaged<ClientIdentity>?
     var cleanStart = true
     var negotiatedKeepAlive = 0
     var session: Session?
@@ -90,6 +94,18 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         self.loopContext = loopContext
         self.decoder = MQTTPacketDecoder(version: nil, maximumPacketSize: loopContext.settings.mqtt.maxPacketSize,
                                          expectsConnectFirst: true)
+    }
+
+    deinit {
+        publisherIdentity?.release()
+    }
+
+    /// This client as the publisher of an authorization request (see `publisherIdentity`).
+    var publisher: Unmanaged<ClientIdentity> {
+        if let publisherIdentity { return publisherIdentity }
+        let identity = Unmanaged.passRetained(ClientIdentity(clientId: clientId, username: username))
+        publisherIdentity = identity
+        return identity
     }
 
     var isWritable: Bool { channelContext.channel.isWritable }

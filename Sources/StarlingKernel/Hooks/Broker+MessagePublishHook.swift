@@ -3,14 +3,23 @@ import NIOCore
 
 /// The `message_publish` hook chain, run on every message before it is routed.
 extension Broker {
-    /// Runs the `message_publish` hooks over `message`: the message to route (the same object when
-    /// no hook changed anything), or nil when a hook stopped it or rewrote it into something
-    /// invalid (counted, and told to `message_dropped` hooks).
-    func applyPublishHooks(to message: Message, source: MessageSource, context: LoopContext) -> Message? {
+    /// What the `message_publish` chain made of a message.
+    enum PublishHookOutcome {
+        /// Route it as it is (no hook changed it).
+        case unchanged
+        /// Route this one instead.
+        case rewritten(Message)
+        /// A hook stopped it or rewrote it into something invalid (counted, and told to
+        /// `message_dropped` hooks).
+        case dropped
+    }
+
+    /// Runs the `message_publish` hooks over `message`.
+    func applyPublishHooks(to message: Message, source: MessageSource, context: LoopContext) -> PublishHookOutcome {
         var request = MessagePublishRequest(source: source, message: message)
         var invalid: String?
         // A hook's change the broker finds invalid stops the chain there, like a STOP.
-        let stoppedAt = context.hooks.messagePublish.run { hook -> HookResult in
+        let stoppedAt = context.withHooks { hooks in hooks.messagePublish.run { hook -> HookResult in
             guard hook(&request) == .ok else { return .stop }
             if let why = request.invalidRewrite {
                 invalid = why
@@ -19,7 +28,7 @@ extension Broker {
                 invalid = invalidTopicReason(request.topic, context: context)
             }
             return invalid == nil ? .ok : .stop
-        }?.owner
+        }?.owner }
         if let stoppedAt {
             if let invalid {
                 context.logRateLimited(logger, "dropped a message a message_publish hook rewrote: \(invalid)",
@@ -28,15 +37,17 @@ extension Broker {
             } else {
                 context.noteDrop(.deniedByHook, message, subscriberId: nil, qos: message.qos)
             }
-            return nil
+            return .dropped
         }
-        guard request.changed else { return message }
+        guard request.changed else { return .unchanged }
+        let rewritten = request.message
         let maxQoS = QoS(rawValue: UInt8(context.settings.mqtt.maxQoS)) ?? .exactlyOnce
-        var properties = request.properties
+        var properties = rewritten.properties
         if !properties.isEmpty { properties.removePerConnectionProperties() }
-        return Message(topic: request.topic, payload: request.payload, qos: min(request.qos, maxQoS),
-                       retain: request.retain, properties: properties, publisherId: message.publisherId,
-                       publisherUsername: message.publisherUsername, expiresAt: message.expiresAt, origin: message.origin)
+        return .rewritten(Message(topic: rewritten.topic, payload: rewritten.payload, qos: min(rewritten.qos, maxQoS),
+                                  retain: rewritten.retain, properties: properties, publisherId: message.publisherId,
+                                  publisherUsername: message.publisherUsername, expiresAt: message.expiresAt,
+                                  origin: message.origin))
     }
 
     /// Why a rewritten topic may not be routed, or nil when it may.

@@ -17,18 +17,19 @@ extension HookResult: ChainAnswer {
     @inline(__always) public var isPending: Bool { false }
 }
 
-/// Where one run of a hook chain ended.
+/// Where one run of a hook chain ended. The owner is not retained: the list that was run holds
+/// it, and an outcome does not outlive the list (a chain that allows costs no reference counting).
 enum ChainOutcome<Answer: ChainAnswer> {
     /// The hook at `index` of the list decided.
-    case decided(Answer, owner: HookOwner, index: Int)
-    /// The hook at `index` of the list answered pending. Its owner stays entered (counted as a
-    /// call in flight) until the ticket is completed, times out or is cancelled.
-    case pending(owner: HookOwner, index: Int)
+    case decided(Answer, owner: Unmanaged<HookOwner>, index: Int)
+    /// The hook at `index` of the list answered pending. Its owner stays counted as a call in
+    /// flight until the ticket is completed, times out or is cancelled.
+    case pending(owner: Unmanaged<HookOwner>, index: Int)
 
     /// The hook the chain ended at.
     var owner: HookOwner {
         switch self {
-        case .decided(_, let owner, _), .pending(let owner, _): owner
+        case .decided(_, let owner, _), .pending(let owner, _): owner.takeUnretainedValue()
         }
     }
 }
@@ -36,18 +37,24 @@ enum ChainOutcome<Answer: ChainAnswer> {
 extension HookList {
     /// Calls the hooks from `start` on until one answers something else than "pass"; nil when
     /// every hook passed (or none is left). The caller offers a ticket in the request when it
-    /// can suspend.
+    /// can suspend. Runs on an event loop (see `HookOwner`): a deactivated owner's hooks are
+    /// skipped, a pending answer keeps its owner counted until the ticket closes.
     @inline(__always)
     func run<Answer: ChainAnswer>(from start: Int = 0, _ call: (Handler) -> Answer) -> ChainOutcome<Answer>? {
         var index = start
         while index < entries.count {
-            let entry = entries[index]
-            index += 1
-            guard entry.owner.enter() else { continue }
-            let answer = call(entry.handler)
-            if answer.isPending { return .pending(owner: entry.owner, index: index - 1) }
-            entry.owner.leave()
-            if !answer.passes { return .decided(answer, owner: entry.owner, index: index - 1) }
+            defer { index += 1 }
+            // Borrowed: the list holds the entry, and the closure is called from its `let`
+            // without a copy (a retain and release per call otherwise).
+            let answer = Unmanaged.passUnretained(entries[index])._withUnsafeGuaranteedRef { entry -> Answer? in
+                entry.owner.isActive ? call(entry.handler) : nil
+            }
+            guard let answer else { continue }
+            if answer.isPending {
+                entries[index].owner.holdForTicket()
+                return .pending(owner: .passUnretained(entries[index].owner), index: index)
+            }
+            if !answer.passes { return .decided(answer, owner: .passUnretained(entries[index].owner), index: index) }
         }
         return nil
     }

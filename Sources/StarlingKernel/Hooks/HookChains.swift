@@ -1,7 +1,7 @@
 import MQTTCore
 
 public typealias AuthenticateHook = @Sendable (AuthenticationRequest) -> HookDecision
-public typealias AuthorizePublishHook = @Sendable (PublishAuthorizationRequest) -> HookDecision
+public typealias AuthorizePublishHook = @Sendable (borrowing PublishAuthorizationRequest) -> HookDecision
 /// May lower `request.qos` when it does not deny.
 public typealias AuthorizeSubscribeHook = @Sendable (inout SubscribeAuthorizationRequest) -> HookDecision
 public typealias ClientConnectHook = @Sendable (inout ClientConnectRequest) -> HookDecision
@@ -16,12 +16,19 @@ public typealias MessageDroppedHook = @Sendable (MessageDropNotice) -> Void
 public typealias SubscriptionHook = @Sendable (inout SubscriptionRequest) -> HookResult
 public typealias SessionHook = @Sendable (SessionNotice) -> Void
 
-/// One registered hook.
-public struct HookEntry<Handler: Sendable>: Sendable {
+/// One registered hook. A class, immutable: a chain run reaches its handler through a borrowed
+/// reference, so calling a hook copies (and retains) no closure context.
+public final class HookEntry<Handler: Sendable>: Sendable {
     public let owner: HookOwner
     /// Higher runs first.
     public let priority: Int
     public let handler: Handler
+
+    init(owner: HookOwner, priority: Int, handler: Handler) {
+        self.owner = owner
+        self.priority = priority
+        self.handler = handler
+    }
 }
 
 /// The hooks of one hook point, in calling order: priority (highest first), then the owner's
@@ -58,12 +65,13 @@ public struct HookList<Handler: Sendable>: Sendable {
         return copy
     }
 
-    /// Calls every hook (notifications).
+    /// Calls every hook (notifications), on an event loop: see `HookOwner`.
+    @inline(__always)
     func notifyAll(_ call: (Handler) -> Void) {
-        for entry in entries {
-            guard entry.owner.enter() else { continue }
-            call(entry.handler)
-            entry.owner.leave()
+        for index in entries.indices {
+            Unmanaged.passUnretained(entries[index])._withUnsafeGuaranteedRef { entry in
+                if entry.owner.isActive { call(entry.handler) }
+            }
         }
     }
 }

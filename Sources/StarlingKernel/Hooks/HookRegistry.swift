@@ -4,12 +4,14 @@ import NIOCore
 
 /// The broker's hook chain as the control path changes it (plugin load, unload, reload).
 ///
-/// Each event loop keeps its own copy of the chains (`LoopContext.hooks`), read without a lock on
+/// Each event loop keeps its own copy of the chains (`LoopContext.withHooks`), read without a lock on
 /// every packet. `update` changes the master copy and hands the result to every loop as a task;
 /// since hook calls run synchronously on their loop, once a loop has run that task no call on it
 /// can still be inside a hook the change removed. So when `update` returns, removed hooks are
 /// neither running nor reachable, and added ones are in force on every loop: a reload that adds
 /// the new version and removes the old one in one update leaves no gap and no overlap on a loop.
+/// Hook lists a suspended connection keeps to resume its chain later are reached only while
+/// their owners are active: `barrier()` after `HookOwner.deactivate()` covers those.
 public final class HookRegistry: Sendable {
     private struct State {
         var chains = HookChains()
@@ -58,11 +60,19 @@ public final class HookRegistry: Sendable {
             return context.loop.submit {
                 // Updates may reach a loop out of order: the newest wins.
                 if version > context.hooksVersion {
-                    context.hooks = chains
+                    context.installHooks(chains)
                     context.hooksVersion = version
                 }
             }
         }
         for future in applied { try? await future.get() }
+    }
+
+    /// Returns once every event loop has run a task queued now: a hook call that was running on
+    /// a loop when this was called has returned, and one that starts later sees an owner
+    /// deactivated before this call as inactive (see `HookOwner`).
+    public func barrier() async {
+        let passed = contexts.map { $0.loop.submit {} }
+        for future in passed { try? await future.get() }
     }
 }

@@ -80,14 +80,14 @@ extension Broker {
     /// the publishing loop: decided once per message, here, so a reload never doubles it. A shared
     /// group's message picked for a version not (or no longer) in force goes to another member.
     func deliverLocally(_ message: Message, _ delivery: Delivery, from context: LoopContext) {
-        guard let sink = delivery.session.sink, !context.hooks.receives(sink.owner) else {
+        guard let sink = delivery.session.sink, !context.withHooks({ $0.receives(sink.owner) }) else {
             context.deliver(message, delivery)
             return
         }
         if let key = delivery.sharedGroup,
            let other = router.redispatchTarget(for: key, topic: message.topic, publisherId: message.publisherId,
                                                leaving: delivery.session),
-           other.session.sink.map({ context.hooks.receives($0.owner) }) ?? true {
+           other.session.sink.map({ sink in context.withHooks { $0.receives(sink.owner) } }) ?? true {
             context.deliver(message, other)
         }
     }

@@ -8,17 +8,18 @@ extension LoopContext {
     @inline(__always)
     func noteDrop(_ reason: MessageDropReason, _ message: Message, subscriberId: String?, qos: QoS) {
         stats.dropped(reason)
-        let hooks = self.hooks.messageDropped
-        guard !hooks.isEmpty else { return }
-        let notice = MessageDropNotice(reason: reason, message: message, subscriberId: subscriberId, qos: qos)
-        hooks.notifyAll { $0(notice) }
+        withHooks { hooks in
+            guard !hooks.messageDropped.isEmpty else { return }
+            let notice = MessageDropNotice(reason: reason, message: message, subscriberId: subscriberId, qos: qos)
+            hooks.messageDropped.notifyAll { $0(notice) }
+        }
     }
 
     /// Tells `message_delivered` hooks that `pending` was written to `subscriberId`.
     @inline(__always)
     func noteDelivered(_ pending: PendingMessage, to subscriberId: String, username: String?, packetId: UInt16?,
                        dup: Bool) {
-        guard !hooks.messageDelivered.isEmpty else { return }
+        guard withHooks({ !$0.messageDelivered.isEmpty }) else { return }
         noteDelivery(\.messageDelivered, pending.message, pending.qos, pending.retain, subscriberId, username, packetId, dup)
     }
 
@@ -26,14 +27,14 @@ extension LoopContext {
     /// `message`, as for a client: the subscriber is named `plugin:NAME`, with no user name.
     @inline(__always)
     func noteDeliveredLocally(_ message: Message, qos: QoS, to owner: HookOwner) {
-        guard !hooks.messageDelivered.isEmpty else { return }
+        guard withHooks({ !$0.messageDelivered.isEmpty }) else { return }
         noteDelivery(\.messageDelivered, message, qos, message.retain, "plugin:\(owner.name)", nil, nil, false)
     }
 
     /// Tells `message_acked` hooks that the subscriber acknowledged `pending` (PUBACK / PUBCOMP).
     @inline(__always)
     func noteAcked(_ pending: PendingMessage, by subscriberId: String, username: String?, packetId: UInt16) {
-        guard !hooks.messageAcked.isEmpty else { return }
+        guard withHooks({ !$0.messageAcked.isEmpty }) else { return }
         noteDelivery(\.messageAcked, pending.message, pending.qos, pending.retain, subscriberId, username, packetId, false)
     }
 
@@ -42,16 +43,17 @@ extension LoopContext {
                               _ packetId: UInt16?, _ dup: Bool) {
         let notice = MessageDeliveryNotice(subscriberId: subscriberId, subscriberUsername: username,
                                            message: message, qos: qos, retain: retain, packetId: packetId, dup: dup)
-        hooks[keyPath: list].notifyAll { $0(notice) }
+        withHooks { $0[keyPath: list].notifyAll { $0(notice) } }
     }
 
     /// Tells the hooks of `list` (one of the session hook points) about `session`.
     func noteSession(_ list: KeyPath<HookChains, HookList<SessionHook>>, _ session: Session,
                      endReason: SessionEndReason? = nil) {
-        let hooks = self.hooks[keyPath: list]
-        guard !hooks.isEmpty else { return }
-        let notice = SessionNotice(clientId: session.clientId, username: session.username,
-                                   expiryInterval: session.expiryInterval, endReason: endReason)
-        hooks.notifyAll { $0(notice) }
+        withHooks { hooks in
+            guard !hooks[keyPath: list].isEmpty else { return }
+            let notice = SessionNotice(clientId: session.clientId, username: session.username,
+                                       expiryInterval: session.expiryInterval, endReason: endReason)
+            hooks[keyPath: list].notifyAll { $0(notice) }
+        }
     }
 }

@@ -44,60 +44,81 @@ public enum MessageDropReason: Int, CaseIterable, Sendable {
 }
 
 /// A message about to be routed, as `message_publish` hooks see and may change it. Each hook sees
-/// what the hooks before it left; the broker builds a new message only when something changed.
-public struct MessagePublishRequest: Sendable {
+/// what the hooks before it left.
+///
+/// Noncopyable, and handed to hooks `inout` for the length of the chain: it refers to the
+/// published message without holding it (the broker does), so a do-nothing hook costs no
+/// reference counting. A hook that changes a field makes the request hold a new message.
+public struct MessagePublishRequest: ~Copyable, Sendable {
     public let source: MessageSource
-    /// The message as it arrived. The fields below read through to it until a hook sets them:
-    /// the request holds one reference instead of copying (and retaining) every field, which a
-    /// do-nothing hook would otherwise pay for on every message.
-    public let original: Message
-    private var newTopic: String?
-    private var newPayload: ByteBuffer?
-    private var newQoS: QoS?
-    private var newRetain: Bool?
-    private var newProperties: Properties?
+    /// The message as published; valid while the chain runs.
+    private let published: Unmanaged<Message>
+    /// The message as the hooks changed it, once one has (built per change, which is rare).
+    private var rewritten: Message?
 
+    /// Runs `body` with the message as the hooks so far left it, borrowed: its fields are read
+    /// in place, without a copy.
+    @inline(__always)
+    public func withMessage<R>(_ body: (Message) -> R) -> R {
+        if let rewritten { return body(rewritten) }
+        return published._withUnsafeGuaranteedRef(body)
+    }
+
+    /// The message as the hooks so far left it.
+    public var message: Message { rewritten ?? published.takeUnretainedValue() }
     /// The publisher's client id (clients and wills); nil for plugin and API messages.
-    public var publisherId: String? { original.publisherId }
+    public var publisherId: String? { message.publisherId }
     /// The publisher's user name (clients and wills); nil otherwise.
-    public var publisherUsername: String? { original.publisherUsername }
+    public var publisherUsername: String? { message.publisherUsername }
     /// The topic name; a rewrite must stay a valid topic name (no wildcards, not empty, not `$`
     /// except `$SYS/`, within the node's length and level limits), or the message is dropped.
     public var topic: String {
-        get { newTopic ?? original.topic }
-        set { newTopic = newValue; topicChanged = true; changed = true }
+        get { message.topic }
+        set { rewrite(topic: newValue) }
     }
     public var payload: ByteBuffer {
-        get { newPayload ?? original.payload }
-        set { newPayload = newValue; changed = true }
+        get { message.payload }
+        set { rewrite(payload: newValue) }
     }
     /// Capped by the node's maximum QoS after the chain.
     public var qos: QoS {
-        get { newQoS ?? original.qos }
-        set { newQoS = newValue; changed = true }
+        get { message.qos }
+        set { rewrite(qos: newValue) }
     }
     public var retain: Bool {
-        get { newRetain ?? original.retain }
-        set { newRetain = newValue; changed = true }
+        get { message.retain }
+        set { rewrite(retain: newValue) }
     }
     /// MQTT 5 properties forwarded to subscribers (content type, user properties ...). Topic
     /// alias, subscription identifiers and expiry are not among them and are ignored if added.
     public var properties: Properties {
-        get { newProperties ?? original.properties }
-        set { newProperties = newValue; changed = true }
+        get { message.properties }
+        set { rewrite(properties: newValue) }
     }
     /// Set by a hook (the C bridge) that tried to set something it cannot express (a topic that
     /// is not UTF-8): the message is dropped as an invalid rewrite, with this as the reason.
-    public var invalidRewrite: String? { didSet { changed = true } }
+    public var invalidRewrite: String?
 
-    /// Whether any field was set.
-    public internal(set) var changed = false
+    /// Whether a hook changed a field (or tried to, invalidly).
+    public var changed: Bool { rewritten != nil || invalidRewrite != nil }
     /// Whether the topic was set since the broker last validated it.
     var topicChanged = false
 
-    public init(source: MessageSource, message: Message) {
+    /// A request for `message`, which the caller keeps alive while the request exists.
+    init(source: MessageSource, message: Message) {
         self.source = source
-        original = message
+        published = .passUnretained(message)
+    }
+
+    /// Sets the given fields at once (one new message for all of them).
+    public mutating func rewrite(topic: String? = nil, payload: ByteBuffer? = nil, qos: QoS? = nil, retain: Bool? = nil,
+                                 properties: Properties? = nil) {
+        let current = message
+        rewritten = Message(topic: topic ?? current.topic, payload: payload ?? current.payload, qos: qos ?? current.qos,
+                            retain: retain ?? current.retain, properties: properties ?? current.properties,
+                            publisherId: current.publisherId, publisherUsername: current.publisherUsername,
+                            expiresAt: current.expiresAt, origin: current.origin)
+        if topic != nil { topicChanged = true }
     }
 }
 

@@ -41,6 +41,7 @@ final class LoopStats: @unchecked Sendable {  // the block is written by one thr
         static func authenticated(_ result: AuthenticationResult) -> Slot {
             Slot(index: authenticationsBase + AuthenticationResult.allCases.firstIndex(of: result)!)
         }
+        @inline(__always)
         static func authorized(_ action: AuthorizationAction, _ result: AuthorizationResult) -> Slot {
             let row = action == .publish ? 0 : 1  // allCases order; counted on every PUBLISH that is checked
             let column = result == .allow ? 0 : 1
