@@ -9,6 +9,34 @@ func withCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?, Int) -> R
     return string.withCString { body($0, string.utf8.count) }
 }
 
+/// A string's NUL-terminated bytes (NULL for no string) and their count, valid inside the call
+/// that made it.
+struct CStringView {
+    let pointer: UnsafePointer<CChar>?
+    let count: Int
+}
+
+/// Runs `body` with three strings as C strings and a payload's bytes (NULL when empty, as the
+/// header promises) at once. For the events of every message: handed the fields themselves, the
+/// nested closures retain nothing, where closures reading each field of a captured object retained
+/// that object around every level (measured: a locked instruction per level and per call).
+@inline(__always)
+func withCStrings<R>(_ first: String?, _ second: String?, _ third: String?, payload: ByteBuffer,
+                     _ body: (CStringView, CStringView, CStringView, UnsafeRawBufferPointer) -> R) -> R {
+    withCString(first) { firstPointer, firstCount in
+        withCString(second) { secondPointer, secondCount in
+            withCString(third) { thirdPointer, thirdCount in
+                payload.withUnsafeReadableBytes { bytes in
+                    body(CStringView(pointer: firstPointer, count: firstCount),
+                         CStringView(pointer: secondPointer, count: secondCount),
+                         CStringView(pointer: thirdPointer, count: thirdCount),
+                         bytes.isEmpty ? UnsafeRawBufferPointer(start: nil, count: 0) : bytes)
+                }
+            }
+        }
+    }
+}
+
 /// Runs `body` with the readable bytes of `buffer` (NULL when there is no buffer; a present empty
 /// buffer still gets a non-NULL pointer) and their count.
 @inline(__always)

@@ -32,8 +32,10 @@ extension CHookBridge {
     }
 
     /// Calls the plugin with `event` pointing into `message`'s own fields (borrowed for the call:
-    /// no field is copied on the way). Static, so that the closures below capture plain values
-    /// and the message, not the bridge (whose plugin instance they would retain).
+    /// nothing is copied or retained on the way). Static, so that the closures below capture plain
+    /// values, not the bridge (whose plugin instance they would retain); the fields are handed
+    /// over one by one, and the closures capture no message, for the same reason (a closure that
+    /// reads a captured object's fields retains the object).
     private static func callMessagePublish(_ function: starling_hook_fn, _ userData: UnsafeMutableRawPointer?,
                                            _ message: Message, source: MessageSource,
                                            event: inout starling_message_publish_event) -> Int32 {
@@ -41,30 +43,43 @@ extension CHookBridge {
         event.source = Int32(source.rawValue)
         event.qos = Int32(message.qos.rawValue)
         event.retain = message.retain
-        return withCString(message.publisherId) { clientId, clientIdLength in
-            event.client_id = clientId
-            event.client_id_len = clientIdLength
-            return withCString(message.topic) { topic, topicLength in
-                event.topic = topic
-                event.topic_len = topicLength
-                return withPayload(message.payload) { payload, payloadLength in
-                    event.payload = payload
-                    event.payload_len = payloadLength
-                    return withCString(message.publisherUsername) { username, usernameLength in
-                        event.username = username
-                        event.username_len = usernameLength
-                        guard !message.properties.isEmpty else { return function(&event, userData) }
-                        return withCString(message.properties.contentType) { contentType, contentTypeLength in
-                            event.content_type = contentType
-                            event.content_type_len = contentTypeLength
-                            return withUserProperties(message.properties) { properties, propertyCount in
-                                event.user_properties = properties
-                                event.user_property_count = propertyCount
-                                return function(&event, userData)
-                            }
-                        }
-                    }
-                }
+        if !message.properties.isEmpty {
+            return withProperties(message.properties, &event) { event in
+                callMessagePublish(function, userData, message.publisherId, message.topic, message.publisherUsername,
+                                   message.payload, event: &event)
+            }
+        }
+        return callMessagePublish(function, userData, message.publisherId, message.topic, message.publisherUsername,
+                                  message.payload, event: &event)
+    }
+
+    @inline(__always)
+    private static func callMessagePublish(_ function: starling_hook_fn, _ userData: UnsafeMutableRawPointer?,
+                                           _ publisherId: String?, _ topic: String, _ username: String?,
+                                           _ payload: ByteBuffer, event: inout starling_message_publish_event) -> Int32 {
+        withCStrings(publisherId, topic, username, payload: payload) { clientId, topic, username, payload in
+            event.client_id = clientId.pointer
+            event.client_id_len = clientId.count
+            event.topic = topic.pointer
+            event.topic_len = topic.count
+            event.username = username.pointer
+            event.username_len = username.count
+            event.payload = payload.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            event.payload_len = payload.count
+            return function(&event, userData)
+        }
+    }
+
+    /// Runs `body` with the content type and user properties in `event`.
+    private static func withProperties(_ properties: Properties, _ event: inout starling_message_publish_event,
+                                       _ body: (inout starling_message_publish_event) -> Int32) -> Int32 {
+        withCString(properties.contentType) { contentType, contentTypeLength in
+            event.content_type = contentType
+            event.content_type_len = contentTypeLength
+            return withUserProperties(properties) { pairs, count in
+                event.user_properties = pairs
+                event.user_property_count = count
+                return body(&event)
             }
         }
     }
