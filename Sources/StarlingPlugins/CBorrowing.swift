@@ -16,6 +16,18 @@ struct CStringView {
     let count: Int
 }
 
+/// Runs `body` with a string as a C string and a payload's bytes (NULL when empty) at once (see
+/// the next function for why).
+@inline(__always)
+func withCStrings<R>(_ string: String, payload: ByteBuffer, _ body: (CStringView, UnsafeRawBufferPointer) -> R) -> R {
+    string.withCString { pointer in
+        payload.withUnsafeReadableBytes { bytes in
+            body(CStringView(pointer: pointer, count: string.utf8.count),
+                 bytes.isEmpty ? UnsafeRawBufferPointer(start: nil, count: 0) : bytes)
+        }
+    }
+}
+
 /// Runs `body` with three strings as C strings and a payload's bytes (NULL when empty, as the
 /// header promises) at once. For the events of every message: handed the fields themselves, the
 /// nested closures retain nothing, where closures reading each field of a captured object retained

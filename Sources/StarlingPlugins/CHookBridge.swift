@@ -12,7 +12,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
     let instance: PluginInstance
 
     var authenticate: AuthenticateHook { { [self] in callAuthenticate($0) } }
-    var authorizePublish: AuthorizePublishHook { { [self] in callAuthorizePublish($0) } }
+    var authorizePublish: AuthorizePublishHook { { [self] in callAuthorizePublish($0, $1) } }
     var authorizeSubscribe: AuthorizeSubscribeHook { { [self] in callAuthorizeSubscribe(&$0) } }
     var clientConnected: ClientConnectedHook { { [self] in callClientConnected($0) } }
     var clientDisconnected: ClientDisconnectedHook { { [self] in callClientDisconnected($0) } }
@@ -46,40 +46,35 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
         }
     }
 
-    private func callAuthorizePublish(_ request: borrowing PublishAuthorizationRequest) -> HookDecision {
+    private func callAuthorizePublish(_ request: borrowing PublishAuthorizationRequest, _ publish: borrowing Publish) -> HookDecision {
         var event = starling_authorize_publish_event()
         event.ticket = ticket(request.ticket)
-        let result = Self.callAuthorizePublish(function, userData, request, event: &event)
+        let result = Self.callAuthorizePublish(function, userData, request, publish, event: &event)
         return decision(result, hook: "authorize_publish", ticket: event.ticket) { .notAuthorized }
     }
 
-    /// Calls the plugin with `event` pointing into the request's own strings and payload. Static,
-    /// so that the closures capture plain values and not the bridge (whose plugin instance each
-    /// would retain): this runs for every PUBLISH.
+    /// Calls the plugin with `event` pointing into the publisher's C strings (made once per
+    /// connection) and the PUBLISH's topic and payload, borrowed. Static, so that the closures
+    /// capture plain values and nothing is retained on the way: this runs for every PUBLISH.
     private static func callAuthorizePublish(_ function: starling_hook_fn, _ userData: UnsafeMutableRawPointer?,
                                              _ request: borrowing PublishAuthorizationRequest,
+                                             _ publish: borrowing Publish,
                                              event: inout starling_authorize_publish_event) -> Int32 {
         event.struct_size = MemoryLayout<starling_authorize_publish_event>.stride
-        event.qos = Int32(request.publish.qos.rawValue)
-        event.retain = request.publish.retain
-        return request.withPublisher { publisher in
-            withCString(publisher.clientId) { clientId, clientIdLength in
-                event.client_id = clientId
-                event.client_id_len = clientIdLength
-                return withCString(publisher.username) { username, usernameLength in
-                    event.username = username
-                    event.username_len = usernameLength
-                    return withCString(request.publish.topic) { topic, topicLength in
-                        event.topic = topic
-                        event.topic_len = topicLength
-                        return withPayload(request.publish.payload) { payload, payloadLength in
-                            event.payload = payload
-                            event.payload_len = payloadLength
-                            return function(&event, userData)
-                        }
-                    }
-                }
-            }
+        event.qos = Int32(publish.qos.rawValue)
+        event.retain = publish.retain
+        request.withPublisher { publisher in
+            event.client_id = publisher.clientIdCString.baseAddress
+            event.client_id_len = publisher.clientIdCString.count
+            event.username = publisher.usernameCString?.baseAddress
+            event.username_len = publisher.usernameCString?.count ?? 0
+        }
+        return withCStrings(publish.topic, payload: publish.payload) { topic, payload in
+            event.topic = topic.pointer
+            event.topic_len = topic.count
+            event.payload = payload.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            event.payload_len = payload.count
+            return function(&event, userData)
         }
     }
 

@@ -206,9 +206,9 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
         let registry = try node.broker.hooks
         let owner = registry.makeOwner(name: "swift-async")
         await registry.update { chains in
-            chains.authorizePublish.add({ request in
+            chains.authorizePublish.add({ request, publish in
                 guard let ticket = request.ticket else { return .deny(.notAuthorized) }
-                let answer = HookCompletion(request.topic.hasPrefix("deny/") ? .deny(.notAuthorized) : .allow)
+                let answer = HookCompletion(publish.topic.hasPrefix("deny/") ? .deny(.notAuthorized) : .allow)
                 Task {
                     try? await Task.sleep(for: .milliseconds(100))
                     registry.complete(ticket, by: owner, answer)

@@ -11,10 +11,9 @@ final class HookChainTests: XCTestCase {
     /// The chain's answer as the connection reads it: the deciding hook's decision and owner,
     /// `.ignore` and nil when every hook passed.
     private func decide(_ list: HookList<AuthorizePublishHook>) -> (decision: HookDecision, owner: HookOwner?) {
-        let outcome = withUnsafePointer(to: Publish(topic: "t", payload: ByteBuffer())) { publish in
-            let request = PublishAuthorizationRequest(publisher: .passUnretained(publisher), publish: publish)
-            return list.run(from: 0, { $0(request) })
-        }
+        let request = PublishAuthorizationRequest(publisher: .passUnretained(publisher))
+        let publish = Publish(topic: "t", payload: ByteBuffer())
+        let outcome = list.run(from: 0, { $0(request, publish) })
         switch outcome {
         case nil: return (.ignore, nil)
         case .decided(let decision, _, _)?: return (decision, outcome?.owner)
@@ -24,7 +23,7 @@ final class HookChainTests: XCTestCase {
 
     /// A hook that records its name into `calls` and answers `decision`.
     private func hook(_ name: String, _ decision: HookDecision, _ calls: CallLog) -> AuthorizePublishHook {
-        { _ in
+        { _, _ in
             calls.append(name)
             return decision
         }

@@ -20,23 +20,24 @@ final class PendingChainTests: XCTestCase {
         let first = HookOwner(name: "first", sequence: 0)
         let second = HookOwner(name: "second", sequence: 1)
         var list = HookList<AuthorizePublishHook>()
-        list.add({ _ in .pending }, priority: 0, owner: first)
-        list.add({ _ in .allow }, priority: 0, owner: second)
+        list.add({ _, _ in .pending }, priority: 0, owner: first)
+        list.add({ _, _ in .allow }, priority: 0, owner: second)
         let publisher = ClientIdentity(clientId: "c", username: nil)
-        withUnsafePointer(to: Publish(topic: "t", payload: ByteBuffer())) { publish in
-            let request = PublishAuthorizationRequest(publisher: .passUnretained(publisher), publish: publish)
-            guard case .pending(let owner, let index) = list.run(from: 0, { $0(request) }) else {
+        do {
+            let request = PublishAuthorizationRequest(publisher: .passUnretained(publisher))
+            let publish = Publish(topic: "t", payload: ByteBuffer())
+            guard case .pending(let owner, let index) = list.run(from: 0, { $0(request, publish) }) else {
                 return XCTFail("the chain did not stop at the pending hook")
             }
             XCTAssertTrue(owner.takeUnretainedValue() === first)
             XCTAssertEqual(index, 0)
             XCTAssertEqual(first.callsInFlight, 1, "an open ticket counts as a call in flight")
             XCTAssertEqual(second.callsInFlight, 0)
-            guard case .decided(.allow, let decider, 1) = list.run(from: index + 1, { $0(request) }) else {
+            guard case .decided(.allow, let decider, 1) = list.run(from: index + 1, { $0(request, publish) }) else {
                 return XCTFail("IGNORE did not resume at the next hook")
             }
             XCTAssertTrue(decider.takeUnretainedValue() === second)
-            XCTAssertNil(list.run(from: 2, { $0(request) }), "nothing left: every hook passed")
+            XCTAssertNil(list.run(from: 2, { $0(request, publish) }), "nothing left: every hook passed")
         }
         first.leave()
         XCTAssertEqual(first.callsInFlight, 0)

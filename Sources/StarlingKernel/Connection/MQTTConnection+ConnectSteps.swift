@@ -57,10 +57,8 @@ extension MQTTConnection {
 
     func checkWill(_ connect: Connect, _ will: Publish, _ hooks: HookList<AuthorizePublishHook>, from start: Int) {
         let ticket = loopContext.beginTicketedCall(.authorizePublish)
-        let outcome = withUnsafePointer(to: will) { address in
-            let request = PublishAuthorizationRequest(publisher: publisher, publish: address, ticket: ticket)
-            return hooks.run(from: start) { $0(request) }
-        }
+        let request = PublishAuthorizationRequest(publisher: publisher, ticket: ticket)
+        let outcome = hooks.run(from: start) { $0(request, will) }
         if endTicketedCall(ticket, outcome, .will(connect, will, hooks)) { return }
         if let why = counted(.publish, refusal(outcome)) {
             return refuse(.notAuthorized, "will not authorized: \(why)")

@@ -53,15 +53,13 @@ extension MQTTConnection {
     }
 
     /// Checks `publish` with the authorize_publish chain from `start`, then routes or refuses it
-    /// (`publishAuthorized`) - or suspends until a pending answer. The request borrows the PUBLISH
-    /// in place: the hooks see it without a copy.
+    /// (`publishAuthorized`) - or suspends until a pending answer. The hooks borrow the PUBLISH:
+    /// they see it without a copy.
     func authorizePublish(_ publish: Publish, _ hooks: borrowing HookList<AuthorizePublishHook>, from start: Int,
                           session: Session) {
         let ticket = loopContext.beginTicketedCall(.authorizePublish)
-        let outcome = withUnsafePointer(to: publish) { address in
-            let request = PublishAuthorizationRequest(publisher: publisher, publish: address, ticket: ticket)
-            return hooks.run(from: start) { $0(request) }
-        }
+        let request = PublishAuthorizationRequest(publisher: publisher, ticket: ticket)
+        let outcome = hooks.run(from: start) { $0(request, publish) }
         if endTicketedCall(ticket, outcome, .publish(publish, copy hooks)) { return }
         publishAuthorized(publish, refusal: counted(.publish, refusal(outcome)), session: session)
     }

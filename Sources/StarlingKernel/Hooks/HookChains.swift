@@ -1,7 +1,8 @@
 import MQTTCore
 
 public typealias AuthenticateHook = @Sendable (AuthenticationRequest) -> HookDecision
-public typealias AuthorizePublishHook = @Sendable (borrowing PublishAuthorizationRequest) -> HookDecision
+/// Gets the PUBLISH (topic alias resolved) beside the request, borrowed.
+public typealias AuthorizePublishHook = @Sendable (borrowing PublishAuthorizationRequest, borrowing Publish) -> HookDecision
 /// May lower `request.qos` when it does not deny.
 public typealias AuthorizeSubscribeHook = @Sendable (inout SubscribeAuthorizationRequest) -> HookDecision
 public typealias ClientConnectHook = @Sendable (inout ClientConnectRequest) -> HookDecision

@@ -14,39 +14,52 @@ public struct AuthenticationRequest: Sendable {
 }
 
 /// Who a request comes from: a connected client's id and user name, fixed once its CONNECT is
-/// accepted. Immutable, so that hooks read its strings in place.
-public final class ClientIdentity: Sendable {
+/// accepted. Immutable; made once per connection, it also keeps both as NUL-terminated UTF-8 for
+/// the C plugin bridge, which then hands them to a plugin on every PUBLISH without any work.
+public final class ClientIdentity: @unchecked Sendable {  // immutable after init
     public let clientId: String
     public let username: String?
+    /// `clientId` as NUL-terminated UTF-8; `count` leaves the NUL out.
+    public let clientIdCString: UnsafeBufferPointer<CChar>
+    /// `username` likewise; nil without a user name.
+    public let usernameCString: UnsafeBufferPointer<CChar>?
 
     public init(clientId: String, username: String?) {
         self.clientId = clientId
         self.username = username
+        clientIdCString = Self.cString(clientId)
+        usernameCString = username.map(Self.cString)
+    }
+
+    deinit {
+        clientIdCString.deallocate()
+        usernameCString?.deallocate()
+    }
+
+    private static func cString(_ string: String) -> UnsafeBufferPointer<CChar> {
+        let utf8 = Array(string.utf8)
+        let storage = UnsafeMutablePointer<CChar>.allocate(capacity: utf8.count + 1)
+        utf8.withUnsafeBytes { UnsafeMutableRawPointer(storage).copyMemory(from: $0.baseAddress!, byteCount: utf8.count) }
+        storage[utf8.count] = 0
+        return UnsafeBufferPointer(start: storage, count: utf8.count)
     }
 }
 
-/// A PUBLISH from a connected client, before it is routed.
+/// Who asks to publish, for `authorize_publish` hooks, which get the PUBLISH itself (topic alias
+/// resolved) beside it, borrowed.
 ///
-/// Noncopyable and borrowed by each hook for its call only: it refers to the publisher and to the
-/// PUBLISH where they are, without holding them, so asking a plugin about a PUBLISH copies no
-/// string or buffer and costs no reference counting.
+/// Noncopyable and borrowed by each hook for its call only: it refers to the publisher without
+/// holding it, so asking a plugin about a PUBLISH copies no string or buffer and costs no
+/// reference counting.
 public struct PublishAuthorizationRequest: ~Copyable {
     private let publisher: Unmanaged<ClientIdentity>
-    private let publishAddress: UnsafePointer<Publish>
     /// Set when the hook may answer `.pending`.
     public var ticket: PendingTicket?
 
-    /// A request about the PUBLISH at `publish` from `publisher`; both must stay in place while
-    /// the request exists.
-    init(publisher: Unmanaged<ClientIdentity>, publish: UnsafePointer<Publish>, ticket: PendingTicket? = nil) {
+    /// A request from `publisher`, which the caller keeps alive while the request exists.
+    init(publisher: Unmanaged<ClientIdentity>, ticket: PendingTicket? = nil) {
         self.publisher = publisher
-        publishAddress = publish
         self.ticket = ticket
-    }
-
-    /// The PUBLISH, topic alias resolved, read in place.
-    public var publish: Publish {
-        unsafeAddress { publishAddress }
     }
 
     /// Runs `body` with the publisher, borrowed.
@@ -57,11 +70,6 @@ public struct PublishAuthorizationRequest: ~Copyable {
 
     public var clientId: String { withPublisher { $0.clientId } }
     public var username: String? { withPublisher { $0.username } }
-    /// The topic name, alias resolved.
-    public var topic: String { publish.topic }
-    public var payload: ByteBuffer { publish.payload }
-    public var qos: QoS { publish.qos }
-    public var retain: Bool { publish.retain }
 }
 
 /// One filter of a SUBSCRIBE. Hooks that do not deny may lower `qos`.
