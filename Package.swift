@@ -7,6 +7,12 @@ let swiftPluginExports: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/plugins/exports.map"], .when(platforms: [.linux])),
 ]
 
+/// The targets on the path of every message (decode, route, fan out, encode; hooks; forwarding)
+/// drop the run-time exclusivity checks in release builds: about 15 a message, a call each into the
+/// runtime, measured at some 4 % of broker CPU (docs/benchmarks.md, 2026-12-07). Debug builds, which
+/// the tests run, keep them, and the compiler's static checks apply to both.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
     name: "Starling",
     platforms: [.macOS(.v15)],
@@ -36,7 +42,8 @@ let package = Package(
         // MQTT 3.1, 3.1.1 and 5.0 packets as values and their codec. No I/O.
         .target(
             name: "MQTTCore",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: hotPath
         ),
         // Sessions, routing, retained messages, shared subscriptions, limits: the broker's kernel.
         .target(
@@ -47,7 +54,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // The plugin ABI's public C header, include/starling/plugin.h: the very file plugin authors read.
         .target(
@@ -103,6 +111,7 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: hotPath,
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
         // The kernel's counters as swift-metrics, and their Prometheus text exposition.
@@ -142,7 +151,8 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // Configuration (TOML file, environment, flags) and the node that runs listeners over the kernel.
         .target(

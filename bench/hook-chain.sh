@@ -5,6 +5,8 @@
 # acl-file plugin with 100 rules (99 that never match, then the one that lets mqbench through).
 # Prints one RESULT line per run with the broker CPU per message (µs): the broker's user + system
 # clock ticks from /proc/PID/stat across the mqbench run (finer than mqbench's whole-percent figure).
+# With MOSQUITTO=1 (and Debian's mosquitto installed), Mosquitto runs in the same rounds for
+# comparison: plain (label mosquitto) and with the same 100 rules as its acl_file (mosquitto-acl100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mqbench=${1:?usage: bench/hook-chain.sh /path/to/mqbench [RUNS]}
@@ -27,6 +29,10 @@ path = "$work/acl-file.so"
 options = { acl_file = "$work/acl" }
 TOML
 printf '[session]\nmax_queued_messages = 1000000\n' > "$work/plain.toml"
+printf 'listener 18840 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 1000000\n' \
+  > "$work/mosquitto.conf"
+{ cat "$work/mosquitto.conf"; echo "acl_file $work/acl"; } > "$work/mosquitto-acl.conf"
+chmod a+rx "$work" && chmod a+r "$work/acl"  # Mosquitto started as root reads it as user mosquitto
 
 # utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat, after the ") ").
 cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
@@ -36,11 +42,18 @@ declare -A args=(
   [none]="--config $work/plain.toml"
   [noop]="--config $work/plain.toml --plugin $work/noop-hook.so"
   [acl100]="--config $work/acl.toml"
+  [mosquitto]="-c $work/mosquitto.conf"
+  [mosquitto-acl100]="-c $work/mosquitto-acl.conf"
 )
+labels="none noop acl100"
+if [ "${MOSQUITTO:-0}" = 1 ]; then labels="$labels mosquitto mosquitto-acl100"; fi
 for run in $(seq 1 "$runs"); do
-  for label in none noop acl100; do
+  for label in $labels; do
     # shellcheck disable=SC2086
-    $binary start --port 18840 --api-port 0 --log-level warning ${args[$label]} > "$work/$label.log" 2>&1 &
+    case $label in
+      mosquitto*) mosquitto ${args[$label]} > "$work/$label.log" 2>&1 & ;;
+      *) $binary start --port 18840 --api-port 0 --log-level warning ${args[$label]} > "$work/$label.log" 2>&1 & ;;
+    esac
     pid=$!
     for _ in $(seq 1 50); do ss -Hltn "sport = :18840" | grep -q . && break; sleep 0.1; done
     before=$(cpu_ticks "$pid")

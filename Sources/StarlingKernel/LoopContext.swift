@@ -29,8 +29,14 @@ final class LoopContext: @unchecked Sendable {
     var settings: BrokerSettings
     /// This loop's copy of the hook chain, read on every CONNECT, PUBLISH and SUBSCRIBE through
     /// `withHooks` and replaced by `HookRegistry.update` (`installHooks`, in a task of this loop).
-    /// Unmanaged, holding one reference: a hot path reads the chains without retaining them.
-    private var installedHooks = Unmanaged.passRetained(InstalledHooks(HookChains()))
+    /// Unmanaged, holding one reference: a hot path reads the chains without retaining them. In a
+    /// cell of its own, allocated once, so that reading it is a plain load (a stored `var` of the
+    /// class costs a dynamic exclusivity check, and this is read several times per PUBLISH).
+    private let installedHooks: UnsafeMutablePointer<Unmanaged<InstalledHooks>> = {
+        let cell = UnsafeMutablePointer<Unmanaged<InstalledHooks>>.allocate(capacity: 1)
+        cell.initialize(to: .passRetained(InstalledHooks(HookChains())))
+        return cell
+    }()
     var hooksVersion = 0
     /// The ticket of the hook call running on this loop (0: none), for `PendingTickets`: a
     /// completion may arrive from another thread before the call has returned.
@@ -69,18 +75,19 @@ final class LoopContext: @unchecked Sendable {
     /// hook runs on it. A list `body` returns is a copy of its own (for a suspended chain).
     @inline(__always)
     func withHooks<R>(_ body: (borrowing HookChains) -> R) -> R {
-        installedHooks._withUnsafeGuaranteedRef { body($0.chains) }
+        installedHooks.pointee._withUnsafeGuaranteedRef { body($0.chains) }
     }
 
     /// Puts `chains` in force on this loop (on the loop, between hook calls).
     func installHooks(_ chains: HookChains) {
-        let old = installedHooks
-        installedHooks = .passRetained(InstalledHooks(chains))
+        let old = installedHooks.pointee
+        installedHooks.pointee = .passRetained(InstalledHooks(chains))
         old.release()
     }
 
     deinit {
-        installedHooks.release()
+        installedHooks.pointee.release()
+        installedHooks.deallocate()
     }
 
     init(loop: EventLoop, index: Int, loopCount: Int, settings: BrokerSettings) {

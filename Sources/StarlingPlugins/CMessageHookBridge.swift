@@ -16,12 +16,15 @@ extension CHookBridge {
     private func callMessagePublish(_ request: inout MessagePublishRequest) -> HookResult {
         var event = starling_message_publish_event()
         let source = request.source
+        var qos = Int32(0), retain = false
         let result = request.withMessage { message in
-            Self.callMessagePublish(function, userData, message, source: source, event: &event)
+            qos = Int32(message.qos.rawValue)
+            retain = message.retain
+            return Self.callMessagePublish(function, userData, message, source: source, event: &event)
         }
         switch UInt32(bitPattern: result) {
         case STARLING_HOOK_OK.rawValue:
-            applyRewrite(&event, to: &request)
+            if Self.setsSomething(&event, qos: qos, retain: retain) { applyRewrite(&event, to: &request) }
             return .ok
         case STARLING_HOOK_STOP.rawValue:
             return .stop
@@ -84,12 +87,19 @@ extension CHookBridge {
         }
     }
 
+    /// Whether the callback set any out-field (or changed qos or retain in place): the usual
+    /// answer is no, checked here without a call.
+    @inline(__always)
+    private static func setsSomething(_ event: UnsafePointer<starling_message_publish_event>, qos: Int32,
+                                      retain: Bool) -> Bool {
+        let event = event.pointee
+        return event.new_topic != nil || event.new_payload != nil || event.new_content_type != nil
+            || event.replace_user_properties || event.qos != qos || event.retain != retain
+    }
+
     /// Copies what a MESSAGE_PUBLISH callback set in the event's out-fields into `request`.
     private func applyRewrite(_ event: inout starling_message_publish_event, to request: inout MessagePublishRequest) {
         let (qosNow, retainNow) = request.withMessage { ($0.qos, $0.retain) }
-        guard event.new_topic != nil || event.new_payload != nil || event.new_content_type != nil
-                || event.replace_user_properties || event.qos != Int32(qosNow.rawValue)
-                || event.retain != retainNow else { return }  // nothing set: the usual answer
         var topic: String?
         var qos: QoS?
         var properties: Properties?
