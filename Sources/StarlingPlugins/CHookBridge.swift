@@ -68,6 +68,8 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
             event.client_id_len = publisher.clientIdCString.count
             event.username = publisher.usernameCString?.baseAddress
             event.username_len = publisher.usernameCString?.count ?? 0
+            event.peer_address = publisher.peerCString.baseAddress
+            event.peer_address_len = publisher.peerCString.count
         }
         return withCStrings(publish.topic, payload: publish.payload) { topic, payload in
             event.topic = topic.pointer
@@ -83,16 +85,20 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
         let result = withCString(request.clientId) { clientId, clientIdLength in
             withCString(request.username) { username, usernameLength in
                 withCString(request.filter) { filter, filterLength in
-                    event.struct_size = MemoryLayout<starling_authorize_subscribe_event>.stride
-                    event.client_id = clientId
-                    event.client_id_len = clientIdLength
-                    event.username = username
-                    event.username_len = usernameLength
-                    event.filter = filter
-                    event.filter_len = filterLength
-                    event.qos = Int32(request.qos.rawValue)
-                    event.ticket = ticket(request.ticket)
-                    return function(&event, userData)
+                    request.peer.withCString { peer in
+                        event.struct_size = MemoryLayout<starling_authorize_subscribe_event>.stride
+                        event.client_id = clientId
+                        event.client_id_len = clientIdLength
+                        event.username = username
+                        event.username_len = usernameLength
+                        event.filter = filter
+                        event.filter_len = filterLength
+                        event.qos = Int32(request.qos.rawValue)
+                        event.ticket = ticket(request.ticket)
+                        event.peer_address = peer
+                        event.peer_address_len = request.peer.utf8.count
+                        return function(&event, userData)
+                    }
                 }
             }
         }

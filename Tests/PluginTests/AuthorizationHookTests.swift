@@ -48,6 +48,23 @@ final class AuthorizationHookTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(oldAck.reasonCodes.map(\.rawValue), [0x80, 0x01])
     }
 
+    /// ABI 1.3: the authorize events carry the client's address, "IP:PORT" with its length; a
+    /// plugin built against the frozen v1 header (which lacks the field) still works.
+    func testAuthorizeEventsCarryThePeerAddress() async throws {
+        let plugin = try buildTestPlugin()
+        try await startNode(plugins: [entry(plugin, ["log_peers": "1"])])
+        let client = try await connect("addressed")
+        _ = try await client.subscribe([TopicSubscription(filter: "where/#", qos: .atMostOnce)])
+        _ = try await client.publish("where/1", payload: "x", qos: .atLeastOnce)
+        for hook in ["authorize_subscribe", "authorize_publish"] {
+            let line = try await log.wait(for: "\(hook) peer 127.0.0.1:")
+            let parts = line.components(separatedBy: " peer ")[1].components(separatedBy: " length ")
+            XCTAssertEqual(parts.count, 2, line)
+            XCTAssertEqual(Int(parts[1]), parts[0].utf8.count, "the length is the address's: \(line)")
+            XCTAssertNotNil(Int(parts[0].split(separator: ":").last ?? ""), "IP:PORT: \(line)")
+        }
+    }
+
     /// `authorization.no_match = deny`: what no plugin allows is refused; with the default (allow)
     /// it passes.
     func testAuthorizationNoMatch() async throws {

@@ -57,8 +57,9 @@
  *   client_connect hook and MQTT 5 enhanced authentication ("ABI 1.2: asynchronous decisions"),
  *   the message, subscription and session hooks ("ABI 1.2: message, subscription and session
  *   hooks") and broker services: subscribing on the plugin's own behalf, metrics, timers and
- *   functions exported for calls through libffi ("ABI 1.2: services"). Nothing of a later version
- *   is declared before the broker does it.
+ *   functions exported for calls through libffi ("ABI 1.2: services"). Minor 3 adds the client's
+ *   address to the authorize events ("ABI 1.3"). Nothing of a later version is declared before the
+ *   broker does it.
  *
  * ==========================================================================================
  * Threads
@@ -128,8 +129,10 @@ extern "C" {
  *       (starling_value).
  *   2 - the optional entry point starling_plugin_abi_minor (a plugin answering PENDING from
  *       hooks 1-3 must export it).
+ *   3 - the client's address (peer_address, peer_address_len) in the authorize_publish and
+ *       authorize_subscribe events.
  */
-#define STARLING_PLUGIN_ABI_MINOR 2
+#define STARLING_PLUGIN_ABI_MINOR 3
 
 /**
  * True when the struct at `ptr` (of type `type`, whose first field is `size_t struct_size`) is
@@ -472,6 +475,13 @@ typedef struct starling_authorize_publish_event {
      * only: copy what the later answer needs. The client's later packets wait for the answer.
      */
     uint64_t ticket;
+    /* ----- ABI 1.3: the client's address ----- check STARLING_HAS_MEMBER(event, starling_authorize_publish_event, peer_address) */
+    /**
+     * "IP:PORT" (IPv6 as "[IP]:PORT") of the client's socket, as in starling_authenticate_event,
+     * or "" when unknown; peer_address_len leaves the NUL out.
+     */
+    const char *peer_address;
+    size_t peer_address_len;
 } starling_authorize_publish_event;
 
 /** STARLING_HOOK_AUTHORIZE_SUBSCRIBE. */
@@ -499,6 +509,13 @@ typedef struct starling_authorize_subscribe_event {
      * may lower it (raising has no effect). The SUBACK (and the SUBSCRIBE's later filters) wait.
      */
     uint64_t ticket;
+    /* ----- ABI 1.3: the client's address ----- check STARLING_HAS_MEMBER(event, starling_authorize_subscribe_event, peer_address) */
+    /**
+     * "IP:PORT" (IPv6 as "[IP]:PORT") of the client's socket, as in starling_authenticate_event,
+     * or "" when unknown; peer_address_len leaves the NUL out.
+     */
+    const char *peer_address;
+    size_t peer_address_len;
 } starling_authorize_subscribe_event;
 
 /** STARLING_HOOK_CLIENT_CONNECTED. */

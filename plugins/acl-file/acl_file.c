@@ -1,20 +1,24 @@
 /*
  * acl-file: authorizes PUBLISH and SUBSCRIBE from a Mosquitto acl_file, read as Mosquitto reads
- * it, and reloaded when the file changes. See README.md for the options and the semantics.
+ * it, plus our own `address` blocks (rules by the client's IP address, ABI 1.3), and reloaded when
+ * the file changes. See README.md for the options and the semantics.
  *
  * Build (from the repository root):
  *   cc -std=c99 -Wall -Wextra -Werror -fPIC -shared -Wl,-Bsymbolic -Iinclude \
  *      -o plugins/acl-file/acl-file.so plugins/acl-file/acl_file.c
  */
-#define _POSIX_C_SOURCE 200809L /* getline, clock_gettime, st_mtim, pthreads */
+#define _POSIX_C_SOURCE 200809L /* getline, clock_gettime, st_mtim, pthreads, inet_pton */
 
 #include <starling/plugin.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -40,10 +44,26 @@ struct user_block {
     struct user_block *next;
 };
 
+/* One network of an `address` line, its host bits cleared. */
+struct network {
+    int family;              /* 4 or 6 */
+    unsigned int prefix;     /* 0..32 or 0..128 */
+    unsigned char bytes[16]; /* network byte order; IPv4 in the first 4 */
+};
+
+/* The rules of an `address` line: for every client connecting from one of its networks. */
+struct address_block {
+    struct network *networks;
+    size_t network_count; /* at least 1 */
+    struct rule *rules;
+    struct address_block *next;
+};
+
 /* One parsed file; immutable once built, replaced as a whole on reload. */
 struct ruleset {
-    struct rule *anonymous; /* topic lines before the first user line: anonymous clients only */
+    struct rule *anonymous; /* topic lines before the first user or address line: anonymous clients only */
     struct user_block *users;
+    struct address_block *addresses; /* in file order */
     struct rule *patterns; /* pattern lines, wherever they are: every client */
     size_t count;
 };
@@ -65,13 +85,21 @@ struct file_stamp {
  */
 #define DECISION_CACHE_BITS 8
 #define DECISION_CACHE_SLOTS (1u << DECISION_CACHE_BITS)
-#define DECISION_KEY_MAX 512 /* topic + client id + username bytes; a longer request is not cached */
+#define DECISION_KEY_MAX 512 /* topic + client id + username (+ address) bytes; a longer one is not cached */
+
+/*
+ * The lowest bit of acl_state.generation: the rules in force have address blocks, so a decision
+ * also depends on the client's address, and the cache keys hold it. One atomic load on the hit path
+ * gives both the generation and whether the key has the address, consistently.
+ */
+#define GENERATION_BY_ADDRESS 1u
 
 struct cached_decision {
     uint64_t hash;
-    char *key;             /* topic, client id and username back to back (lengths below), or NULL */
+    char *key;             /* topic, client id, username, peer address back to back (lengths below), or NULL */
     uint16_t key_capacity; /* bytes allocated at key, kept for the next request to land here */
     uint16_t topic_len, client_id_len, username_len;
+    uint16_t peer_len;     /* 0 when the rules have no address blocks (the key leaves it out), or it is unknown */
     uint8_t what;          /* request_what(); 0: empty slot */
     int8_t decision;       /* ALLOW, DENY, or -1: no rule matched */
 };
@@ -85,7 +113,8 @@ struct thread_cache {
 struct acl_state {
     /* Read on every call without the lock. */
     pthread_key_t cache_key; /* the calling thread's struct thread_cache */
-    unsigned int generation; /* __atomic; bumped under the lock whenever the rules change */
+    unsigned int generation; /* __atomic; changed under the lock whenever the rules change: see
+                              * next_generation (its lowest bit is GENERATION_BY_ADDRESS) */
     long long next_check_ns; /* __atomic; written under the lock: when the file is due a look */
     int no_match;            /* a starling_decision */
     starling_plugin *plugin;
@@ -201,6 +230,144 @@ static int valid_filter(const char *f)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Addresses
+ * ------------------------------------------------------------------------------------------- */
+
+/* A client's address, as far as the rules are concerned. */
+struct peer {
+    int family; /* 4 or 6; 0: unknown, which no address block matches */
+    unsigned char bytes[16];
+};
+
+/* ::ffff:a.b.c.d, the form in which a dual-stack (IPv6) socket reports an IPv4 client. */
+static int is_v4_mapped(const unsigned char *bytes)
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(bytes, mapped, sizeof mapped) == 0;
+}
+
+/*
+ * Reads one NETWORK of an `address` line: an IPv4 or IPv6 address as inet_pton reads it, optionally
+ * followed by /PREFIX (decimal, 0..32 or 0..128; without it, the one address). Host bits beyond the
+ * prefix are cleared: 10.1.2.3/8 is 10.0.0.0/8. An IPv4-mapped network with a prefix of 96 or more
+ * is the IPv4 network it maps (::ffff:10.0.0.0/104 is 10.0.0.0/8), as mapped peers are taken as IPv4.
+ * Returns 0, or writes the problem into `err`.
+ */
+static int parse_network(const char *word, struct network *n, char *err, size_t errsize)
+{
+    char text[INET6_ADDRSTRLEN];
+    const char *slash = strchr(word, '/');
+    size_t len = slash != NULL ? (size_t)(slash - word) : strlen(word), i;
+    unsigned int max;
+
+    memset(n, 0, sizeof *n);
+    if (len < sizeof text) {
+        memcpy(text, word, len);
+        text[len] = '\0';
+        if (inet_pton(AF_INET, text, n->bytes) == 1) {
+            n->family = 4;
+        } else if (inet_pton(AF_INET6, text, n->bytes) == 1) {
+            n->family = 6;
+        }
+    }
+    if (n->family == 0) {
+        snprintf(err, errsize, "invalid address \"%.64s\" (an IPv4 or IPv6 address, optionally /PREFIX)", word);
+        return -1;
+    }
+    max = n->family == 4 ? 32 : 128;
+    n->prefix = max;
+    if (slash != NULL) {
+        const char *digit = slash + 1;
+        n->prefix = 0;
+        /* Stops as soon as the value is too large: no overflow, whatever the line holds. */
+        for (; *digit >= '0' && *digit <= '9' && n->prefix <= max; digit++) {
+            n->prefix = n->prefix * 10 + (unsigned int)(*digit - '0');
+        }
+        if (digit == slash + 1 || *digit != '\0' || n->prefix > max) {
+            snprintf(err, errsize, "invalid prefix length in \"%.64s\" (0 to %u for an IPv%d address)", word, max,
+                     n->family);
+            return -1;
+        }
+    }
+    for (i = 0; i < sizeof n->bytes; i++) {
+        unsigned int kept = n->prefix > 8 * i ? n->prefix - 8 * (unsigned int)i : 0; /* bits of this byte kept */
+        if (kept < 8) {
+            n->bytes[i] &= (unsigned char)(0xff00u >> kept);
+        }
+    }
+    if (n->family == 6 && n->prefix >= 96 && is_v4_mapped(n->bytes)) {
+        memmove(n->bytes, n->bytes + 12, 4);
+        memset(n->bytes + 4, 0, 12);
+        n->family = 4;
+        n->prefix -= 96;
+    }
+    return 0;
+}
+
+/*
+ * Reads the client's address from the event's text: "IP:PORT", IPv6 as "[IP]:PORT" (a zone, as in
+ * "[fe80::1%eth0]:PORT", is left out); a bare IP is taken too. The port is not looked at. Anything
+ * else, "" included, is unknown. An IPv4-mapped IPv6 address is taken as the IPv4 address. Called on
+ * a cache miss only, and only when the rules have address blocks.
+ */
+static void parse_peer(const char *text, size_t len, struct peer *p)
+{
+    char ip[INET6_ADDRSTRLEN];
+    const char *start = text, *end = text + len, *colon, *zone;
+
+    p->family = 0;
+    if (len > 0 && text[0] == '[') {
+        const char *close = memchr(text, ']', len);
+        if (close == NULL || (close + 1 != end && close[1] != ':')) {
+            return;
+        }
+        start = text + 1;
+        end = close;
+    } else if ((colon = memchr(text, ':', len)) != NULL
+               && memchr(colon + 1, ':', (size_t)(end - colon - 1)) == NULL) {
+        end = colon; /* one colon: "IPv4:PORT" (more: a bare IPv6 address) */
+    }
+    if ((zone = memchr(start, '%', (size_t)(end - start))) != NULL) {
+        end = zone;
+    }
+    if ((size_t)(end - start) >= sizeof ip) {
+        return;
+    }
+    memcpy(ip, start, (size_t)(end - start));
+    ip[end - start] = '\0';
+    if (inet_pton(AF_INET, ip, p->bytes) == 1) {
+        p->family = 4;
+    } else if (inet_pton(AF_INET6, ip, p->bytes) == 1) {
+        p->family = 6;
+        if (is_v4_mapped(p->bytes)) {
+            memmove(p->bytes, p->bytes + 12, 4);
+            p->family = 4;
+        }
+    }
+}
+
+/* Whether `p` is in `n`: same family, and the first n->prefix bits equal. */
+static int network_contains(const struct network *n, const struct peer *p)
+{
+    size_t whole = n->prefix / 8;
+    unsigned int bits = n->prefix % 8;
+    return n->family == p->family && memcmp(n->bytes, p->bytes, whole) == 0
+           && (bits == 0 || ((n->bytes[whole] ^ p->bytes[whole]) & (0xff00u >> bits) & 0xffu) == 0);
+}
+
+/* Whether the block's rules apply to a client at `p`: one of its networks holds it. */
+static int block_applies(const struct address_block *block, const struct peer *p)
+{
+    size_t i;
+    for (i = 0; i < block->network_count; i++) {
+        if (network_contains(&block->networks[i], p)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Evaluation
  * ------------------------------------------------------------------------------------------- */
 
@@ -209,7 +376,8 @@ struct request {
     const char *client_id;
     const char *username; /* NULL: anonymous */
     const char *topic;    /* topic name, or the requested filter without $share/GROUP/ */
-    size_t client_id_len, username_len, topic_len;
+    const char *peer;     /* "IP:PORT" / "[IPv6]:PORT" as the event gives it; "" when unknown */
+    size_t client_id_len, username_len, topic_len, peer_len;
     int need;             /* ACC_READ (subscribe) or ACC_WRITE (publish) */
     int subscribe;
 };
@@ -287,12 +455,22 @@ static int list_matches(const struct rule *rule, const struct request *r, int de
     return 0;
 }
 
-/* ALLOW, DENY, or -1 when no rule matched. Deny rules are looked at first and win. */
+/*
+ * ALLOW, DENY, or -1 when no rule matched. The rules that apply to a client: its user block(s) (the
+ * anonymous section when it has no username), the address blocks holding its address, and the
+ * patterns. Deny rules are looked at first and win.
+ */
 static int evaluate(const struct ruleset *rs, const struct request *r)
 {
+    struct peer peer;
     int pass;
+    peer.family = 0;
+    if (rs->addresses != NULL) {
+        parse_peer(r->peer, r->peer_len, &peer);
+    }
     for (pass = 1; pass >= 0; pass--) {
         const struct user_block *u;
+        const struct address_block *a;
         int m = 0;
         if (r->username == NULL) {
             m = list_matches(rs->anonymous, r, pass, 0);
@@ -301,6 +479,11 @@ static int evaluate(const struct ruleset *rs, const struct request *r)
                 if (strcmp(u->name, r->username) == 0) {
                     m = list_matches(u->rules, r, pass, 0);
                 }
+            }
+        }
+        for (a = peer.family != 0 ? rs->addresses : NULL; a != NULL && m == 0; a = a->next) {
+            if (block_applies(a, &peer)) {
+                m = list_matches(a->rules, r, pass, 0);
             }
         }
         if (m == 0) {
@@ -344,6 +527,13 @@ static void free_ruleset(struct ruleset *rs)
         free(rs->users);
         rs->users = next;
     }
+    while (rs->addresses != NULL) {
+        struct address_block *next = rs->addresses->next;
+        free_rules(rs->addresses->rules);
+        free(rs->addresses->networks);
+        free(rs->addresses);
+        rs->addresses = next;
+    }
     free(rs);
 }
 
@@ -381,11 +571,53 @@ static char *cut_word(char *s)
     return skip_blanks(s);
 }
 
-/* Parses one non-comment line into `rs`; `*tail` is where the next topic rule goes. Returns 0,
- * or writes the problem into `err`. */
+/* Parses the networks of an `address` line (`rest`: the words after the keyword) into a new block at
+ * the end of rs->addresses; its rules go to `*tail`. Returns 0, or writes the problem into `err`. */
+static int parse_address_line(char *rest, struct ruleset *rs, struct rule ***tail, char *err, size_t errsize)
+{
+    struct address_block *block, **end;
+    size_t count = 0;
+    char *word;
+    if (*rest == '\0') {
+        snprintf(err, errsize, "address without a network");
+        return -1;
+    }
+    for (word = rest; *word != '\0'; word = skip_blanks(word)) {
+        count++;
+        while (*word != '\0' && !is_blank(*word)) {
+            word++;
+        }
+    }
+    block = calloc(1, sizeof *block);
+    if (block == NULL || (block->networks = calloc(count, sizeof *block->networks)) == NULL) {
+        free(block);
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    for (word = rest; *word != '\0'; block->network_count++) {
+        char *next = cut_word(word);
+        if (parse_network(word, &block->networks[block->network_count], err, errsize) != 0) {
+            free(block->networks);
+            free(block);
+            return -1;
+        }
+        word = next;
+    }
+    for (end = &rs->addresses; *end != NULL; end = &(*end)->next) {
+    }
+    *end = block;
+    *tail = &block->rules;
+    return 0;
+}
+
+/* Parses one non-comment line into `rs`; `*tail` is where the next topic rule goes (the anonymous
+ * section, or the last user or address block). Returns 0, or writes the problem into `err`. */
 static int parse_line(char *line, struct ruleset *rs, struct rule ***tail, char *err, size_t errsize)
 {
     char *keyword = line, *rest = cut_word(line);
+    if (strcmp(keyword, "address") == 0) {
+        return parse_address_line(rest, rs, tail, err, errsize);
+    }
     if (strcmp(keyword, "user") == 0) {
         struct user_block *u, **end;
         if (*rest == '\0') {
@@ -443,6 +675,8 @@ static int parse_line(char *line, struct ruleset *rs, struct rule ***tail, char 
         rs->count++;
         return 0;
     }
+    /* Mosquitto's keywords only, as before `address` existed: tests/python/test_acl_file.py waits for
+     * this message word for word. */
     snprintf(err, errsize, "unknown keyword \"%.64s\" (topic, pattern or user)", keyword);
     return -1;
 }
@@ -531,12 +765,37 @@ HOT long long monotonic_ns(void)
     return (long long)now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
+/*
+ * The generation word of rules `rs` that follow those of generation `previous`: a new number (counting
+ * in twos; wraps after 2^31 reloads, harmless), with GENERATION_BY_ADDRESS set when `rs` has address
+ * blocks.
+ */
+static unsigned int next_generation(unsigned int previous, const struct ruleset *rs)
+{
+    return ((previous + 2u) & ~GENERATION_BY_ADDRESS) | (rs->addresses != NULL ? GENERATION_BY_ADDRESS : 0u);
+}
+
+/* Address blocks need the client's address, which brokers before plugin ABI 1.3 do not pass: say so
+ * rather than let the blocks apply to nobody in silence. */
+static void warn_if_address_unknown(const struct acl_state *s, const struct ruleset *rs)
+{
+    char message[800];
+    if (rs->addresses != NULL && s->host->abi_minor < 3) {
+        snprintf(message, sizeof message,
+                 "acl_file %s has address blocks, but this broker (plugin ABI 1.%d) does not pass the client's "
+                 "address: they apply to no client (plugin ABI 1.3 is needed)",
+                 s->path, (int)s->host->abi_minor);
+        log_message(s, STARLING_LOG_WARNING, message);
+    }
+}
+
 /* Puts `fresh` in force; every thread drops its cached decisions on its next call. Lock held. */
 static void replace_rules(struct acl_state *s, struct ruleset *fresh)
 {
     free_ruleset(s->rules);
     s->rules = fresh;
-    __atomic_add_fetch(&s->generation, 1, __ATOMIC_RELEASE); /* wraps after 2^32 reloads: harmless */
+    /* Written only here, under the lock: reading it plainly first races with no other writer. */
+    __atomic_store_n(&s->generation, next_generation(s->generation, fresh), __ATOMIC_RELEASE);
 }
 
 /* Called with the lock held when the look at the file may be due: at most once a second, stat the
@@ -591,6 +850,7 @@ static void maybe_reload(struct acl_state *s)
     replace_rules(s, fresh);
     snprintf(message, sizeof message, "reloaded %zu rules from %s", fresh->count, s->path);
     log_message(s, STARLING_LOG_INFO, message);
+    warn_if_address_unknown(s, fresh);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -645,8 +905,8 @@ HOT uint64_t hash_bytes(uint64_t h, const char *p, size_t len)
 
 /*
  * The cache hash of a request: topic and client id hashed in place, in two independent chains (the
- * CPU runs them side by side), seeded with the lengths and request_what(). The username is not
- * hashed (a client id nearly always implies it) but is compared on a hit.
+ * CPU runs them side by side), seeded with the lengths and request_what(). The username and the peer
+ * address are not hashed (a client id nearly always implies them) but are compared on a hit.
  */
 HOT uint64_t request_hash(const struct request *r, unsigned int what)
 {
@@ -665,22 +925,28 @@ HOT struct cached_decision *cache_slot(struct thread_cache *cache, uint64_t hash
     return &cache->slots[hash >> (64 - DECISION_CACHE_BITS)];
 }
 
+/* `peer_len`: the bytes of r->peer the key holds - all of them when the rules have address blocks,
+ * else 0 (the address is then not part of the request: it cannot change the decision). */
 HOT int slot_holds(const struct cached_decision *slot, uint64_t hash, unsigned int what,
-                   const struct request *r)
+                   const struct request *r, size_t peer_len)
 {
     return slot->hash == hash && slot->what == what && slot->topic_len == r->topic_len
            && slot->client_id_len == r->client_id_len && slot->username_len == r->username_len
+           && slot->peer_len == peer_len
            && memcmp(slot->key, r->topic, r->topic_len) == 0
            && memcmp(slot->key + r->topic_len, r->client_id, r->client_id_len) == 0
            && (r->username_len == 0
-               || memcmp(slot->key + r->topic_len + r->client_id_len, r->username, r->username_len) == 0);
+               || memcmp(slot->key + r->topic_len + r->client_id_len, r->username, r->username_len) == 0)
+           && (peer_len == 0
+               || memcmp(slot->key + r->topic_len + r->client_id_len + r->username_len, r->peer, peer_len) == 0);
 }
 
-/* Keeps `decision` for `r` in `slot`; on a failed allocation the slot is left empty. */
+/* Keeps `decision` for `r` (with `peer_len` bytes of its address, see slot_holds) in `slot`; on a
+ * failed allocation the slot is left empty. */
 static void remember(struct cached_decision *slot, uint64_t hash, unsigned int what, const struct request *r,
-                     int decision)
+                     size_t peer_len, int decision)
 {
-    size_t len = r->topic_len + r->client_id_len + r->username_len;
+    size_t len = r->topic_len + r->client_id_len + r->username_len + peer_len;
     slot->what = 0;
     if (slot->key == NULL || slot->key_capacity < len) {
         free(slot->key);
@@ -695,10 +961,14 @@ static void remember(struct cached_decision *slot, uint64_t hash, unsigned int w
     if (r->username_len != 0) {
         memcpy(slot->key + r->topic_len + r->client_id_len, r->username, r->username_len);
     }
+    if (peer_len != 0) {
+        memcpy(slot->key + r->topic_len + r->client_id_len + r->username_len, r->peer, peer_len);
+    }
     slot->hash = hash;
     slot->topic_len = (uint16_t)r->topic_len;
     slot->client_id_len = (uint16_t)r->client_id_len;
     slot->username_len = (uint16_t)r->username_len;
+    slot->peer_len = (uint16_t)peer_len;
     slot->decision = (int8_t)decision;
     slot->what = (uint8_t)what;
 }
@@ -765,14 +1035,16 @@ static struct thread_cache *new_thread_cache(struct acl_state *s)
 
 /*
  * The answer for `r`. A hit in the thread's cache costs a coarse clock read, one atomic load and a
- * hash and compare of the request's strings; no lock. A miss (or a look at the file that is due)
- * takes the lock.
+ * hash and compare of the request's strings (the peer address only compared, as bytes, and only when
+ * the rules have address blocks; it is parsed on a miss, if at all); no lock. A miss (or a look at
+ * the file that is due) takes the lock.
  */
 static int decide(struct acl_state *s, const struct request *r)
 {
     struct thread_cache *cache = pthread_getspecific(s->cache_key);
     struct cached_decision *slot = NULL;
-    unsigned int what = request_what(r), generation;
+    unsigned int what = request_what(r), generation, seen = 0;
+    size_t peer_len = 0;
     uint64_t hash = 0;
     int decision;
 
@@ -784,15 +1056,18 @@ static int decide(struct acl_state *s, const struct request *r)
     if (cache == NULL) {
         cache = new_thread_cache(s);
     }
-    if (cache != NULL && r->topic_len + r->client_id_len + r->username_len <= DECISION_KEY_MAX) {
-        generation = __atomic_load_n(&s->generation, __ATOMIC_ACQUIRE);
-        if (cache->generation != generation) {
-            empty_cache(cache, generation);
-        }
-        hash = request_hash(r, what);
-        slot = cache_slot(cache, hash);
-        if (slot_holds(slot, hash, what, r)) {
-            return slot->decision < 0 ? s->no_match : slot->decision;
+    if (cache != NULL) {
+        seen = __atomic_load_n(&s->generation, __ATOMIC_ACQUIRE);
+        peer_len = (seen & GENERATION_BY_ADDRESS) != 0 ? r->peer_len : 0;
+        if (r->topic_len + r->client_id_len + r->username_len + peer_len <= DECISION_KEY_MAX) {
+            if (cache->generation != seen) {
+                empty_cache(cache, seen);
+            }
+            hash = request_hash(r, what);
+            slot = cache_slot(cache, hash);
+            if (slot_holds(slot, hash, what, r, peer_len)) {
+                return slot->decision < 0 ? s->no_match : slot->decision;
+            }
         }
     }
     pthread_mutex_lock(&s->lock);
@@ -801,11 +1076,16 @@ static int decide(struct acl_state *s, const struct request *r)
     pthread_mutex_unlock(&s->lock);
     if (slot != NULL) {
         /* A reload may have come between the look at the generation above and the lock: the
-         * decision is one of the rules of `generation`, so the cache must be of that one too. */
+         * decision is one of the rules of `generation`, so the cache must be of that one too. The
+         * key was made for the rules of `seen`, though: with or without the address. Keep the
+         * decision only if that is still right (a reload that adds or drops the last address block
+         * just costs one more miss). */
         if (cache->generation != generation) {
             empty_cache(cache, generation);
         }
-        remember(slot, hash, what, r, decision);
+        if (((generation ^ seen) & GENERATION_BY_ADDRESS) == 0) {
+            remember(slot, hash, what, r, peer_len, decision);
+        }
     }
     return decision < 0 ? s->no_match : decision;
 }
@@ -814,10 +1094,24 @@ static int decide(struct acl_state *s, const struct request *r)
  * Hooks and entry points
  * ------------------------------------------------------------------------------------------- */
 
+/* The event's peer address where the broker gives one (ABI 1.3); else "", unknown. A NULL one is
+ * taken as unknown too. Only the pointer and length are read: no parsing on the hot path. */
+#define SET_PEER(r, event, type)                                                               \
+    do {                                                                                       \
+        if (STARLING_HAS_MEMBER(event, type, peer_address) && (event)->peer_address != NULL) { \
+            (r).peer = (event)->peer_address;                                                  \
+            (r).peer_len = (event)->peer_address_len;                                          \
+        } else {                                                                               \
+            (r).peer = "";                                                                     \
+            (r).peer_len = 0;                                                                  \
+        }                                                                                      \
+    } while (0)
+
 static int on_authorize_publish(void *event_data, void *user_data)
 {
     const starling_authorize_publish_event *event = event_data;
     struct request r;
+    SET_PEER(r, event, starling_authorize_publish_event);
     r.client_id = event->client_id;
     r.username = event->username;
     r.topic = event->topic;
@@ -839,6 +1133,7 @@ static int on_authorize_subscribe(void *event_data, void *user_data)
         filter_len -= (size_t)(group_end + 1 - filter); /* the ACL speaks of the topics, not the group */
         filter = group_end + 1;
     }
+    SET_PEER(r, event, starling_authorize_subscribe_event);
     r.client_id = event->client_id;
     r.username = event->username;
     r.topic = filter;
@@ -909,6 +1204,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
         free(s);
         return 3;
     }
+    s->generation = next_generation(0, s->rules);
     s->next_check_ns = monotonic_ns() + 1000000000LL;
     if (host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_PUBLISH, on_authorize_publish,
                             STARLING_PRIORITY_DEFAULT, s) != STARLING_OK
@@ -923,6 +1219,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
     snprintf(message, sizeof message, "loaded %zu rules from %s (no_match %s)", s->rules->count, path,
              s->no_match == STARLING_ALLOW ? "allow" : s->no_match == STARLING_IGNORE ? "ignore" : "deny");
     log_message(s, STARLING_LOG_INFO, message);
+    warn_if_address_unknown(s, s->rules);
     *user_data = s;
     return 0;
 }

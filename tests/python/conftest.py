@@ -553,13 +553,14 @@ class Client:
         self.c.will_set(topic, payload, qos, retain, properties)
 
     def connect(self, keepalive: int = 60, properties: Properties | None = None,
-                timeout: float = 5.0, expect_success: bool = True):
-        """Connect and wait for the CONNACK; returns (reason_code_int, session_present, properties)."""
+                timeout: float = 5.0, expect_success: bool = True, bind_address: str = ""):
+        """Connect and wait for the CONNACK; returns (reason_code_int, session_present, properties).
+        `bind_address` picks the local address (any 127.x.y.z works on Linux's loopback)."""
         kw = {}
         if self.v5:
             kw["clean_start"] = self.clean
             kw["properties"] = properties
-        self.c.connect(self.broker.host, self.broker.port, keepalive=keepalive, **kw)
+        self.c.connect(self.broker.host, self.broker.port, keepalive=keepalive, bind_address=bind_address, **kw)
         if not self._loop_started:
             self.c.loop_start()
             self._loop_started = True

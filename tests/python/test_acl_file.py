@@ -45,11 +45,11 @@ def start(tmp_path, nodes, acl_text: str):  # noqa: F811
     return node, broker, acl
 
 
-def client(broker, client_id, username=None, protocol=5) -> Client:
+def client(broker, client_id, username=None, protocol=5, bind_address="") -> Client:
     c = Client(broker, client_id, protocol=protocol)
     if username:
         c.c.username_pw_set(username, "any")
-    c.connect()
+    c.connect(bind_address=bind_address)
     return c
 
 
@@ -149,3 +149,43 @@ def test_same_file_same_answers_as_mosquitto(tmp_path, nodes):  # noqa: F811
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+ADDRESS_ACL = """\
+topic read public/#
+
+# our own extension: rules by the client's address, for every client connecting from there
+address 127.0.0.2 10.0.0.0/8
+topic write lab/#
+topic read lab/out/#
+topic deny lab/secret/#
+
+user alice
+topic readwrite alice/#
+"""
+
+
+def test_acl_file_address_blocks(tmp_path, nodes):  # noqa: F811
+    """Rules by the client's address (plugin ABI 1.3 gives the authorize hooks the peer address):
+    clients from 127.0.0.2 get the `address` block, anonymous or named; from 127.0.0.1 they do not."""
+    node, broker, _ = start(tmp_path, nodes, ADDRESS_ACL)
+    local = client(broker, "py-local")
+    lab = client(broker, "py-lab", bind_address="127.0.0.2")
+    alice_lab = client(broker, "py-alice-lab", username="alice", bind_address="127.0.0.2")
+    alice_local = client(broker, "py-alice-local", username="alice")
+
+    for c, topic, code in [(local, "lab/x", 0x87), (lab, "lab/x", 0x10), (lab, "lab/secret/x", 0x87),
+                           (alice_lab, "lab/x", 0x10), (alice_lab, "alice/x", 0x10),
+                           (alice_local, "lab/x", 0x87), (alice_local, "alice/x", 0x10)]:
+        info = c.publish(topic, "x", qos=1)
+        assert c.puback_code(info.mid) == code, (c.client_id, topic)
+    assert lab.subscribe([("lab/out/#", 1), ("lab/#", 1), ("public/#", 0)]) == [1, 0x87, 0]
+    assert local.subscribe([("lab/out/#", 1), ("public/#", 0)]) == [0x87, 0]
+    assert alice_lab.subscribe([("lab/out/x", 1), ("public/#", 0)]) == [1, 0x87]
+
+    # The decision cache keeps the address apart: the same client id and topic from the other
+    # address gets the other answer.
+    local.disconnect()
+    again = client(broker, "py-local", bind_address="127.0.0.2")
+    info = again.publish("lab/x", "x", qos=1)
+    assert again.puback_code(info.mid) == 0x10

@@ -38,8 +38,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     var version = ProtocolVersion.v3_1_1
     var clientId = ""
     var username: String?
-    /// `clientId` and `username` as authorize_publish hooks borrow them, made at the first PUBLISH
-    /// that needs authorization (both are fixed by then). Unmanaged, holding one reference
+    /// `clientId`, `username` and the peer as authorize_publish hooks borrow them, made at the first
+    /// PUBLISH (or will) that needs authorization (all are fixed by then). Unmanaged, holding one reference
     /// (released in `deinit`), so that handing it to a request costs no reference counting.
     private var publisherIdentity: Unmanaged<ClientIdentity>?
     var cleanStart = true
@@ -103,7 +103,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// This client as the publisher of an authorization request (see `publisherIdentity`).
     var publisher: Unmanaged<ClientIdentity> {
         if let publisherIdentity { return publisherIdentity }
-        let identity = Unmanaged.passRetained(ClientIdentity(clientId: clientId, username: username))
+        let identity = Unmanaged.passRetained(ClientIdentity(clientId: clientId, username: username, peer: peerDescription))
         publisherIdentity = identity
         return identity
     }

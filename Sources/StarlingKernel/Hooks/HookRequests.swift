@@ -13,27 +13,34 @@ public struct AuthenticationRequest: Sendable {
     public var ticket: PendingTicket? = nil
 }
 
-/// Who a request comes from: a connected client's id and user name, fixed once its CONNECT is
-/// accepted. Immutable; made once per connection, it also keeps both as NUL-terminated UTF-8 for
-/// the C plugin bridge, which then hands them to a plugin on every PUBLISH without any work.
+/// Who a request comes from: a connected client's id, user name and address, fixed once its
+/// CONNECT is accepted. Immutable; made once per connection, it also keeps them as NUL-terminated
+/// UTF-8 for the C plugin bridge, which then hands them to a plugin on every PUBLISH without work.
 public final class ClientIdentity: @unchecked Sendable {  // immutable after init
     public let clientId: String
     public let username: String?
+    /// `IP:PORT` (IPv6 as `[IP]:PORT`), or empty when unknown.
+    public let peer: String
     /// `clientId` as NUL-terminated UTF-8; `count` leaves the NUL out.
     public let clientIdCString: UnsafeBufferPointer<CChar>
     /// `username` likewise; nil without a user name.
     public let usernameCString: UnsafeBufferPointer<CChar>?
+    /// `peer` likewise.
+    public let peerCString: UnsafeBufferPointer<CChar>
 
-    public init(clientId: String, username: String?) {
+    public init(clientId: String, username: String?, peer: String = "") {
         self.clientId = clientId
         self.username = username
+        self.peer = peer
         clientIdCString = Self.cString(clientId)
         usernameCString = username.map(Self.cString)
+        peerCString = Self.cString(peer)
     }
 
     deinit {
         clientIdCString.deallocate()
         usernameCString?.deallocate()
+        peerCString.deallocate()
     }
 
     private static func cString(_ string: String) -> UnsafeBufferPointer<CChar> {
@@ -70,6 +77,8 @@ public struct PublishAuthorizationRequest: ~Copyable {
 
     public var clientId: String { withPublisher { $0.clientId } }
     public var username: String? { withPublisher { $0.username } }
+    /// `IP:PORT` (IPv6 as `[IP]:PORT`) of the client, or empty when unknown.
+    public var peer: String { withPublisher { $0.peer } }
 }
 
 /// One filter of a SUBSCRIBE. Hooks that do not deny may lower `qos`.
@@ -82,6 +91,8 @@ public struct SubscribeAuthorizationRequest: Sendable {
     public var qos: QoS
     /// Set when the hook may answer `.pending` (completed with an optional lower QoS).
     public var ticket: PendingTicket? = nil
+    /// `IP:PORT` (IPv6 as `[IP]:PORT`) of the client, or empty when unknown.
+    public var peer: String = ""
 }
 
 /// A CONNECT before authentication. A hook that denies may set `reasonCode` (CONNACK).

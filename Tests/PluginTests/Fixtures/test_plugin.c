@@ -16,6 +16,8 @@
  *   subscribe_max_qos   0..2                   authorize_subscribe: lower the QoS
  *   sleep_ms            milliseconds           authorize_publish: sleep on topics "slow/..."
  *   kick_topic          topic                  authorize_publish: kick the publisher
+ *   log_peers           any                    authorize_publish / _subscribe: log the client's
+ *                                              address (ABI 1.3; "peer unknown" without the field)
  *   notify              any                    client_connected / client_disconnected: log them
  *   connect_publish     topic                  client_connected: publish the client id there
  *   init_result         integer                init registers its hooks, then returns this
@@ -35,7 +37,7 @@ struct state {
     const char *tag;
     const char *users, *ban_users, *deny_publish, *allow_publish, *deny_subscribe, *kick_topic;
     const char *connect_publish;
-    int auth_result, publish_result, subscribe_max_qos;
+    int auth_result, publish_result, subscribe_max_qos, log_peers;
     long sleep_ms;
     int late_registration_done;
 };
@@ -104,10 +106,32 @@ static int on_authenticate(void *data, void *user)
     return STARLING_IGNORE;
 }
 
+/* Logs the address an authorize event carries. The field is of ABI 1.3: this file is also built
+ * against the frozen v1 header, which does not declare it, and a broker older than 1.3 sends a
+ * shorter event. */
+#if defined(STARLING_PLUGIN_ABI_MINOR) && STARLING_PLUGIN_ABI_MINOR >= 3
+#define LOG_PEER(s, e, type, what)                                                                  \
+    do {                                                                                            \
+        if ((s)->log_peers && STARLING_HAS_MEMBER(e, type, peer_address)) {                         \
+            say(s, what " peer %s length %ld", (e)->peer_address, (long)(e)->peer_address_len, 0);  \
+        } else if ((s)->log_peers) {                                                                \
+            say(s, what " peer unknown", "", 0, 0);                                                 \
+        }                                                                                           \
+    } while (0)
+#else
+#define LOG_PEER(s, e, type, what)                                                                  \
+    do {                                                                                            \
+        if ((s)->log_peers) {                                                                       \
+            say(s, what " peer unknown", "", 0, 0);                                                 \
+        }                                                                                           \
+    } while (0)
+#endif
+
 static int on_authorize_publish(void *data, void *user)
 {
     const starling_authorize_publish_event *e = data;
     const struct state *s = user;
+    LOG_PEER(s, e, starling_authorize_publish_event, "authorize_publish");
     if (s->sleep_ms > 0 && starts_with(e->topic, "slow/")) {
         struct timespec pause;
         pause.tv_sec = s->sleep_ms / 1000;
@@ -133,6 +157,7 @@ static int on_authorize_subscribe(void *data, void *user)
 {
     starling_authorize_subscribe_event *e = data;
     const struct state *s = user;
+    LOG_PEER(s, e, starling_authorize_subscribe_event, "authorize_subscribe");
     if (starts_with(e->filter, s->deny_subscribe)) {
         return STARLING_DENY;
     }
@@ -209,6 +234,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
     s->publish_result = number(host, plugin, "publish_result", STARLING_IGNORE);
     s->subscribe_max_qos = number(host, plugin, "subscribe_max_qos", -1);
     s->sleep_ms = number(host, plugin, "sleep_ms", 0);
+    s->log_peers = host->option(plugin, "log_peers") != NULL;
     priority = number(host, plugin, "priority", STARLING_PRIORITY_DEFAULT);
 
     for (i = 0; i < option_count; i++) {
@@ -221,10 +247,10 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
         host->register_hook(plugin, STARLING_HOOK_AUTHENTICATE, on_authenticate, priority, s);
     }
     if (s->deny_publish != NULL || s->allow_publish != NULL || host->option(plugin, "publish_result") != NULL
-        || s->sleep_ms > 0 || s->kick_topic != NULL) {
+        || s->sleep_ms > 0 || s->kick_topic != NULL || s->log_peers) {
         host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_PUBLISH, on_authorize_publish, priority, s);
     }
-    if (s->deny_subscribe != NULL || s->subscribe_max_qos >= 0) {
+    if (s->deny_subscribe != NULL || s->subscribe_max_qos >= 0 || s->log_peers) {
         host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_SUBSCRIBE, on_authorize_subscribe, priority, s);
     }
     if (host->option(plugin, "notify") != NULL || s->connect_publish != NULL) {
