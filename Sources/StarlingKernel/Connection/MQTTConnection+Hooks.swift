@@ -72,7 +72,8 @@ extension MQTTConnection {
         let ticket = loopContext.beginTicketedCall(.authorizeSubscribe)
         let cap = progress.qos
         var request = SubscribeAuthorizationRequest(clientId: clientId, username: username, filter: progress.filter,
-                                                    qos: cap, ticket: ticket, peer: peerDescription)
+                                                    qos: cap, ticket: ticket,
+                                                    peer: publisher._withUnsafeGuaranteedRef { $0.peer })
         let outcome = hooks.run(from: start) { hook in
             let decision = hook(&request)
             if request.qos > cap { request.qos = cap }  // hooks may only lower it

@@ -38,9 +38,10 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     var version = ProtocolVersion.v3_1_1
     var clientId = ""
     var username: String?
-    /// `clientId`, `username` and the peer as authorize_publish hooks borrow them, made at the first
-    /// PUBLISH (or will) that needs authorization (all are fixed by then). Unmanaged, holding one reference
-    /// (released in `deinit`), so that handing it to a request costs no reference counting.
+    /// `clientId`, `username` and the peer as the authorize hooks see them, made at the first will,
+    /// PUBLISH or SUBSCRIBE that needs authorization (all three are fixed by then): the peer is
+    /// described once per connection. Unmanaged, holding one reference (released in `deinit`), so
+    /// that handing it to a request costs no reference counting.
     private var publisherIdentity: Unmanaged<ClientIdentity>?
     var cleanStart = true
     var negotiatedKeepAlive = 0

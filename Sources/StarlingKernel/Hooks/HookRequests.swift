@@ -43,12 +43,14 @@ public final class ClientIdentity: @unchecked Sendable {  // immutable after ini
         peerCString.deallocate()
     }
 
+    /// `string`'s UTF-8 and a NUL in storage of their own (at least the NUL: an empty peer is "").
     private static func cString(_ string: String) -> UnsafeBufferPointer<CChar> {
-        let utf8 = Array(string.utf8)
-        let storage = UnsafeMutablePointer<CChar>.allocate(capacity: utf8.count + 1)
-        utf8.withUnsafeBytes { UnsafeMutableRawPointer(storage).copyMemory(from: $0.baseAddress!, byteCount: utf8.count) }
-        storage[utf8.count] = 0
-        return UnsafeBufferPointer(start: storage, count: utf8.count)
+        let count = string.utf8.count
+        let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count + 1)
+        _ = storage.initialize(from: string.utf8)
+        storage[count] = 0
+        return UnsafeBufferPointer(start: UnsafeRawPointer(storage.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                   count: count)
     }
 }
 
