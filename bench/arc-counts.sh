@@ -11,14 +11,25 @@
 # STARLING_BIN=PATH counts another build (default .build/release/starling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mqbench=${1:?usage: bench/arc-counts.sh /path/to/mqbench [MESSAGES] [-- START ARGS...]}
-messages=${2:-100000}
-shift $(( $# >= 2 ? 2 : 1 ))
+usage="usage: bench/arc-counts.sh /path/to/mqbench [MESSAGES] [-- STARLING START ARGS...]"
+mqbench=${1:?$usage}
+shift
+messages=100000
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then messages=$1; shift; fi
 [ "${1:-}" = "--" ] && shift
 binary=${STARLING_BIN:-.build/release/starling}
+case $messages in ''|*[!0-9]*) echo "arc-counts.sh: MESSAGES must be a number, not '$messages'; $usage" >&2; exit 2 ;; esac
+[ -x "$mqbench" ] || { echo "arc-counts.sh: no mqbench at $mqbench (build it with ../shared/bench/build.sh)" >&2; exit 2; }
+[ -x "$binary" ] || { echo "arc-counts.sh: no broker at $binary (swift build -c release)" >&2; exit 2; }
+command -v perf > /dev/null || { echo "arc-counts.sh: needs perf (Debian: linux-perf), as root" >&2; exit 2; }
 work=$(mktemp -d)
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+counter=""
+cleanup() {
+  [ -n "$counter" ] && kill -INT "$counter" 2>/dev/null
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 swift_core=$(ldd "$binary" | awk '/libswiftCore/ { print $3 }')
@@ -41,5 +52,6 @@ counter=$!
 sleep 0.5
 result=$("$mqbench" fanin -q 0 -P 4 -s 16 -n "$messages" -p 18841 2>/dev/null | tail -1)
 kill -INT "$counter"; wait "$counter" || true
+counter=""
 echo "$result" | grep -o 'recv=[0-9]* lost=[0-9]*'
 awk -F, -v n="$messages" '/probe/ { split($3, name, ":"); printf "%s %.2f per message\n", name[2], $1 / n }' "$work/counts"

@@ -46,7 +46,10 @@ declare -A args=(
   [mosquitto-acl100]="-c $work/mosquitto-acl.conf"
 )
 labels="none noop acl100"
-if [ "${MOSQUITTO:-0}" = 1 ]; then labels="$labels mosquitto mosquitto-acl100"; fi
+if [ "${MOSQUITTO:-0}" = 1 ]; then
+  command -v mosquitto > /dev/null || { echo "hook-chain.sh: MOSQUITTO=1 needs Debian's mosquitto" >&2; exit 2; }
+  labels="$labels mosquitto mosquitto-acl100"
+fi
 for run in $(seq 1 "$runs"); do
   for label in $labels; do
     # shellcheck disable=SC2086
