@@ -385,7 +385,25 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         [name] + members.values.filter { $0.state == .up && $0.link != nil }.map(\.address.name)
     }
 
-    public func claimClient(_ clientId: String, completion: @escaping @Sendable (String?) -> Void) {
+    public func claimSession(_ clientId: String, resume: Bool, completion: @escaping @Sendable (MovedSession?) -> Void) {
+        guard resume else {
+            completion(nil)
+            return claimClient(clientId) { [self] holder in
+                guard let holder, holder != name else { return }
+                takeOverClient(clientId, from: holder, resume: false) { _ in }
+            }
+        }
+        claimClient(clientId) { [self] holder in
+            guard let holder, holder != name else { return completion(nil) }
+            takeOverClient(clientId, from: holder, resume: true) { state in
+                completion(state.map { MovedSession(state: $0, from: holder) })
+            }
+        }
+    }
+
+    /// Registers this node as the holder of `clientId` with the id's owner node; `completion` (any
+    /// thread) gets the node that held it until now (nil: none; this node's name: a session here).
+    private func claimClient(_ clientId: String, completion: @escaping @Sendable (String?) -> Void) {
         loop.execute { [self] in
             let owner = ClientRegistry.owner(of: clientId, among: upNodes)
             guard owner != name, let link = members[owner]?.link else {
@@ -403,7 +421,9 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         }
     }
 
-    public func takeOverClient(_ clientId: String, from node: String, resume: Bool,
+    /// Asks `node` to hand its session for `clientId` over to this node; `completion` (any thread)
+    /// gets its state (`resume`), or nil: none there, discarded as asked, or no answer in time.
+    private func takeOverClient(_ clientId: String, from node: String, resume: Bool,
                                completion: @escaping @Sendable (ByteBuffer?) -> Void) {
         loop.execute { [self] in
             guard let link = members[node]?.link else { return completion(nil) }
@@ -419,7 +439,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         }
     }
 
-    public func clientReleased(_ clientId: String) {
+    public func sessionReleased(_ clientId: String) {
         loop.execute { [self] in
             // A new session claimed the id here meanwhile: its claim stands.
             guard !broker.holdsSession(clientId) else { return }
@@ -449,7 +469,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         case .takeOver(let request, let clientId, let resume):
             logger.info("cluster: session taken over by another node",
                         metadata: ["client_id": "\(clientId)", "peer": "\(peerName)", "resume": "\(resume)"])
-            broker.surrenderSession(clientId, resume: resume, to: peerName).whenSuccess { state in
+            broker.surrenderSession(clientId, resume: resume).whenSuccess { state in
                 link.send(.sessionState(request: request, state: state))
             }
         case .sessionState(let request, let state):
@@ -488,8 +508,12 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
 
     // MARK: - ClusterAttachment
 
-    public func forward(_ message: Message, loopIndex: Int) -> Int {
-        forwarder.forward(message, loopIndex: loopIndex)
+    public func nodes(matching topic: String, loopIndex: Int) -> [String] {
+        forwarder.nodes(matching: topic, loopIndex: loopIndex)
+    }
+
+    public func forward(_ message: Message, to nodes: [String], loopIndex: Int) {
+        forwarder.forward(message, to: nodes, loopIndex: loopIndex)
     }
 
     public func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] {

@@ -64,19 +64,19 @@ public final class Broker: Sendable {
         }
     }
 
-    /// Routes `message` to every matching subscription (and stores it if retained), after the
-    /// `message_publish` hooks (which may change or drop it; a dropped message matched nobody).
-    /// Returns the number of sessions it was handed to. Must run on `context.loop`.
-    /// `beforeDelivery` runs with the number of matching sessions before anything is sent to
-    /// them, so a publisher's acknowledgement goes out ahead of the copies (other cluster nodes the
-    /// message is forwarded to count as one each). `fromPeer`: another node forwarded it here, so
-    /// it goes to local subscribers only.
+    /// A message published on this node - by a client, a plugin, the API or as a will - goes to
+    /// every destination the router names for it (sessions here, other nodes, shared groups
+    /// wherever their members are) and is stored if retained, after the `message_publish` hooks
+    /// (which may change or drop it; a dropped message matched nobody). Returns the number of
+    /// sessions of this node it was handed to. Must run on `context.loop`.
+    /// `beforeDelivery` runs with the number of destinations before anything is sent to them, so a
+    /// publisher's acknowledgement goes out ahead of the copies (another node counts as one).
+    /// Messages other nodes forward here come in through `deliverForwarded` instead.
     @discardableResult
-    func publish(_ original: Message, from context: LoopContext, source: MessageSource = .client, fromPeer: Bool = false,
+    func publish(_ original: Message, from context: LoopContext, source: MessageSource = .client,
                  beforeDelivery: (Int) -> Void = { _ in }) -> Int {
         var message = original
-        // The message_publish hooks ran on the node it was published to.
-        if !fromPeer, context.withHooks({ !$0.messagePublish.isEmpty }) {
+        if context.withHooks({ !$0.messagePublish.isEmpty }) {
             switch applyPublishHooks(to: original, source: source, context: context) {
             case .unchanged: break
             case .rewritten(let rewritten): message = rewritten
@@ -85,45 +85,36 @@ public final class Broker: Sendable {
                 return 0
             }
         }
-        if message.retain, context.settings.mqtt.retainAvailable, !fromPeer,
-           let stamp = retained.update(with: message) {
+        if message.retain, context.settings.mqtt.retainAvailable, let stamp = retained.update(with: message) {
             context.cluster?.retainedChanged(topic: message.topic, message: message.payload.readableBytes == 0 ? nil : message,
                                              stamp: stamp)
         }
-        var deliveries = context.takeScratch()
-        defer { context.returnScratch(&deliveries) }
-        var nodes = 0
-        if let cluster = context.cluster, !fromPeer {
-            nodes = cluster.forward(message, loopIndex: context.index)
-            let remoteGroups = cluster.remoteSharedGroups(matching: message.topic, loopIndex: context.index)
-            if remoteGroups.isEmpty {
-                router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
-            } else {
-                nodes += matchSharingAcrossCluster(message, remoteGroups, cluster: cluster, context: context, into: &deliveries)
+        var destinations = context.takeDestinations()
+        defer { context.returnDestinations(&destinations) }
+        router.route(message, cache: context.routeCache, remote: context.cluster, loopIndex: context.index, into: &destinations)
+        if destinations.count == 0 { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
+        beforeDelivery(destinations.count)
+        if destinations.leavesThisNode, let cluster = context.cluster {
+            if !destinations.nodes.isEmpty { cluster.forward(message, to: destinations.nodes, loopIndex: context.index) }
+            for forward in destinations.groupForwards {
+                cluster.forward(message, to: forward.node, for: forward.group, loopIndex: context.index)
             }
-        } else if fromPeer {
-            // Shared groups were dispatched by the publishing node (a forward for a group comes
-            // through `deliverForwarded(_:for:on:)`): a plain forward reaches plain subscribers only.
-            router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache,
-                         into: &deliveries, admitGroup: { _ in false })
-        } else {
-            router.match(topic: message.topic, publisherId: message.publisherId, cache: context.routeCache, into: &deliveries)
         }
-        if deliveries.isEmpty && nodes == 0 { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
-        beforeDelivery(deliveries.count + nodes)
-        for delivery in deliveries {
+        deliver(message, to: destinations.sessions, from: context)
+        return destinations.sessions.count
+    }
+
+    /// Hands `message` to sessions of this node: a client's session on this loop at once, on
+    /// another loop batched; a plugin subscription if its plugin version is in force here.
+    @inline(__always)
+    func deliver(_ message: Message, to sessions: some Sequence<Delivery>, from context: LoopContext) {
+        for delivery in sessions {
             if delivery.session.isLocal {
                 deliverLocally(message, delivery, from: context)
             } else {
                 context.deliver(message, delivery)
             }
         }
-        if fromPeer {
-            for delivery in deliveries where delivery.session.context === context {
-                context.noteForwardBacklog(delivery.session)
-            }
-        }
-        return deliveries.count
     }
 
     /// Counts and (rate-limited) logs a QoS 1/2 message a session's limit dropped.

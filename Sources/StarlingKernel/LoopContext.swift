@@ -20,7 +20,7 @@ final class LoopContext: @unchecked Sendable {
     private var remote: [[(Message, Delivery)]]
     private var dirty: [MQTTConnection] = []
     private var flushScheduled = false
-    private var scratch: [Delivery] = []
+    private var scratch = Destinations()
     private var lastRateLimitedLog: NIODeadline = .distantPast
     /// Every open connection of this loop (for shutdown).
     private(set) var connections: [ObjectIdentifier: MQTTConnection] = [:]
@@ -48,27 +48,8 @@ final class LoopContext: @unchecked Sendable {
 
     /// The cluster, once attached: publishes on this loop are offered to it for forwarding.
     var cluster: ClusterAttachment?
-    /// Sessions of this loop that had to queue a message another node forwarded while they were
-    /// online (their window or socket was full): cluster links wait for them to drain.
-    private var forwardBacklogs: [Session] = []
-    /// Set while `forwardBacklogs` is not empty; read by other loops' cluster links.
-    let hasForwardBacklogs = ManagedAtomic<Bool>(false)
-
-    /// Notes `session` (of this loop) if a forwarded message left it with a queue while online.
-    /// A few sessions are enough to tell the links to wait.
-    func noteForwardBacklog(_ session: Session) {
-        guard session.connection != nil, session.queuedCount > 0, forwardBacklogs.count < 64,
-              !forwardBacklogs.contains(where: { $0 === session }) else { return }
-        forwardBacklogs.append(session)
-        hasForwardBacklogs.store(true, ordering: .relaxed)
-    }
-
-    /// Forgets the sessions that drained or went offline.
-    func pruneForwardBacklogs() {
-        guard !forwardBacklogs.isEmpty else { return }
-        forwardBacklogs.removeAll { $0.connection == nil || $0.queuedCount == 0 }
-        if forwardBacklogs.isEmpty { hasForwardBacklogs.store(false, ordering: .relaxed) }
-    }
+    /// Sessions of this loop behind with forwarded messages: cluster links wait for them.
+    let forwardBacklog = ForwardBacklog()
 
     /// Runs `body` with this loop's chains borrowed: no copy and no reference counting per
     /// PUBLISH. Sound because the chains are replaced only by a task of this loop, never while a
@@ -147,16 +128,16 @@ final class LoopContext: @unchecked Sendable {
         loop.execute { [self] in flush() }
     }
 
-    /// A reusable array for one publish's deliveries (publishes on one loop never nest).
-    func takeScratch() -> [Delivery] {
-        var taken: [Delivery] = []
+    /// The reusable answer for one publish's destinations (publishes on one loop never nest).
+    func takeDestinations() -> Destinations {
+        var taken = Destinations()
         swap(&taken, &scratch)
         return taken
     }
 
-    func returnScratch(_ deliveries: inout [Delivery]) {
-        deliveries.removeAll(keepingCapacity: true)
-        swap(&deliveries, &scratch)
+    func returnDestinations(_ destinations: inout Destinations) {
+        destinations.reset()
+        swap(&destinations, &scratch)
     }
 
     func register(_ connection: MQTTConnection) { connections[ObjectIdentifier(connection)] = connection }
@@ -197,7 +178,7 @@ final class LoopContext: @unchecked Sendable {
             target.loop.execute {
                 for (message, delivery) in batch {
                     target.deliver(message, delivery)
-                    if message.forwarded { target.noteForwardBacklog(delivery.session) }
+                    if message.forwarded { target.forwardBacklog.note(delivery.session) }
                 }
             }
         }

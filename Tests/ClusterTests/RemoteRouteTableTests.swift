@@ -67,7 +67,7 @@ final class RemoteRouteTableTests: XCTestCase {
         let before = found.first { $0.key.group == "g" }!
         let message = Message(topic: "a/c", payload: ByteBuffer(), qos: .atMostOnce, retain: false, publisherId: nil)
         // Round robin over the group's nodes, this node (nil) last when it holds members too.
-        XCTAssertEqual((0..<3).map { _ in Broker.pickNode(before, includingThisNode: true, message, .roundRobin) },
+        XCTAssertEqual((0..<3).map { _ in before.pickNode(includingThisNode: true, message, .roundRobin) },
                        ["n2", "n3", nil])
         table.remove("$share/g/a/+", node: "n3")
         XCTAssertEqual(groups(table, "a/b"), ["$queue/a/b=n4", "$share/g/a/+=n2", "$share/h/a/#=n2"])

@@ -48,14 +48,15 @@ final class RetainedReplicationTests: XCTestCase {
             var changes: [(String, Bool, RetainedStamp)] = []
             func localRouteAdded(_ filter: String) {}
             func localRouteRemoved(_ filter: String) {}
-            func forward(_ message: Message, loopIndex: Int) -> Int { 0 }
+            func nodes(matching topic: String, loopIndex: Int) -> [String] { [] }
+            func forward(_ message: Message, to nodes: [String], loopIndex: Int) {}
             func remoteRoutes() -> [String: [String]] { [:] }
             func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] { [] }
             func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {}
-            func claimClient(_ clientId: String, completion: @escaping @Sendable (String?) -> Void) { completion(nil) }
-            func takeOverClient(_ clientId: String, from node: String, resume: Bool,
-                                completion: @escaping @Sendable (ByteBuffer?) -> Void) { completion(nil) }
-            func clientReleased(_ clientId: String) {}
+            func claimSession(_ clientId: String, resume: Bool, completion: @escaping @Sendable (MovedSession?) -> Void) {
+                completion(nil)
+            }
+            func sessionReleased(_ clientId: String) {}
             func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {
                 changes.append((topic, message != nil, stamp))
             }

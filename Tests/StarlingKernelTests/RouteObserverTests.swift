@@ -7,29 +7,12 @@ import XCTest
 /// The router tells the cluster about the first and the last local subscriber of each filter and
 /// the first and last member of each shared group (reference counting), and nothing else.
 final class RouteObserverTests: KernelTestCase {
-    private final class Recorder: ClusterAttachment, @unchecked Sendable {
-        let events = NIOLockedValueBox<[String]>([])
-        func localRouteAdded(_ filter: String) { events.withLockedValue { $0.append("+\(filter)") } }
-        func localRouteRemoved(_ filter: String) { events.withLockedValue { $0.append("-\(filter)") } }
-        func forward(_ message: Message, loopIndex: Int) -> Int { 0 }
-        func remoteRoutes() -> [String: [String]] { [:] }
-        func remoteSharedGroups(matching topic: String, loopIndex: Int) -> [RemoteSharedGroup] { [] }
-        func forward(_ message: Message, to node: String, for group: SharedGroupKey, loopIndex: Int) {}
-        func claimClient(_ clientId: String, completion: @escaping @Sendable (String?) -> Void) { completion(nil) }
-        func takeOverClient(_ clientId: String, from node: String, resume: Bool,
-                            completion: @escaping @Sendable (ByteBuffer?) -> Void) { completion(nil) }
-        func clientReleased(_ clientId: String) {}
-        let name = "test@127.0.0.1"
-        func retainedChanged(topic: String, message: Message?, stamp: RetainedStamp) {}
-        func take() -> [String] { events.withLockedValue { events in defer { events = [] }; return events } }
-    }
-
     func testFirstAndLastSubscriberOnlyAndTheSnapshot() {
         let router = Router(strategy: .roundRobin)
         let (a, b) = (makeSession("a"), makeSession("b"))
         router.subscribe(a, filter: "before/#", options: SubscriptionOptions(qos: .atMostOnce))
         router.subscribe(a, filter: "$share/g/before", options: SubscriptionOptions(qos: .atMostOnce))
-        let recorder = Recorder()
+        let recorder = FakeCluster()
         XCTAssertEqual(router.observe(recorder).sorted(), ["$share/g/before", "before/#"],
                        "the snapshot holds plain filters and shared groups")
         router.subscribe(a, filter: "t/+", options: SubscriptionOptions(qos: .atLeastOnce))
@@ -53,7 +36,7 @@ final class RouteObserverTests: KernelTestCase {
     func testASessionMovingConnectionsChangesNoRoute() {
         let router = Router(strategy: .roundRobin)
         let (old, new) = (makeSession("c"), makeSession("c"))
-        let recorder = Recorder()
+        let recorder = FakeCluster()
         _ = router.observe(recorder)
         router.subscribe(old, filter: "x", options: SubscriptionOptions(qos: .atMostOnce))
         XCTAssertEqual(recorder.take(), ["+x"])

@@ -42,15 +42,17 @@ final class Forwarder: Sendable {
 
     var allStats: [String: PeerStats] { statsByPeer.withLockedValue { $0 } }
 
-    /// Queues `message` for each node with a matching route; returns how many. On `loopIndex`'s loop.
-    func forward(_ message: Message, loopIndex: Int) -> Int {
-        guard !routes.isEmpty else { return 0 }
+    /// The nodes with a plain route matching `topic`. On `loopIndex`'s loop.
+    func nodes(matching topic: String, loopIndex: Int) -> [String] {
+        guard !routes.isEmpty else { return [] }
+        return outboxes[loopIndex].nodes(matching: topic, in: routes)
+    }
+
+    /// Queues `message` for each of `nodes` (for their plain subscribers). On `loopIndex`'s loop.
+    func forward(_ message: Message, to nodes: [String], loopIndex: Int) {
         let outbox = outboxes[loopIndex]
-        let nodes = outbox.nodes(matching: message.topic, in: routes)
-        guard !nodes.isEmpty else { return 0 }
         let encoded = Self.encode(message)
         for node in nodes { outbox.append(encoded, to: BatchKey(peer: node, shared: false), forwarder: self) }
-        return nodes.count
     }
 
     /// The shared groups matching `topic` that other nodes hold members of. On `loopIndex`'s loop.

@@ -8,7 +8,7 @@ import NIOCore
 /// touched only there, so it needs no lock; other loops reach it through `LoopContext`.
 ///
 /// A client that resumes its session on a new connection gets a new `Session` object on that
-/// connection's loop; the old one hands its state over and forwards stragglers to `successor`.
+/// connection's loop; the old one hands its state over and forwards stragglers to its successor.
 final class Session: @unchecked Sendable {
     let clientId: String
     let context: LoopContext
@@ -40,22 +40,33 @@ final class Session: @unchecked Sendable {
     var username: String?
     private var expiryTimer: Scheduled<Void>?
     private var pendingWill: (message: Message, timer: Scheduled<Void>?)?
-    /// Set once the state has been taken by a newer session object for the same client.
-    private(set) var successor: Session?
-    /// Set when the session moves to another cluster node (the node's name); from then on no
-    /// other hand-over takes it.
-    private(set) var movedTo: String?
-    /// Set once a session moving to another node has given up its state: later deliveries are
-    /// not its to keep.
-    private var stateSent = false
+    /// Where this session object is in its life.
+    enum Lifecycle {
+        /// Waiting for the state of the previous session object for the client id (`install`);
+        /// hand-overs asked meanwhile run once it is in.
+        case installing(waiting: [() -> Void])
+        case active
+        /// A newer session object on this node took the client id: deliveries that still reach
+        /// this one go on to it.
+        case replaced(by: Session)
+        /// Leaving for another node: no new match reaches it, and what was matched before it left
+        /// the route table still arrives and goes with the state.
+        case leaving
+        /// The state went to another node: later deliveries are not this node's to keep.
+        case left
+        case ended
+    }
+
+    private(set) var lifecycle = Lifecycle.installing(waiting: [])
     /// A newer session object, on this node or another, has taken (or is taking) this one's place.
-    var isSuperseded: Bool { successor != nil || movedTo != nil }
-    private(set) var ended = false
+    var isSuperseded: Bool {
+        switch lifecycle {
+        case .replaced, .leaving, .left: return true
+        case .installing, .active, .ended: return false
+        }
+    }
     /// Set by `kick`: the session's end is reported as kicked.
     private var kicked = false
-    /// False until the state of a previous session object (if any) has been installed.
-    private var installed = false
-    private var afterInstall: [() -> Void] = []
 
     /// Set for a plugin's subscription (`LocalSubscription`): a session that never has a
     /// connection and hands every message to the plugin instead of queueing it.
@@ -79,7 +90,7 @@ final class Session: @unchecked Sendable {
         self.broker = broker
         self.sink = sink
         self.isLocal = true
-        installed = true
+        lifecycle = .active
         online.store(true, ordering: .relaxed)
     }
 
@@ -107,10 +118,11 @@ final class Session: @unchecked Sendable {
             nextPacketId = state.nextPacketId
             sequence = state.sequence
         }
-        installed = true
+        guard case .installing(let waiting) = lifecycle else {
+            preconditionFailure("a session's state is installed once")
+        }
+        lifecycle = .active
         context.noteSession(state == nil ? \.sessionCreated : \.sessionResumed, self)
-        let waiting = afterInstall
-        afterInstall = []
         waiting.forEach { $0() }
     }
 
@@ -155,7 +167,7 @@ final class Session: @unchecked Sendable {
         } else {
             expiryTimer = loop.scheduleTask(in: .seconds(Int64(expiryInterval))) { [self] in
                 expiryTimer = nil
-                if connection == nil, successor == nil { end(.expired) }
+                if connection == nil, case .active = lifecycle { end(.expired) }
             }
         }
     }
@@ -164,11 +176,13 @@ final class Session: @unchecked Sendable {
     /// pending will is published now (the session ending is one of the will's triggers).
     func end(_ reason: SessionEndReason) {
         loop.preconditionInEventLoop()
-        guard !ended else { return }
+        switch lifecycle {
+        case .installing, .active: break
+        case .replaced, .leaving, .left, .ended: return
+        }
         // A client that has just claimed this id takes the session over instead.
-        guard broker.registry.remove(clientId, ifCurrent: self) else { return }
-        ended = true
-        context.cluster?.clientReleased(clientId)
+        guard broker.release(self) else { return }
+        lifecycle = .ended
         context.noteSession(\.sessionEnded, self, endReason: reason)
         expiryTimer?.cancel()
         broker.router.unsubscribeAll(self, filters: subscriptions.keys)
@@ -187,8 +201,8 @@ final class Session: @unchecked Sendable {
     enum Successor {
         /// A new session object on this node (any loop).
         case local(Session)
-        /// Another cluster node, which will install the state itself (the node's name).
-        case remote(String)
+        /// Another node, which installs the state itself.
+        case anotherNode
     }
 
     /// Hands this session over to `next` (a new connection for the same client id). Closes the
@@ -196,13 +210,15 @@ final class Session: @unchecked Sendable {
     /// otherwise the session ends here. `completion` runs on this loop with the state to install.
     func handOver(to next: Successor, resume: Bool, completion: @escaping (SessionState?) -> Void) {
         loop.preconditionInEventLoop()
-        guard installed else {
-            afterInstall.append { [self] in handOver(to: next, resume: resume, completion: completion) }
+        switch lifecycle {
+        case .installing(var waiting):
+            waiting.append { [self] in handOver(to: next, resume: resume, completion: completion) }
+            lifecycle = .installing(waiting: waiting)
             return
-        }
-        guard !ended, !isSuperseded else {
-            completion(nil)
-            return
+        case .replaced, .leaving, .left, .ended:
+            return completion(nil)
+        case .active:
+            break
         }
         let oldConnection = connection
         // Taken over only from a connection still open (not one whose DISCONNECT is being processed).
@@ -225,14 +241,13 @@ final class Session: @unchecked Sendable {
         }
         switch next {
         case .local(let session):
-            successor = session
-        case .remote(let node):
+            lifecycle = .replaced(by: session)
+        case .anotherNode:
             // The client id is the other node's now; this node keeps no session for it.
-            movedTo = node
-            if broker.registry.remove(clientId, ifCurrent: self) { context.cluster?.clientReleased(clientId) }
+            lifecycle = resume ? .leaving : .left
+            broker.release(self)
         }
         guard resume else {
-            ended = true
             context.noteSession(\.sessionEnded, self, endReason: .discarded)
             broker.router.unsubscribeAll(self, filters: subscriptions.keys)
             subscriptions = [:]
@@ -244,12 +259,12 @@ final class Session: @unchecked Sendable {
         case .local(let session):
             broker.router.rebind(from: self, to: session, filters: subscriptions)
             completion(takeState())
-        case .remote:
+        case .anotherNode:
             // No new match reaches this session from now on; what other loops matched before
             // arrives by the time they have all run a turn, and goes with the state.
             broker.router.unsubscribeAll(self, filters: subscriptions.keys)
             broker.afterOtherLoops(from: loop) { [self] in
-                stateSent = true
+                lifecycle = .left
                 completion(takeState())
             }
         }
@@ -285,11 +300,13 @@ final class Session: @unchecked Sendable {
     /// Delivers `message` as `delivery` describes: sent now if the client can take it,
     /// queued otherwise (bounded). Must run on this session's loop.
     func deliver(_ message: Message, _ delivery: Delivery) {
-        if let successor {
-            context.deliver(message, Delivery(forwarding: delivery, to: successor))
+        switch lifecycle {
+        case .installing, .active, .leaving: break
+        case .replaced(let successor):
+            return context.deliver(message, Delivery(forwarding: delivery, to: successor))
+        case .left, .ended:
             return
         }
-        guard !ended, !stateSent else { return }
         let qos = min(message.qos, delivery.qos)
         if message.expiresAt != nil, message.isExpired(at: .now()) {
             context.noteDrop(.expired, message, subscriberId: clientId, qos: qos)

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# callgrind-per-message.sh STARLING_BINARY MQBENCH_BINARY [N]
+#
+# Instructions executed inside the broker per message, counted by valgrind's callgrind (Ir), for two
+# QoS 0 workloads of ../shared/bench's mqbench. Counts, not times: far less sensitive to a busy
+# machine than msg/s, so a before/after pair of builds can be compared run against run.
+#
+#   fanin_q0   mqbench fanin  -q 0 -P 4  -s 16   N messages in total, 4 publishers -> 1 subscriber
+#   fanout_q0  mqbench fanout -q 0 -S 50 -s 16   N/50 messages published, each delivered to all 50
+#              subscribers: the figure is per DELIVERED message (published x subscribers = N)
+#
+# N defaults to 100000 (fan-in 100000 messages, fan-out 2000 x 50 deliveries): about a minute or two
+# per workload under callgrind on a 2-core machine. N must be a multiple of 100 (an equal share for
+# each of the 4 fan-in publishers; N/50 fan-out messages).
+#
+# Method, per workload (a fresh broker each time):
+#   1. the broker starts under `valgrind --tool=callgrind --instr-atstart=no` (nothing counted during
+#      start-up) with a fixed event-loop count (STARLING_NODE__EVENT_LOOPS, default 2, the cores of
+#      the reference machine; EVENT_LOOPS=K changes it), session.max_queued_messages = 1000000 (as in
+#      bench/starling-bench.toml), port 0 on 127.0.0.1; the real port is read from its
+#      `listening on 127.0.0.1:PORT` log line;
+#   2. a warm-up run (the idle workload below, not counted) so the first-time costs (allocator pools,
+#      lazy initialisation, caches) are gone before counting starts;
+#   3. `callgrind_control -i on`, then the IDLE run: the same clients connect, subscribe, publish a
+#      few messages (fan-in 1000, fan-out 20 x 50) and disconnect; `callgrind_control -d` dumps its
+#      count (a dump zeroes the counters);
+#   4. the FULL run: the same clients, N + the idle count of messages; dumped the same way;
+#   5. SIGINT (bounded wait, then SIGKILL), the shutdown is not counted.
+#   instructions = Ir(full) - Ir(idle), per_message = instructions / N.
+# Why subtract an idle run instead of zeroing once the clients are connected: mqbench connects and
+# starts publishing in one go, so an external `callgrind_control -z` cannot land between the two
+# without a race. The subtraction cancels everything that does not scale with the message count
+# (connect, subscribe, disconnect, logging, the 2 s drain wait, timers), so the figure is the marginal
+# cost of one more message. What remains of the spread comes from timing: how many messages one
+# socket read or one flush carries depends on scheduling, under valgrind as natively.
+#
+# Output, one line per workload (and the mqbench RESULT lines on stderr):
+#   CALLGRIND workload=fanin_q0 messages=N instructions=... per_message=... full_ir=... idle_ir=... lost=...
+# Exit status 1 if a run lost messages or mqbench failed (the line is still printed), 2 on usage errors.
+# Environment: EVENT_LOOPS (2), WORKLOADS ("fanin_q0 fanout_q0"), KEEP=1 keeps the temp dir
+# (callgrind out files for callgrind_annotate, broker logs) and prints its path.
+#   bench/callgrind-per-message.sh .build/release/starling /tmp/mqb/mqbench
+#   bench/callgrind-per-message.sh /work/before/.build/release/starling /tmp/mqb/mqbench 100000
+set -euo pipefail
+
+usage="usage: $0 STARLING_BINARY MQBENCH_BINARY [N]"
+[ $# -ge 2 ] && [ $# -le 3 ] || { echo "$usage" >&2; exit 2; }
+starling=$1
+mqbench=$2
+N=${3:-100000}
+loops=${EVENT_LOOPS:-2}
+workloads=${WORKLOADS:-fanin_q0 fanout_q0}
+case $N in ''|*[!0-9]*) echo "N must be a number, not '$N'; $usage" >&2; exit 2 ;; esac
+[ $((N % 100)) -eq 0 ] && [ "$N" -gt 0 ] || { echo "N must be a positive multiple of 100, not $N" >&2; exit 2; }
+[ -x "$starling" ] || { echo "no executable broker at $starling" >&2; exit 2; }
+[ -x "$mqbench" ] || { echo "no executable mqbench at $mqbench (build it with ../shared/bench/build.sh)" >&2; exit 2; }
+for tool in valgrind callgrind_control timeout objcopy cc; do
+  command -v "$tool" > /dev/null || { echo "needs $tool" >&2; exit 2; }
+done
+starling=$(cd "$(dirname "$starling")" && pwd)/$(basename "$starling")
+mqbench=$(cd "$(dirname "$mqbench")" && pwd)/$(basename "$mqbench")
+
+work=$(mktemp -d /tmp/callgrind-per-message.XXXXXX)
+pid=""
+# Valgrind 3.19 (Debian 12) gives up on the DWARF 5 debug info that Swift 6 emits ("unhandled dwarf2
+# abbrev form code 0x25 ... Possibly corrupted debuginfo file"): the broker runs as a copy without
+# debug sections (the symbol table stays, so callgrind_annotate still names functions). The machine
+# code is the same, so are the counts.
+objcopy --strip-debug "$starling" "$work/starling"
+# Valgrind 3.19's rt_sigsuspend wrapper writes the signal mask it is given in place. libdispatch's
+# dispatchMain() (the broker's main thread once started) calls sigsuspend on a `static const`
+# sigset_t in read-only memory, so valgrind dies with "VALGRIND INTERNAL ERROR: ... SIGSEGV" right
+# after start-up. A preloaded sigsuspend passes a writable copy instead; it runs once, on the idle
+# main thread, so it adds nothing to the counts.
+cat > "$work/sigsuspend-shim.c" << 'SHIM'
+#include <signal.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int sigsuspend(const sigset_t *mask) { sigset_t copy = *mask; return (int)syscall(SYS_rt_sigsuspend, &copy, 8); }
+SHIM
+cc -O2 -shared -fPIC -o "$work/sigsuspend-shim.so" "$work/sigsuspend-shim.c"
+stop_broker() {
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2> /dev/null; then
+    kill -INT "$pid" 2> /dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done   # <= 30 s
+    if kill -0 "$pid" 2> /dev/null; then
+      echo "broker (pid $pid) still running 30 s after SIGINT; SIGKILL" >&2
+      kill -9 "$pid" 2> /dev/null || true
+    fi
+  fi
+  wait "$pid" 2> /dev/null || true
+  pid=""
+}
+cleanup() {
+  stop_broker
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ctl ARGS...: callgrind_control for our broker, bounded (it talks to valgrind's gdbserver via vgdb).
+ctl() { timeout 60 callgrind_control --vgdb-prefix="$work/vgdb" "$@" "$pid" > "$work/ctl.log" 2>&1 ||
+  { echo "callgrind_control $* failed:" >&2; cat "$work/ctl.log" >&2; exit 1; }; }
+
+# ir FILE: the total Ir of one callgrind out file (its `totals:` line, else `summary:`).
+ir() { awk '/^totals:/ { t = $2 } /^summary:/ { s = $2 } END { if (t != "") print t; else if (s != "") print s; else exit 1 }' "$1"; }
+
+# bench ARGS...: one mqbench run, bounded; prints its RESULT line; fails unless status=ok and lost=0.
+bench() {
+  local out rc=0
+  out=$(timeout 900 "$mqbench" "$@" -h 127.0.0.1 -p "$port" -t 600 -D 60 2> "$work/mqbench.err") || rc=$?
+  result=$(printf '%s\n' "$out" | grep '^RESULT' | tail -1 || true)
+  echo "  mqbench $*: ${result:-no RESULT line (exit $rc)}" >&2
+  [ $rc -eq 0 ] || { cat "$work/mqbench.err" >&2; return 1; }
+}
+
+failed=0
+for workload in $workloads; do
+  case $workload in
+    fanin_q0) args=(fanin -q 0 -P 4 -s 16); idle=1000; full=$((N + idle)); deliveries=1 ;;
+    fanout_q0) args=(fanout -q 0 -S 50 -s 16); idle=20; full=$((N / 50 + idle)); deliveries=50 ;;
+    *) echo "unknown workload $workload (fanin_q0, fanout_q0)" >&2; exit 2 ;;
+  esac
+  run=$work/$workload
+  mkdir -p "$run"
+  (cd "$run" && STARLING_NODE__EVENT_LOOPS=$loops STARLING_SESSION__MAX_QUEUED_MESSAGES=1000000 \
+    LD_PRELOAD=$work/sigsuspend-shim.so exec valgrind --tool=callgrind --instr-atstart=no --vgdb=yes --vgdb-prefix="$work/vgdb" \
+      --callgrind-out-file="$run/callgrind.out" \
+      "$work/starling" start --bind 127.0.0.1 --port 0 --api-port 0 --log-level info) > "$run/broker.log" 2>&1 &
+  pid=$!
+  port=""
+  for _ in $(seq 1 1200); do   # <= 120 s: start-up under valgrind is slow
+    port=$(grep -v -E '(api|cluster) listening on' "$run/broker.log" |
+      sed -n -E 's/.*listening on 127\.0\.0\.1:([0-9]+).*/\1/p' | head -1 || true)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    echo "$workload: the broker did not log 'listening on' within 120 s:" >&2
+    tail -20 "$run/broker.log" >&2
+    exit 1
+  fi
+  echo "$workload: broker pid $pid on 127.0.0.1:$port, $loops event loops" >&2
+  ok=1
+  bench "${args[@]}" -n "$idle" || ok=0                              # warm-up, not counted
+  ctl -i on
+  bench "${args[@]}" -n "$idle" || ok=0; idle_lost=$(sed -n -E 's/.* lost=([0-9]+).*/\1/p' <<< "$result")
+  ctl -d "$workload-idle"
+  bench "${args[@]}" -n "$full" || ok=0; full_lost=$(sed -n -E 's/.* lost=([0-9]+).*/\1/p' <<< "$result")
+  ctl -d "$workload-full"
+  ctl -i off
+  stop_broker
+  dumps=()
+  for f in "$run"/callgrind.out.*; do
+    case $f in *.out.[0-9]|*.out.[0-9][0-9]) dumps+=("$f") ;; esac
+  done
+  if [ ${#dumps[@]} -lt 2 ]; then
+    echo "$workload: expected two callgrind dumps in $run, found: $(ls "$run")" >&2
+    exit 1
+  fi
+  idle_ir=$(ir "$run/callgrind.out.1")
+  full_ir=$(ir "$run/callgrind.out.2")
+  grep -q "$workload-idle" "$run/callgrind.out.1" && grep -q "$workload-full" "$run/callgrind.out.2" ||
+    { echo "$workload: the dumps are not in the expected order" >&2; exit 1; }
+  instructions=$((full_ir - idle_ir))
+  lost=$(( ${full_lost:-0} + ${idle_lost:-0} ))
+  [ "$ok" = 1 ] && [ "$lost" = 0 ] || failed=1
+  awk -v w="$workload" -v n="$N" -v i="$instructions" -v f="$full_ir" -v d="$idle_ir" -v l="$lost" \
+    -v pub=$((full - idle)) -v del="$deliveries" -v loops="$loops" 'BEGIN {
+    printf "CALLGRIND workload=%s messages=%d instructions=%.0f per_message=%.1f full_ir=%.0f idle_ir=%.0f published=%d subscribers=%d event_loops=%d lost=%d\n",
+      w, n, i, i / n, f, d, pub, del, loops, l }'
+done
+exit $failed
