@@ -79,6 +79,19 @@ cat > "$work/sigsuspend-shim.c" << 'SHIM'
 int sigsuspend(const sigset_t *mask) { sigset_t copy = *mask; return (int)syscall(SYS_rt_sigsuspend, &copy, 8); }
 SHIM
 cc -O2 -shared -fPIC -o "$work/sigsuspend-shim.so" "$work/sigsuspend-shim.c"
+# mqbench names its topics and client ids after a random run id ("PID-RAND"). Dictionaries keyed by
+# them (route cache, sessions) then lay out differently in every run, and the number of probes and
+# string comparisons per message changes with them. With the broker's hashing made deterministic
+# (SWIFT_DETERMINISTIC_HASHING=1) and mqbench's run id fixed per phase (getpid() and rand() below,
+# preloaded into mqbench only), every run of this script sends the same names.
+cat > "$work/fixed-run-id.c" << 'FIXID'
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+pid_t getpid(void) { const char *v = getenv("MQB_FIXED_PID"); return v ? (pid_t)atoi(v) : (pid_t)syscall(SYS_getpid); }
+int rand(void) { return 0x5eed; }
+FIXID
+cc -O2 -shared -fPIC -o "$work/fixed-run-id.so" "$work/fixed-run-id.c"
 stop_broker() {
   [ -n "$pid" ] || return 0
   if kill -0 "$pid" 2> /dev/null; then
@@ -108,10 +121,16 @@ ir() { awk '/^totals:/ { t = $2 } /^summary:/ { s = $2 } END { if (t != "") prin
 
 # bench ARGS...: one mqbench run, bounded; prints its RESULT line; fails unless status=ok and lost=0.
 bench() {
-  local out rc=0
-  out=$(timeout 900 "$mqbench" "$@" -h 127.0.0.1 -p "$port" -t 600 -D 60 2> "$work/mqbench.err") || rc=$?
+  local out rc=0 shown="mqbench $*"
+  if [ "${FIXED_RUN_IDS:-1}" = 1 ]; then
+    phase_id=$((phase_id + 1))
+    set -- env LD_PRELOAD="$work/fixed-run-id.so" MQB_FIXED_PID=$((1000 + phase_id)) "$mqbench" "$@"
+  else
+    set -- "$mqbench" "$@"
+  fi
+  out=$(timeout 900 "$@" -h 127.0.0.1 -p "$port" -t 600 -D 60 2> "$work/mqbench.err") || rc=$?
   result=$(printf '%s\n' "$out" | grep '^RESULT' | tail -1 || true)
-  echo "  mqbench $*: ${result:-no RESULT line (exit $rc)}" >&2
+  echo "  $shown: ${result:-no RESULT line (exit $rc)}" >&2
   [ $rc -eq 0 ] || { cat "$work/mqbench.err" >&2; return 1; }
 }
 
@@ -124,7 +143,9 @@ for workload in $workloads; do
   esac
   run=$work/$workload
   mkdir -p "$run"
-  (cd "$run" && STARLING_NODE__EVENT_LOOPS=$loops STARLING_SESSION__MAX_QUEUED_MESSAGES=1000000 \
+  phase_id=0
+  (cd "$run" && if [ "${FIXED_RUN_IDS:-1}" = 1 ]; then export SWIFT_DETERMINISTIC_HASHING=1; fi &&
+    STARLING_NODE__EVENT_LOOPS=$loops STARLING_SESSION__MAX_QUEUED_MESSAGES=1000000 \
     LD_PRELOAD=$work/sigsuspend-shim.so exec valgrind --tool=callgrind --instr-atstart=no --vgdb=yes --vgdb-prefix="$work/vgdb" \
       --callgrind-out-file="$run/callgrind.out" \
       "$work/starling" start --bind 127.0.0.1 --port 0 --api-port 0 --log-level info) > "$run/broker.log" 2>&1 &

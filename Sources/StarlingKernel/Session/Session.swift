@@ -13,33 +13,34 @@ final class Session: @unchecked Sendable {
     let clientId: String
     let context: LoopContext
     unowned let broker: Broker
-    private let online = ManagedAtomic<Bool>(false)
+    let online = ManagedAtomic<Bool>(false)
 
     /// Whether a client is connected to this session (read by shared-subscription dispatch on any loop).
     var isOnline: Bool { online.load(ordering: .relaxed) }
 
-    // Loop-bound state.
-    private(set) var connection: MQTTConnection?
-    private(set) var subscriptions: [String: SubscriptionOptions] = [:]
-    private var inflight: [UInt16: InflightMessage] = [:]
+    // Loop-bound state: written by the session's own methods (here and in its extensions,
+    // Session+Delivery and Session+HandOver) only; other types read it.
+    var connection: MQTTConnection?
+    var subscriptions: [String: SubscriptionOptions] = [:]
+    var inflight: [UInt16: InflightMessage] = [:]
     /// Starts with room for one: most sessions never queue, and each idle connection has one.
-    private var queue = CircularBuffer<PendingMessage>(initialCapacity: 1)
-    private var queuedBytes = 0
+    var queue = CircularBuffer<PendingMessage>(initialCapacity: 1)
+    var queuedBytes = 0
     /// Incoming QoS 2 packet ids received (PUBREC sent) and not yet released by PUBREL.
-    private(set) var awaitingRelease = Set<UInt16>()
-    private var nextPacketId: UInt16 = 1
+    var awaitingRelease = Set<UInt16>()
+    var nextPacketId: UInt16 = 1
     /// In-flight packet ids of an earlier connection not yet resent on this one, in send order.
-    private var awaitingRedelivery = CircularBuffer<UInt16>(initialCapacity: 1)
+    var awaitingRedelivery = CircularBuffer<UInt16>(initialCapacity: 1)
     /// Messages sent on the current connection and not yet acknowledged.
-    private var onTheWire: Int { inflight.count - awaitingRedelivery.count }
-    private var sequence: UInt64 = 0
+    var onTheWire: Int { inflight.count - awaitingRedelivery.count }
+    var sequence: UInt64 = 0
 
     /// Seconds the session outlives its connection; 0 ends it with the connection.
     var expiryInterval: UInt32 = 0
     /// The user name of the client that made or took this session object (session hooks).
     var username: String?
-    private var expiryTimer: Scheduled<Void>?
-    private var pendingWill: (message: Message, timer: Scheduled<Void>?)?
+    var expiryTimer: Scheduled<Void>?
+    var pendingWill: (message: Message, timer: Scheduled<Void>?)?
     /// Where this session object is in its life.
     enum Lifecycle {
         /// Waiting for the state of the previous session object for the client id (`install`);
@@ -57,7 +58,7 @@ final class Session: @unchecked Sendable {
         case ended
     }
 
-    private(set) var lifecycle = Lifecycle.installing(waiting: [])
+    var lifecycle = Lifecycle.installing(waiting: [])
     /// A newer session object, on this node or another, has taken (or is taking) this one's place.
     var isSuperseded: Bool {
         switch lifecycle {
@@ -197,91 +198,6 @@ final class Session: @unchecked Sendable {
         }
     }
 
-    /// Where a session's state goes when a newer connection takes it over.
-    enum Successor {
-        /// A new session object on this node (any loop).
-        case local(Session)
-        /// Another node, which installs the state itself.
-        case anotherNode
-    }
-
-    /// Hands this session over to `next` (a new connection for the same client id). Closes the
-    /// current connection (5.0: DISCONNECT 0x8E). With `resume` the state moves to `next`;
-    /// otherwise the session ends here. `completion` runs on this loop with the state to install.
-    func handOver(to next: Successor, resume: Bool, completion: @escaping (SessionState?) -> Void) {
-        loop.preconditionInEventLoop()
-        switch lifecycle {
-        case .installing(var waiting):
-            waiting.append { [self] in handOver(to: next, resume: resume, completion: completion) }
-            lifecycle = .installing(waiting: waiting)
-            return
-        case .replaced, .leaving, .left, .ended:
-            return completion(nil)
-        case .active:
-            break
-        }
-        let oldConnection = connection
-        // Taken over only from a connection still open (not one whose DISCONNECT is being processed).
-        let takenOver = oldConnection.map { $0.state != .closed } ?? false
-        connection = nil
-        awaitingRedelivery.removeAll()
-        online.store(false, ordering: .relaxed)
-        expiryTimer?.cancel()
-        expiryTimer = nil
-        // The will of a connection that is taken over goes out unless the new connection arrived
-        // within its delay and resumes the session.
-        let takenOverWill = oldConnection?.takeOver()
-        if let will = takenOverWill, will.delay == 0 || !resume {
-            broker.publish(will.message, from: context, source: .will)
-        }
-        if let pending = pendingWill {
-            pending.timer?.cancel()
-            pendingWill = nil
-            if !resume { broker.publish(pending.message, from: context, source: .will) }
-        }
-        switch next {
-        case .local(let session):
-            lifecycle = .replaced(by: session)
-        case .anotherNode:
-            // The client id is the other node's now; this node keeps no session for it.
-            lifecycle = resume ? .leaving : .left
-            broker.release(self)
-        }
-        guard resume else {
-            context.noteSession(\.sessionEnded, self, endReason: .discarded)
-            broker.router.unsubscribeAll(self, filters: subscriptions.keys)
-            subscriptions = [:]
-            completion(nil)
-            return
-        }
-        if takenOver { context.noteSession(\.sessionTakenOver, self) }
-        switch next {
-        case .local(let session):
-            broker.router.rebind(from: self, to: session, filters: subscriptions)
-            completion(takeState())
-        case .anotherNode:
-            // No new match reaches this session from now on; what other loops matched before
-            // arrives by the time they have all run a turn, and goes with the state.
-            broker.router.unsubscribeAll(self, filters: subscriptions.keys)
-            broker.afterOtherLoops(from: loop) { [self] in
-                lifecycle = .left
-                completion(takeState())
-            }
-        }
-    }
-
-    /// The state to move, leaving this object empty.
-    private func takeState() -> SessionState {
-        let state = SessionState(subscriptions: subscriptions, inflight: inflight, queue: queue,
-                                 queuedBytes: queuedBytes, awaitingRelease: awaitingRelease,
-                                 nextPacketId: nextPacketId, sequence: sequence)
-        subscriptions = [:]
-        inflight = [:]
-        queue.removeAll()
-        queuedBytes = 0
-        return state
-    }
-
     // MARK: - Subscriptions
 
     /// Records a subscription; returns true when the filter was not subscribed before.
@@ -293,238 +209,6 @@ final class Session: @unchecked Sendable {
     func removeSubscription(_ filter: String) -> Bool {
         guard subscriptions.removeValue(forKey: filter) != nil else { return false }
         return broker.router.unsubscribe(self, filter: filter)
-    }
-
-    // MARK: - Outgoing messages
-
-    /// Delivers `message` as `delivery` describes: sent now if the client can take it,
-    /// queued otherwise (bounded). Must run on this session's loop.
-    func deliver(_ message: Message, _ delivery: Delivery) {
-        switch lifecycle {
-        case .installing, .active, .leaving: break
-        case .replaced(let successor):
-            return context.deliver(message, Delivery(forwarding: delivery, to: successor))
-        case .left, .ended:
-            return
-        }
-        let qos = min(message.qos, delivery.qos)
-        if message.expiresAt != nil, message.isExpired(at: .now()) {
-            context.noteDrop(.expired, message, subscriberId: clientId, qos: qos)
-            return
-        }
-        if isLocal {
-            // A plugin's subscription: message_delivered fires as for a client's delivery (EMQX
-            // fires message.delivered for every delivery), after the handler has it.
-            let sink = sink.unsafelyUnwrapped
-            if sink.receive(message, qos: qos) { context.noteDeliveredLocally(message, qos: qos, to: sink.owner) }
-            return
-        }
-        let pending = PendingMessage(message: message, qos: qos,
-                                     retain: delivery.retainAsPublished && message.retain,
-                                     identifiers: delivery.identifiers, sharedGroup: delivery.sharedGroup)
-        send(pending)
-    }
-
-    /// Sends a retained message matched by a new subscription (RETAIN flag set).
-    func deliverRetained(_ message: Message, options: SubscriptionOptions) {
-        let pending = PendingMessage(message: message, qos: min(message.qos, options.qos), retain: true,
-                                     identifiers: options.identifier.map { [$0] } ?? [], sharedGroup: nil)
-        send(pending)
-    }
-
-    private func send(_ pending: PendingMessage) {
-        if let connection, queue.isEmpty {
-            if pending.qos == .atMostOnce {
-                if connection.isWritable {
-                    connection.sendPublish(pending, packetId: nil, dup: false)
-                    return
-                }
-            } else if onTheWire < connection.sendQuota, awaitingRedelivery.isEmpty {
-                sendInflight(pending, on: connection)
-                return
-            }
-        }
-        enqueue(pending)
-    }
-
-    private func sendInflight(_ pending: PendingMessage, on connection: MQTTConnection) {
-        let packetId = allocatePacketId()
-        sequence &+= 1
-        inflight[packetId] = InflightMessage(pending: pending, phase: .awaitingAck, sequence: sequence)
-        if !connection.sendPublish(pending, packetId: packetId, dup: false), connection.state == .connected {
-            // Larger than the client accepts: dropped for this client (counted by the connection).
-            inflight[packetId] = nil
-        }
-    }
-
-    private func allocatePacketId() -> UInt16 {
-        // The window is at most 65,535, so a free id always exists when a send is allowed.
-        while true {
-            let candidate = nextPacketId
-            nextPacketId = nextPacketId == UInt16.max ? 1 : nextPacketId + 1
-            if inflight[candidate] == nil { return candidate }
-        }
-    }
-
-    private func enqueue(_ pending: PendingMessage) {
-        let settings = context.settings.session
-        if connection == nil, pending.qos == .atMostOnce, !settings.queueQoS0Offline {
-            noteDrop(.qos0Offline, pending)
-            return
-        }
-        let messageLimit = settings.maxQueuedMessages
-        let byteLimit = settings.maxQueuedBytes
-        if byteLimit > 0, pending.payloadBytes > byteLimit {
-            // It can never fit: drop it rather than empty the queue for it.
-            if pending.qos == .atMostOnce {
-                noteDrop(.queueFull, pending)
-            } else {
-                broker.reportDrop(of: pending, session: self, reason: .queueFull)
-            }
-            return
-        }
-        while !queue.isEmpty,
-              (messageLimit > 0 && queue.count >= messageLimit)
-                || (byteLimit > 0 && queuedBytes + pending.payloadBytes > byteLimit) {
-            // The oldest QoS 0 goes first; then the new message if it is QoS 0; then the oldest.
-            if let index = queue.firstIndex(where: { $0.qos == .atMostOnce }) {
-                let dropped = queue.remove(at: index)
-                queuedBytes -= dropped.payloadBytes
-                noteDrop(.queueFull, dropped)
-            } else if pending.qos == .atMostOnce {
-                noteDrop(.queueFull, pending)
-                return
-            } else {
-                let dropped = queue.removeFirst()
-                queuedBytes -= dropped.payloadBytes
-                broker.reportDrop(of: dropped, session: self, reason: .queueFull)
-            }
-        }
-        queue.append(pending)
-        queuedBytes += pending.payloadBytes
-    }
-
-    /// Counts a QoS 0 (or expired) copy dropped for this session and tells `message_dropped` hooks.
-    @inline(__always)
-    private func noteDrop(_ reason: MessageDropReason, _ pending: PendingMessage) {
-        context.noteDrop(reason, pending.message, subscriberId: clientId, qos: pending.qos)
-    }
-
-    /// Moves queued messages to the client while its window and socket allow: first the
-    /// in-flight messages of an earlier connection, then the queue.
-    func pump() {
-        guard let connection else { return }
-        while let packetId = awaitingRedelivery.first, onTheWire < connection.sendQuota {
-            awaitingRedelivery.removeFirst()
-            guard let entry = inflight[packetId] else { continue }
-            switch entry.phase {
-            case .awaitingAck:
-                connection.sendPublish(entry.pending, packetId: packetId, dup: true)
-            case .awaitingComplete:
-                connection.sendAck(.pubrel(PublishAck(packetIdentifier: packetId)))
-            }
-        }
-        guard awaitingRedelivery.isEmpty else { return }
-        let now = NIODeadline.now()
-        while let head = queue.first {
-            if head.message.isExpired(at: now) {
-                queuedBytes -= queue.removeFirst().payloadBytes
-                noteDrop(.expired, head)
-                continue
-            }
-            if head.qos == .atMostOnce {
-                guard connection.isWritable else { return }
-                queuedBytes -= head.payloadBytes
-                connection.sendPublish(queue.removeFirst(), packetId: nil, dup: false)
-            } else {
-                guard onTheWire < connection.sendQuota else { return }
-                queuedBytes -= head.payloadBytes
-                sendInflight(queue.removeFirst(), on: connection)
-            }
-        }
-    }
-
-    // MARK: - Acknowledgements from the client
-
-    /// Drops an acknowledged message from the in-flight set.
-    private func forget(_ packetId: UInt16) {
-        inflight[packetId] = nil
-        if !awaitingRedelivery.isEmpty, let index = awaitingRedelivery.firstIndex(of: packetId) {
-            awaitingRedelivery.remove(at: index)
-        }
-    }
-
-    /// PUBACK (QoS 1) — returns false when no such message was in flight.
-    func acknowledged(_ packetId: UInt16) -> Bool {
-        guard let entry = inflight[packetId], entry.phase == .awaitingAck, entry.pending.qos == .atLeastOnce else {
-            return false
-        }
-        forget(packetId)
-        context.noteAcked(entry.pending, by: clientId, username: lastConnection?.username, packetId: packetId)
-        pump()
-        return true
-    }
-
-    /// PUBREC (QoS 2, first half) — returns false when no such message was in flight.
-    func received(_ packetId: UInt16, reasonCode: ReasonCode) -> Bool {
-        guard var entry = inflight[packetId], entry.pending.qos == .exactlyOnce else { return false }
-        if reasonCode.isError {
-            forget(packetId)
-            pump()
-            return true
-        }
-        entry.phase = .awaitingComplete
-        inflight[packetId] = entry
-        return true
-    }
-
-    /// PUBCOMP (QoS 2, second half) — returns false when no such message was awaiting it.
-    func completed(_ packetId: UInt16) -> Bool {
-        guard let entry = inflight[packetId], entry.phase == .awaitingComplete else { return false }
-        forget(packetId)
-        context.noteAcked(entry.pending, by: clientId, username: lastConnection?.username, packetId: packetId)
-        pump()
-        return true
-    }
-
-    // MARK: - Incoming QoS 2
-
-    /// Records an incoming QoS 2 PUBLISH; false means it is a duplicate already routed.
-    func beginIncomingExactlyOnce(_ packetId: UInt16) -> Bool {
-        awaitingRelease.insert(packetId).inserted
-    }
-
-    /// PUBREL from the client; false when the id was unknown.
-    func releaseIncoming(_ packetId: UInt16) -> Bool {
-        awaitingRelease.remove(packetId) != nil
-    }
-
-    // MARK: - Shared subscriptions
-
-    /// Hands the shared-subscription messages this member holds unacknowledged (in flight or
-    /// queued) to other members of their groups, since this member has gone.
-    private func redispatchSharedMessages() {
-        var handed: [(Message, Delivery)] = []
-        for (packetId, entry) in inflight where entry.pending.sharedGroup != nil && entry.phase == .awaitingAck {
-            if let target = broker.router.redispatchTarget(for: entry.pending.sharedGroup!, topic: entry.pending.message.topic,
-                                                           publisherId: entry.pending.message.publisherId, leaving: self) {
-                inflight[packetId] = nil
-                handed.append((entry.pending.message, target))
-            }
-        }
-        var kept = CircularBuffer<PendingMessage>(initialCapacity: 1)
-        for pending in queue {
-            if let key = pending.sharedGroup,
-               let target = broker.router.redispatchTarget(for: key, topic: pending.message.topic,
-                                                           publisherId: pending.message.publisherId, leaving: self) {
-                queuedBytes -= pending.payloadBytes
-                handed.append((pending.message, target))
-            } else {
-                kept.append(pending)
-            }
-        }
-        queue = kept
-        for (message, delivery) in handed { context.deliver(message, delivery) }
     }
 
     // MARK: - Introspection
@@ -560,14 +244,5 @@ final class Session: @unchecked Sendable {
         } else {
             end(.kicked)
         }
-    }
-}
-
-extension Delivery {
-    /// The same delivery addressed to a session's successor.
-    init(forwarding delivery: Delivery, to session: Session) {
-        self.init(session: session, options: SubscriptionOptions(qos: delivery.qos, retainAsPublished: delivery.retainAsPublished),
-                  sharedGroup: delivery.sharedGroup)
-        self.identifiers = delivery.identifiers
     }
 }
