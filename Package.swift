@@ -224,7 +224,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["StarlingCluster", "StarlingKernel", "MQTTCore", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["StarlingCluster", "StarlingKernel", "MQTTCore", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PluginTests",

@@ -2,52 +2,76 @@
 # callgrind-per-message.sh STARLING_BINARY MQBENCH_BINARY [N]
 #
 # Instructions executed inside the broker per message, counted by valgrind's callgrind (Ir), for two
-# QoS 0 workloads of ../shared/bench's mqbench. Counts, not times: far less sensitive to a busy
-# machine than msg/s, so a before/after pair of builds can be compared run against run.
+# QoS 0 workloads of ../shared/bench's mqbench. Counts, not times: they hardly depend on how busy the
+# machine is, so a before/after pair of builds can be compared run against run (same N, same script).
 #
 #   fanin_q0   mqbench fanin  -q 0 -P 4  -s 16   N messages in total, 4 publishers -> 1 subscriber
 #   fanout_q0  mqbench fanout -q 0 -S 50 -s 16   N/50 messages published, each delivered to all 50
-#              subscribers: the figure is per DELIVERED message (published x subscribers = N)
+#              subscribers: messages= and per_message count DELIVERED messages (published x 50 = N)
 #
-# N defaults to 100000 (fan-in 100000 messages, fan-out 2000 x 50 deliveries): about a minute or two
-# per workload under callgrind on a 2-core machine. N must be a multiple of 100 (an equal share for
-# each of the 4 fan-in publishers; N/50 fan-out messages).
+# N defaults to 1000000 (fan-in 1000000 messages, fan-out 20000 x 50 deliveries): about 75 s and
+# 30 s under callgrind on a 2-core machine, ~105 s for both. N must be a multiple of 100. Compare
+# figures of the same N only: the fan-out cost per delivery falls with N (same build: 4.4k at
+# 100000, 4.1k at 400000, 4.0k at 1000000; fan-in stays at 12.1k), as longer runs batch more.
 #
 # Method, per workload (a fresh broker each time):
-#   1. the broker starts under `valgrind --tool=callgrind --instr-atstart=no` (nothing counted during
-#      start-up) with a fixed event-loop count (STARLING_NODE__EVENT_LOOPS, default 2, the cores of
-#      the reference machine; EVENT_LOOPS=K changes it), session.max_queued_messages = 1000000 (as in
-#      bench/starling-bench.toml), port 0 on 127.0.0.1; the real port is read from its
-#      `listening on 127.0.0.1:PORT` log line;
-#   2. a warm-up run (the idle workload below, not counted) so the first-time costs (allocator pools,
-#      lazy initialisation, caches) are gone before counting starts;
-#   3. `callgrind_control -i on`, then the IDLE run: the same clients connect, subscribe, publish a
-#      few messages (fan-in 1000, fan-out 20 x 50) and disconnect; `callgrind_control -d` dumps its
-#      count (a dump zeroes the counters);
-#   4. the FULL run: the same clients, N + the idle count of messages; dumped the same way;
-#   5. SIGINT (bounded wait, then SIGKILL), the shutdown is not counted.
+#   1. the broker starts under `valgrind --tool=callgrind --instr-atstart=no` (start-up not counted)
+#      with 2 event loops (STARLING_NODE__EVENT_LOOPS; EVENT_LOOPS=K changes it),
+#      session.max_queued_messages = 1000000 (as in bench/starling-bench.toml, so nothing is dropped),
+#      --port 0 on 127.0.0.1; the real port is read from its `listening on 127.0.0.1:PORT` log line;
+#   2. a warm-up run (the idle workload below, not counted): first-time costs (allocator pools, lazy
+#      initialisation) are gone before counting starts;
+#   3. `callgrind_control -i on`, then the IDLE run: the same clients connect, subscribe, publish a few
+#      messages (fan-in 1000, fan-out 20 x 50) and disconnect; `callgrind_control -d` dumps its count
+#      (and zeroes the counters);
+#   4. the FULL run: the same clients, N more messages than the idle run; dumped the same way;
+#   5. SIGINT (<= 30 s, then SIGKILL); the shutdown is not counted.
 #   instructions = Ir(full) - Ir(idle), per_message = instructions / N.
-# Why subtract an idle run instead of zeroing once the clients are connected: mqbench connects and
-# starts publishing in one go, so an external `callgrind_control -z` cannot land between the two
-# without a race. The subtraction cancels everything that does not scale with the message count
-# (connect, subscribe, disconnect, logging, the 2 s drain wait, timers), so the figure is the marginal
-# cost of one more message. What remains of the spread comes from timing: how many messages one
-# socket read or one flush carries depends on scheduling, under valgrind as natively.
+# Why an idle run is subtracted instead of zeroing the counters once the clients are connected: mqbench
+# connects and starts publishing in one go, so an external `callgrind_control -z` cannot land between
+# the two without a race. The subtraction cancels what does not scale with the message count
+# (connect, subscribe, disconnect, logging, timers), so the figure is the marginal cost of a message.
 #
-# Output, one line per workload (and the mqbench RESULT lines on stderr):
-#   CALLGRIND workload=fanin_q0 messages=N instructions=... per_message=... full_ir=... idle_ir=... lost=...
-# Exit status 1 if a run lost messages or mqbench failed (the line is still printed), 2 on usage errors.
-# Environment: EVENT_LOOPS (2), WORKLOADS ("fanin_q0 fanout_q0"), KEEP=1 keeps the temp dir
-# (callgrind out files for callgrind_annotate, broker logs) and prints its path.
+# Repeatability (release build, 2026-12-07, 2-core VM busy with other builds), per_message min..max
+# of 3 runs as % of the median: fan-in 0.40 %, fan-out 0.36 % at N = 1000000; 0.9 % and 0.6 % at
+# N = 400000; 1-2 % at N = 100000. Two things made it that small:
+#   - mqbench names topics and client ids after a random run id, and Swift seeds its hashing at random
+#     per process, so dictionaries keyed by those names (route cache, sessions) laid out differently in
+#     every run and the probes/string comparisons per message changed with them (3.5 % spread at
+#     N = 100000). The broker now runs with SWIFT_DETERMINISTIC_HASHING=1 and mqbench with a fixed run
+#     id per phase (a preloaded getpid()/rand(), mqbench only): every run sends the same names.
+#     FIXED_RUN_IDS=0 turns both off.
+#   - a larger N: what remains is timing (how many messages a read or a flush carries, whether a
+#     subscriber's channel was writable or the message was queued, malloc's free lists).
+#   Tried and not kept: 1 event loop (1.7 % at N = 100000, bimodal) and valgrind --fair-sched=yes
+#   (1.7 %), against 0.9 % for 2 loops and the default scheduler.
+#
+# Two workarounds for valgrind 3.19 (Debian 12), both outside the measured code:
+#   - it gives up on the DWARF 5 debug info of Swift 6 binaries ("unhandled dwarf2 abbrev form code
+#     0x25 ... Possibly corrupted debuginfo file"): the broker runs as a copy made with
+#     `objcopy --strip-debug` (same machine code; the symbol table stays, so callgrind_annotate still
+#     names functions);
+#   - its rt_sigsuspend wrapper writes into the mask it is given, and libdispatch's dispatchMain() (the
+#     broker's main thread) passes a `static const` sigset_t in read-only memory: "VALGRIND INTERNAL
+#     ERROR: ... SIGSEGV" right after start-up. A preloaded sigsuspend passes a writable copy (called
+#     once, on the otherwise idle main thread).
+#
+# Output, one line per workload on stdout (progress and mqbench's RESULT lines on stderr):
+#   CALLGRIND workload=fanin_q0 messages=N instructions=... per_message=... full_ir=... idle_ir=...
+#     published=... subscribers=... event_loops=2 lost=0 status=ok
+# Exit status 1 if a run lost messages or mqbench failed (the line is still printed, status=failed), 2 on usage
+# errors. Needs valgrind, callgrind_control, objcopy, cc, timeout. Every wait is bounded; the temp
+# dir is removed at the end (KEEP=1 keeps it: callgrind.out.1 = idle, .2 = full, for callgrind_annotate).
+# Environment: EVENT_LOOPS (2), WORKLOADS ("fanin_q0 fanout_q0"), FIXED_RUN_IDS (1), KEEP (0).
 #   bench/callgrind-per-message.sh .build/release/starling /tmp/mqb/mqbench
-#   bench/callgrind-per-message.sh /work/before/.build/release/starling /tmp/mqb/mqbench 100000
+#   bench/callgrind-per-message.sh /work/before/.build/release/starling /tmp/mqb/mqbench 400000   # ~45 s
 set -euo pipefail
 
 usage="usage: $0 STARLING_BINARY MQBENCH_BINARY [N]"
 [ $# -ge 2 ] && [ $# -le 3 ] || { echo "$usage" >&2; exit 2; }
 starling=$1
 mqbench=$2
-N=${3:-100000}
+N=${3:-1000000}
 loops=${EVENT_LOOPS:-2}
 workloads=${WORKLOADS:-fanin_q0 fanout_q0}
 case $N in ''|*[!0-9]*) echo "N must be a number, not '$N'; $usage" >&2; exit 2 ;; esac
@@ -61,17 +85,11 @@ starling=$(cd "$(dirname "$starling")" && pwd)/$(basename "$starling")
 mqbench=$(cd "$(dirname "$mqbench")" && pwd)/$(basename "$mqbench")
 
 work=$(mktemp -d /tmp/callgrind-per-message.XXXXXX)
-pid=""
-# Valgrind 3.19 (Debian 12) gives up on the DWARF 5 debug info that Swift 6 emits ("unhandled dwarf2
-# abbrev form code 0x25 ... Possibly corrupted debuginfo file"): the broker runs as a copy without
-# debug sections (the symbol table stays, so callgrind_annotate still names functions). The machine
-# code is the same, so are the counts.
+pid=""      # the broker (valgrind)
+mqpid=""    # the running mqbench (its timeout wrapper)
+# valgrind 3.19 and Swift's DWARF 5: a copy without debug sections (see the header)
 objcopy --strip-debug "$starling" "$work/starling"
-# Valgrind 3.19's rt_sigsuspend wrapper writes the signal mask it is given in place. libdispatch's
-# dispatchMain() (the broker's main thread once started) calls sigsuspend on a `static const`
-# sigset_t in read-only memory, so valgrind dies with "VALGRIND INTERNAL ERROR: ... SIGSEGV" right
-# after start-up. A preloaded sigsuspend passes a writable copy instead; it runs once, on the idle
-# main thread, so it adds nothing to the counts.
+# valgrind 3.19 writes into sigsuspend's mask, libdispatch's is read-only: a writable copy (see the header)
 cat > "$work/sigsuspend-shim.c" << 'SHIM'
 #include <signal.h>
 #include <unistd.h>
@@ -79,11 +97,7 @@ cat > "$work/sigsuspend-shim.c" << 'SHIM'
 int sigsuspend(const sigset_t *mask) { sigset_t copy = *mask; return (int)syscall(SYS_rt_sigsuspend, &copy, 8); }
 SHIM
 cc -O2 -shared -fPIC -o "$work/sigsuspend-shim.so" "$work/sigsuspend-shim.c"
-# mqbench names its topics and client ids after a random run id ("PID-RAND"). Dictionaries keyed by
-# them (route cache, sessions) then lay out differently in every run, and the number of probes and
-# string comparisons per message changes with them. With the broker's hashing made deterministic
-# (SWIFT_DETERMINISTIC_HASHING=1) and mqbench's run id fixed per phase (getpid() and rand() below,
-# preloaded into mqbench only), every run of this script sends the same names.
+# mqbench's run id ("PID-RAND", in every topic and client id) fixed per phase: MQB_FIXED_PID (see the header)
 cat > "$work/fixed-run-id.c" << 'FIXID'
 #include <stdlib.h>
 #include <unistd.h>
@@ -106,6 +120,7 @@ stop_broker() {
   pid=""
 }
 cleanup() {
+  if [ -n "$mqpid" ]; then kill "$mqpid" 2> /dev/null || true; wait "$mqpid" 2> /dev/null || true; fi
   stop_broker
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
@@ -119,17 +134,21 @@ ctl() { timeout 60 callgrind_control --vgdb-prefix="$work/vgdb" "$@" "$pid" > "$
 # ir FILE: the total Ir of one callgrind out file (its `totals:` line, else `summary:`).
 ir() { awk '/^totals:/ { t = $2 } /^summary:/ { s = $2 } END { if (t != "") print t; else if (s != "") print s; else exit 1 }' "$1"; }
 
-# bench ARGS...: one mqbench run, bounded; prints its RESULT line; fails unless status=ok and lost=0.
+# bench ARGS...: one mqbench run, bounded; shows its RESULT line; fails if mqbench does (error, lost > 0).
 bench() {
-  local out rc=0 shown="mqbench $*"
+  local rc=0 shown="mqbench $*"
   if [ "${FIXED_RUN_IDS:-1}" = 1 ]; then
     phase_id=$((phase_id + 1))
     set -- env LD_PRELOAD="$work/fixed-run-id.so" MQB_FIXED_PID=$((1000 + phase_id)) "$mqbench" "$@"
   else
     set -- "$mqbench" "$@"
   fi
-  out=$(timeout 900 "$@" -h 127.0.0.1 -p "$port" -t 600 -D 60 2> "$work/mqbench.err") || rc=$?
-  result=$(printf '%s\n' "$out" | grep '^RESULT' | tail -1 || true)
+  # in the background and waited for, so that an INT/TERM trap runs at once (and stops it)
+  timeout 900 "$@" -h 127.0.0.1 -p "$port" -t 600 -D 60 > "$work/mqbench.out" 2> "$work/mqbench.err" &
+  mqpid=$!
+  wait "$mqpid" || rc=$?
+  mqpid=""
+  result=$(grep '^RESULT' "$work/mqbench.out" | tail -1 || true)
   echo "  $shown: ${result:-no RESULT line (exit $rc)}" >&2
   [ $rc -eq 0 ] || { cat "$work/mqbench.err" >&2; return 1; }
 }
@@ -187,10 +206,11 @@ for workload in $workloads; do
     { echo "$workload: the dumps are not in the expected order" >&2; exit 1; }
   instructions=$((full_ir - idle_ir))
   lost=$(( ${full_lost:-0} + ${idle_lost:-0} ))
-  [ "$ok" = 1 ] && [ "$lost" = 0 ] || failed=1
+  status=ok
+  [ "$ok" = 1 ] && [ "$lost" = 0 ] || { failed=1; status=failed; }
   awk -v w="$workload" -v n="$N" -v i="$instructions" -v f="$full_ir" -v d="$idle_ir" -v l="$lost" \
-    -v pub=$((full - idle)) -v del="$deliveries" -v loops="$loops" 'BEGIN {
-    printf "CALLGRIND workload=%s messages=%d instructions=%.0f per_message=%.1f full_ir=%.0f idle_ir=%.0f published=%d subscribers=%d event_loops=%d lost=%d\n",
-      w, n, i, i / n, f, d, pub, del, loops, l }'
+    -v pub=$((full - idle)) -v del="$deliveries" -v loops="$loops" -v st="$status" 'BEGIN {
+    printf "CALLGRIND workload=%s messages=%d instructions=%.0f per_message=%.1f full_ir=%.0f idle_ir=%.0f published=%d subscribers=%d event_loops=%d lost=%d status=%s\n",
+      w, n, i, i / n, f, d, pub, del, loops, l, st }'
 done
 exit $failed

@@ -35,8 +35,8 @@ final class RetainedReplicator: Sendable {
     }
 
     /// This node's whole replicated set (recent deletes included), for a peer whose link came up.
-    static func snapshot(of broker: Broker) -> [RetainedEntry] {
-        broker.replicatedRetained().map { item in
+    static func snapshot(of kernel: any ClusterKernel) -> [RetainedEntry] {
+        kernel.replicatedRetained().map { item in
             RetainedEntry(topic: item.topic, time: item.stamp.time, node: item.stamp.node,
                           publish: item.message.map(Forwarder.encode))
         }
@@ -62,7 +62,7 @@ final class RetainedReplicator: Sendable {
 
     /// Applies a peer's entries to this node's store (each only if newer than what it holds).
     /// Returns the entries that could not be read (bad PUBLISH bytes), for the log.
-    static func apply(_ entries: [RetainedEntry], to broker: Broker) -> [String] {
+    static func apply(_ entries: [RetainedEntry], to kernel: any ClusterKernel) -> [String] {
         var bad: [String] = []
         let now = NIODeadline.now()
         var decoder = MQTTPacketDecoder(version: .v5, expectsConnectFirst: false)
@@ -75,7 +75,7 @@ final class RetainedReplicator: Sendable {
                 }
                 message = Message(publish: publish, topic: publish.topic, publisherId: nil, now: now)
             }
-            broker.applyReplicatedRetained(topic: entry.topic, message: message,
+            kernel.applyReplicatedRetained(topic: entry.topic, message: message,
                                            stamp: RetainedStamp(time: entry.time, node: entry.node))
         }
         return bad
