@@ -28,6 +28,24 @@ final class AuthExchange {
 /// CONNACK; and re-authentication (AUTH 0x19) of a connected client, ending in AUTH 0x00 or
 /// DISCONNECT. The enhanced_auth hooks decide; a method none of them takes is refused with 0x8C.
 extension MQTTConnection {
+    /// The exchange in progress: the CONNECT's while authenticating, a re-authentication's once connected.
+    var authExchange: AuthExchange? {
+        get {
+            switch phase {
+            case .authenticating(let attempt): attempt.exchange
+            case .connected(let client): client.reauthentication
+            default: nil
+            }
+        }
+        set {
+            switch phase {
+            case .authenticating(let attempt): attempt.exchange = newValue
+            case .connected(let client): client.reauthentication = newValue
+            default: assert(newValue == nil, "an authentication exchange in phase \(phase.kind)")
+            }
+        }
+    }
+
     func startEnhancedAuth(_ connect: Connect, method: String) {
         authenticationMethod = method
         authExchange = AuthExchange(method: method, connect: connect, hooks: loopContext.withHooks { $0.enhancedAuth })
@@ -35,10 +53,10 @@ extension MQTTConnection {
     }
 
     /// A packet before CONNACK while an exchange runs: only AUTH 0x18 (or DISCONNECT) may come.
-    func handleAuthenticating(_ packet: MQTTPacket) {
+    func handleAuthenticating(_ packet: MQTTPacket, _ attempt: ConnectAttempt) {
         switch packet {
         case .auth(let auth):
-            guard let exchange = authExchange, exchange.awaitingClient, auth.reasonCode == .continueAuthentication,
+            guard let exchange = attempt.exchange, exchange.awaitingClient, auth.reasonCode == .continueAuthentication,
                   auth.properties.authenticationMethod == exchange.method else {
                 loopContext.stats.add(.authenticated(.failure))
                 return refuse(.protocolError, "unexpected AUTH during enhanced authentication")
@@ -121,7 +139,7 @@ extension MQTTConnection {
         case .continue(let data):
             exchange.hooks = pinned ?? exchange.hooks
             exchange.awaitingClient = true
-            if exchange.connect != nil { state = .authenticating } else { awaitReauthentication(exchange) }
+            if exchange.connect == nil { awaitReauthentication(exchange) }
             sendAck(.auth(Auth(reasonCode: .continueAuthentication, properties: authProperties(exchange.method, data))))
         case .deny(let code):
             enhancedAuthFailed(exchange, code, why)

@@ -206,7 +206,7 @@ final class Session: @unchecked Sendable {
         }
         let oldConnection = connection
         // Taken over only from a connection still open (not one whose DISCONNECT is being processed).
-        let takenOver = oldConnection.map { $0.state != .closed } ?? false
+        let takenOver = oldConnection?.isOpen ?? false
         connection = nil
         awaitingRedelivery.removeAll()
         online.store(false, ordering: .relaxed)
@@ -334,7 +334,7 @@ final class Session: @unchecked Sendable {
         let packetId = allocatePacketId()
         sequence &+= 1
         inflight[packetId] = InflightMessage(pending: pending, phase: .awaitingAck, sequence: sequence)
-        if !connection.sendPublish(pending, packetId: packetId, dup: false), connection.state == .connected {
+        if !connection.sendPublish(pending, packetId: packetId, dup: false), connection.isConnected {
             // Larger than the client accepts: dropped for this client (counted by the connection).
             inflight[packetId] = nil
         }
@@ -538,7 +538,7 @@ final class Session: @unchecked Sendable {
         expiryInterval = 0
         kicked = true
         if let connection {
-            connection.will = nil
+            connection.dropWill()
             connection.disconnect(.administrativeAction, reason: "kicked by an administrator")
         } else {
             end(.kicked)
