@@ -215,3 +215,55 @@ final class ConnectionPhaseTests: XCTestCase {
         XCTAssertEqual(ending.cause?.initiator, .client)
     }
 }
+
+/// What a connection owes when its channel goes, as each phase leaves it.
+final class ConnectionEndingTests: KernelTestCase {
+    private func slot() -> ConnectionSlot {
+        ConnectionSlot(node: ConnectionLimit(maximum: 10), listener: ConnectionLimit(maximum: 10))
+    }
+
+    private func lastWill(delay: UInt32) -> LastWill {
+        let publish = Publish(topic: "w", payload: ByteBuffer(), qos: .atMostOnce, retain: false, properties: [])
+        return LastWill(message: Message(publish: publish, topic: "w", publisherId: "c", now: .now()), delay: delay)
+    }
+
+    func testAConnectedClientOwesItsSessionAndWillUnlessTakenOver() {
+        let session = makeSession("c")
+        let client = ConnectedClient(ClaimingClient(session: session, slot: slot(), will: lastWill(delay: 5)))
+        let ended = ConnectionEnding(.connected(client), reason: .normal, cause: (.client, .success), takenOver: false)
+        XCTAssertTrue(ended.session === session)
+        XCTAssertEqual(ended.will?.delay, 5)
+        XCTAssertTrue(ended.announced)
+        XCTAssertNotNil(ended.slot)
+        let taken = ConnectionEnding(.connected(client), reason: .takeover, cause: (.server, .sessionTakenOver),
+                                     takenOver: true)
+        XCTAssertNil(taken.session)
+        XCTAssertNil(taken.will)
+        XCTAssertTrue(taken.announced, "a taken-over client was announced: its disconnect is too")
+        XCTAssertNotNil(taken.slot)
+        XCTAssertEqual(taken.reason, .takeover)
+    }
+
+    func testAClaimHoldsItsSlotAndWillButOwesNoSession() {
+        let claim = ClaimingClient(session: makeSession("c"), slot: slot(), will: lastWill(delay: 0))
+        claim.arrived.append(.pingreq)
+        let ended = ConnectionEnding(.claimingSession(claim), reason: nil, cause: nil, takenOver: false)
+        XCTAssertNil(ended.session, "the session is not attached before CONNACK")
+        XCTAssertNotNil(ended.will, "kept for the session until the channel goes")
+        XCTAssertNotNil(ended.slot)
+        XCTAssertFalse(ended.announced)
+        XCTAssertEqual(ConnectedClient(claim).held.count, 1, "what arrived during the claim is handled once connected")
+    }
+
+    func testASlotGivesBackTheNodesAndTheListenersPlaces() {
+        let node = ConnectionLimit(maximum: 2)
+        let listener = ConnectionLimit(maximum: 1)
+        XCTAssertTrue(node.acquire())
+        XCTAssertTrue(listener.acquire())
+        XCTAssertFalse(listener.acquire())
+        ConnectionSlot(node: node, listener: listener).release()
+        XCTAssertEqual(node.count, 0)
+        XCTAssertEqual(listener.count, 0)
+        XCTAssertTrue(listener.acquire())
+    }
+}

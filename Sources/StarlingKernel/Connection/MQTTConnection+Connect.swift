@@ -132,12 +132,11 @@ extension MQTTConnection {
         ending?.will = nil
     }
 
-    /// Answers CONNECT with a failure code and closes.
+    /// Answers CONNECT with a failure code and closes (before the claim: there is no will yet).
     func refuse(_ reasonCode: ReasonCode, _ why: String) {
         logger.info("refused connection: \(why)", metadata: ["reason_code": "\(reasonCode)"])
         var properties = Properties()
         if version == .v5, requestProblemInformation { properties.reasonString = why }
-        dropWill()
         sendConnAck(ConnAck(sessionPresent: false, reasonCode: reasonCode, properties: properties))
         close()
     }
