@@ -33,8 +33,9 @@
 # (connect, subscribe, disconnect, logging, timers), so the figure is the marginal cost of a message.
 #
 # Repeatability (release build, 2026-12-07, 2-core VM busy with other builds), per_message min..max
-# of 3 runs as % of the median: fan-in 0.40 %, fan-out 0.36 % at N = 1000000; 0.9 % and 0.6 % at
-# N = 400000; 1-2 % at N = 100000. Two things made it that small:
+# as % of the median: at N = 1000000 fan-in 0.4-0.7 % in sets of 3 runs (1.1 % over 8 runs), fan-out
+# 0.2-0.4 % (0.4 % over 6); at N = 400000 0.9 % and 0.6 %; at N = 100000 1-2 %. So a change of
+# about 1 % or less in fan-in is noise. Two things made the spread that small:
 #   - mqbench names topics and client ids after a random run id, and Swift seeds its hashing at random
 #     per process, so dictionaries keyed by those names (route cache, sessions) laid out differently in
 #     every run and the probes/string comparisons per message changed with them (3.5 % spread at
@@ -87,25 +88,6 @@ mqbench=$(cd "$(dirname "$mqbench")" && pwd)/$(basename "$mqbench")
 work=$(mktemp -d /tmp/callgrind-per-message.XXXXXX)
 pid=""      # the broker (valgrind)
 mqpid=""    # the running mqbench (its timeout wrapper)
-# valgrind 3.19 and Swift's DWARF 5: a copy without debug sections (see the header)
-objcopy --strip-debug "$starling" "$work/starling"
-# valgrind 3.19 writes into sigsuspend's mask, libdispatch's is read-only: a writable copy (see the header)
-cat > "$work/sigsuspend-shim.c" << 'SHIM'
-#include <signal.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-int sigsuspend(const sigset_t *mask) { sigset_t copy = *mask; return (int)syscall(SYS_rt_sigsuspend, &copy, 8); }
-SHIM
-cc -O2 -shared -fPIC -o "$work/sigsuspend-shim.so" "$work/sigsuspend-shim.c"
-# mqbench's run id ("PID-RAND", in every topic and client id) fixed per phase: MQB_FIXED_PID (see the header)
-cat > "$work/fixed-run-id.c" << 'FIXID'
-#include <stdlib.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-pid_t getpid(void) { const char *v = getenv("MQB_FIXED_PID"); return v ? (pid_t)atoi(v) : (pid_t)syscall(SYS_getpid); }
-int rand(void) { return 0x5eed; }
-FIXID
-cc -O2 -shared -fPIC -o "$work/fixed-run-id.so" "$work/fixed-run-id.c"
 stop_broker() {
   [ -n "$pid" ] || return 0
   if kill -0 "$pid" 2> /dev/null; then
@@ -126,6 +108,26 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# valgrind 3.19 and Swift's DWARF 5: a copy without debug sections (see the header)
+objcopy --strip-debug "$starling" "$work/starling"
+# valgrind 3.19 writes into sigsuspend's mask, libdispatch's is read-only: a writable copy (see the header)
+cat > "$work/sigsuspend-shim.c" << 'SHIM'
+#include <signal.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int sigsuspend(const sigset_t *mask) { sigset_t copy = *mask; return (int)syscall(SYS_rt_sigsuspend, &copy, 8); }
+SHIM
+cc -O2 -shared -fPIC -o "$work/sigsuspend-shim.so" "$work/sigsuspend-shim.c"
+# mqbench's run id ("PID-RAND", in every topic and client id) fixed per phase: MQB_FIXED_PID (see the header)
+cat > "$work/fixed-run-id.c" << 'FIXID'
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+pid_t getpid(void) { const char *v = getenv("MQB_FIXED_PID"); return v ? (pid_t)atoi(v) : (pid_t)syscall(SYS_getpid); }
+int rand(void) { return 0x5eed; }
+FIXID
+cc -O2 -shared -fPIC -o "$work/fixed-run-id.so" "$work/fixed-run-id.c"
 
 # ctl ARGS...: callgrind_control for our broker, bounded (it talks to valgrind's gdbserver via vgdb).
 ctl() { timeout 60 callgrind_control --vgdb-prefix="$work/vgdb" "$@" "$pid" > "$work/ctl.log" 2>&1 ||

@@ -1,12 +1,10 @@
 import MQTTCore
 import NIOCore
 
-/// An MQTT 5 enhanced-authentication exchange (5.0 section 4.12) in progress. A class, so that a
-/// connection pays one pointer for it outside an exchange.
+/// An MQTT 5 enhanced-authentication exchange (5.0 section 4.12) in progress: a CONNECT's (kept
+/// by `.authenticating`) or a connected client's re-authentication (kept by `.connected`).
 final class AuthExchange {
     let method: String
-    /// The CONNECT being authenticated; nil for a re-authentication of a connected client.
-    let connect: Connect?
     /// The hooks the next step goes to: the whole chain at first, then the one hook that
     /// answered CONTINUE.
     var hooks: HookList<EnhancedAuthHook>
@@ -17,9 +15,8 @@ final class AuthExchange {
     /// Re-authentication: ends the connection when the client leaves AUTH 0x18 unanswered.
     var clientDeadline: Scheduled<Void>?
 
-    init(method: String, connect: Connect?, hooks: HookList<EnhancedAuthHook>) {
+    init(method: String, hooks: HookList<EnhancedAuthHook>) {
         self.method = method
-        self.connect = connect
         self.hooks = hooks
     }
 }
@@ -28,17 +25,41 @@ final class AuthExchange {
 /// CONNACK; and re-authentication (AUTH 0x19) of a connected client, ending in AUTH 0x00 or
 /// DISCONNECT. The enhanced_auth hooks decide; a method none of them takes is refused with 0x8C.
 extension MQTTConnection {
+    /// The exchange in progress: the CONNECT's while authenticating, a re-authentication's once connected.
+    var authExchange: AuthExchange? {
+        get {
+            switch phase {
+            case .authenticating(let attempt): attempt.exchange
+            case .connected(let client): client.reauthentication
+            default: nil
+            }
+        }
+        set {
+            switch phase {
+            case .authenticating(let attempt): attempt.exchange = newValue
+            case .connected(let client): client.reauthentication = newValue
+            default: assert(newValue == nil, "an authentication exchange in phase \(phase.kind)")
+            }
+        }
+    }
+
+    /// The CONNECT an exchange decides; nil when the exchange re-authenticates a connected client.
+    private var connectUnderAuthentication: Connect? {
+        if case .authenticating(let attempt) = phase { return attempt.connect }
+        return nil
+    }
+
     func startEnhancedAuth(_ connect: Connect, method: String) {
         authenticationMethod = method
-        authExchange = AuthExchange(method: method, connect: connect, hooks: loopContext.withHooks { $0.enhancedAuth })
+        authExchange = AuthExchange(method: method, hooks: loopContext.withHooks { $0.enhancedAuth })
         runEnhancedAuth(.connect, data: connect.properties.authenticationData, loopContext.withHooks { $0.enhancedAuth }, from: 0)
     }
 
     /// A packet before CONNACK while an exchange runs: only AUTH 0x18 (or DISCONNECT) may come.
-    func handleAuthenticating(_ packet: MQTTPacket) {
+    func handleAuthenticating(_ packet: MQTTPacket, _ attempt: ConnectAttempt) {
         switch packet {
         case .auth(let auth):
-            guard let exchange = authExchange, exchange.awaitingClient, auth.reasonCode == .continueAuthentication,
+            guard let exchange = attempt.exchange, exchange.awaitingClient, auth.reasonCode == .continueAuthentication,
                   auth.properties.authenticationMethod == exchange.method else {
                 loopContext.stats.add(.authenticated(.failure))
                 return refuse(.protocolError, "unexpected AUTH during enhanced authentication")
@@ -64,7 +85,7 @@ extension MQTTConnection {
         switch auth.reasonCode {
         case .reAuthenticate where authExchange == nil:
             let hooks = loopContext.withHooks { $0.enhancedAuth }
-            authExchange = AuthExchange(method: method, connect: nil, hooks: hooks)
+            authExchange = AuthExchange(method: method, hooks: hooks)
             runEnhancedAuth(.reauthenticate, data: data, hooks, from: 0)
         case .continueAuthentication where authExchange?.awaitingClient == true:
             authExchange!.awaitingClient = false
@@ -112,7 +133,7 @@ extension MQTTConnection {
         guard let exchange = authExchange else { return }
         switch answer {
         case .allow(let data):
-            guard let connect = exchange.connect else {
+            guard let connect = connectUnderAuthentication else {
                 authExchange = nil
                 return sendAck(.auth(Auth(reasonCode: .success, properties: authProperties(exchange.method, data))))
             }
@@ -121,7 +142,7 @@ extension MQTTConnection {
         case .continue(let data):
             exchange.hooks = pinned ?? exchange.hooks
             exchange.awaitingClient = true
-            if exchange.connect != nil { state = .authenticating } else { awaitReauthentication(exchange) }
+            if connectUnderAuthentication == nil { awaitReauthentication(exchange) }
             sendAck(.auth(Auth(reasonCode: .continueAuthentication, properties: authProperties(exchange.method, data))))
         case .deny(let code):
             enhancedAuthFailed(exchange, code, why)
@@ -147,7 +168,7 @@ extension MQTTConnection {
 
     private func enhancedAuthFailed(_ exchange: AuthExchange, _ code: ReasonCode, _ why: String) {
         authExchange = nil
-        if let connect = exchange.connect {
+        if let connect = connectUnderAuthentication {
             return authenticated(connect, .refused(code, why))
         }
         let reason: ReasonCode = code == .badAuthenticationMethod ? code : .notAuthorized

@@ -114,18 +114,13 @@ extension MQTTConnection {
         loopContext.withHooks { $0.clientConnected.notifyAll { $0(notice) } }
     }
 
-    /// Tells `client_disconnected` hooks (an announced connection has ended).
-    func notifyDisconnectedHooks() {
+    /// Tells `client_disconnected` hooks (an announced connection has ended; `cause` nil: the socket closed).
+    func notifyDisconnectedHooks(cause: CloseCause?) {
         guard loopContext.withHooks({ !$0.clientDisconnected.isEmpty }) else { return }
-        let cause = closeCause ?? (.connectionLost, .success)
+        let cause = cause ?? (.connectionLost, .success)
         let notice = ClientDisconnectedNotice(clientId: clientId, username: username, initiator: cause.initiator,
                                             reasonCode: cause.code)
         loopContext.withHooks { $0.clientDisconnected.notifyAll { $0(notice) } }
-    }
-
-    /// Records who ended the connection (the first cause counts).
-    func noteCloseCause(_ initiator: DisconnectInitiator, _ code: ReasonCode) {
-        if closeCause == nil { closeCause = (initiator, code) }
     }
 
     /// The peer as `IP:PORT`, or empty.

@@ -4,7 +4,6 @@ import NIOCore
 extension MQTTConnection {
     /// The client completed CONNECT: counts it and tells `client_connected` hooks and `$SYS` subscribers.
     func announceConnected(sessionPresent: Bool) {
-        announcedConnected = true
         loopContext.stats.add(.connects)
         notifyConnectedHooks(sessionPresent: sessionPresent)
         guard loopContext.settings.sys.clientEvents else { return }
@@ -17,9 +16,9 @@ extension MQTTConnection {
 
     /// The connection of an announced client has closed: counts why and tells `client_disconnected`
     /// hooks and `$SYS` subscribers.
-    func announceDisconnected(reason: DisconnectReason) {
+    func announceDisconnected(reason: DisconnectReason, cause: CloseCause?) {
         loopContext.stats.add(.disconnected(reason))
-        notifyDisconnectedHooks()
+        notifyDisconnectedHooks(cause: cause)
         guard loopContext.settings.sys.clientEvents else { return }
         let event = ClientDisconnectedEvent(clientId: clientId, username: username, reason: reason,
                                             disconnectedAtMilliseconds: NIODeadline.wallClockMillisecondsNow)

@@ -4,6 +4,8 @@ import NIOCore
 /// A SUBSCRIBE being answered filter by filter; kept across a pending authorization answer.
 struct SubscribeProgress {
     let subscribe: Subscribe
+    /// The session the subscriptions go to.
+    let session: Session
     let identifier: UInt32?
     /// The filter being decided.
     var next = 0
@@ -27,7 +29,7 @@ extension MQTTConnection {
         if identifier != nil, !loopContext.settings.mqtt.subscriptionIdentifiersAvailable {
             return disconnect(.subscriptionIdentifiersNotSupported, reason: "subscription identifiers are not supported")
         }
-        var progress = SubscribeProgress(subscribe: subscribe, identifier: identifier)
+        var progress = SubscribeProgress(subscribe: subscribe, session: session, identifier: identifier)
         progress.reasonCodes.reserveCapacity(subscribe.subscriptions.count)
         continueSubscribe(progress)
     }
@@ -87,7 +89,7 @@ extension MQTTConnection {
     func subscriptionDecided(_ progress: inout SubscribeProgress, granted: QoS?, why: String?) {
         let request = progress.subscribe.subscriptions[progress.next]
         progress.next += 1
-        guard let granted, let session else {
+        guard let granted else {
             logger.debug("refused subscription: \(why ?? "")", metadata: ["filter": "\(progress.filter)"])
             progress.reasonCodes.append(.notAuthorized)
             return
@@ -95,7 +97,7 @@ extension MQTTConnection {
         let options = SubscriptionOptions(qos: granted, noLocal: request.noLocal,
                                           retainAsPublished: request.retainAsPublished,
                                           retainHandling: request.retainHandling, identifier: progress.identifier)
-        let isNew = session.addSubscription(progress.filter, options: options)
+        let isNew = progress.session.addSubscription(progress.filter, options: options)
         progress.reasonCodes.append(.granted(granted))
         if MQTTTopic.parseShared(progress.filter) == nil,
            request.retainHandling == .sendOnSubscribe || (request.retainHandling == .sendOnNewSubscribe && isNew) {
@@ -105,7 +107,7 @@ extension MQTTConnection {
 
     private func finishSubscribe(_ progress: SubscribeProgress) {
         sendAck(.suback(SubAck(packetIdentifier: progress.subscribe.packetIdentifier, reasonCodes: progress.reasonCodes)))
-        guard let session else { return }
+        let session = progress.session
         let now = NIODeadline.now()
         for (filter, options) in progress.retainedToSend {
             for message in broker.retained.matching(filter, now: now) {

@@ -70,17 +70,15 @@ extension MQTTConnection {
 
     /// The answer for `ticket` (on this loop): resumes the waiting step, then the held packets.
     func resume(_ ticket: UInt64, _ completion: HookCompletion, timedOut: Bool = false) {
-        guard let suspension, suspension.ticket.value == ticket, state != .closed else { return }
+        guard isOpen, let suspension, suspension.ticket.value == ticket else { return }
         self.suspension = nil
         suspension.timeout.cancel()
         continueAfter(suspension, completion, timedOut: timedOut)
-        if self.suspension == nil, state != .closed { releaseHeld() }
+        if self.suspension == nil, isOpen { releaseHeld() }
     }
 
     /// The client went while an answer was pending: the ticket closes, a late answer is dropped.
-    func cancelSuspension() {
-        guard let suspension else { return }
-        self.suspension = nil
+    func cancel(_ suspension: Suspension) {
         suspension.timeout.cancel()
         broker.hooks.tickets.close(suspension.ticket.value)
     }
@@ -89,22 +87,23 @@ extension MQTTConnection {
     private func releaseHeld() {
         lastActivity = .now()
         channelContext.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-        if !heldPackets.isEmpty { handleHeldPackets() }
-        if suspension == nil, state != .closed, var buffered = cumulation {
+        handleHeldPackets()
+        if suspension == nil, isOpen, var buffered = cumulation {
             cumulation = nil
             decodeAll(&buffered)
         }
     }
 
-    /// Runs the decoded packets held back (arrived during a hand-over or behind an answer).
+    /// Runs the decoded packets held back (arrived during the session's claim, then stopped by an answer).
     func handleHeldPackets() {
+        guard case .connected(let client) = phase, !client.held.isEmpty else { return }
         var index = 0
-        while index < heldPackets.count, suspension == nil, state == .connected {
-            let packet = heldPackets[index]
+        while index < client.held.count, suspension == nil, isConnected {
+            let packet = client.held[index]
             index += 1
-            handleConnected(packet)
+            handleConnected(packet, client)
         }
-        heldPackets.removeFirst(index)
+        client.held.removeFirst(index)
     }
 
     /// "refused by plugin NAME" for a pending answer's denial.
@@ -139,7 +138,8 @@ extension MQTTConnection {
         case .enhancedAuth(let step, let data, let list):
             resumeEnhancedAuth(step, data: data, list, index: suspension.index, completion, why: why)
         case .publish(let publish, let list):
-            guard let session else { return }
+            guard case .connected(let client) = phase else { return }
+            let session = client.session
             switch decision {
             case .deny: publishAuthorized(publish, refusal: counted(.publish, "not authorized: \(why)"), session: session)
             case .allow: publishAuthorized(publish, refusal: counted(.publish, nil), session: session)

@@ -8,16 +8,6 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    enum State {
-        case awaitingConnect
-        /// CONNECT carried an Authentication Method: an AUTH exchange runs before CONNACK.
-        case authenticating
-        /// CONNECT accepted; waiting for the previous session (if any) to be handed over.
-        case connecting
-        case connected
-        case closed
-    }
-
     let broker: Broker
     let loopContext: LoopContext
     let listenerLimit: ConnectionLimit
@@ -30,7 +20,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         return logger
     }
     private(set) var channelContext: ChannelHandlerContext!
-    var state = State.awaitingConnect
+    /// Where the connection stands, with what only that step has; changed by `move(to:)` alone.
+    private(set) var phase = ConnectionPhase.idle
     var decoder: MQTTPacketDecoder
     var cumulation: ByteBuffer?
 
@@ -45,10 +36,6 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     private var publisherIdentity: Unmanaged<ClientIdentity>?
     var cleanStart = true
     var negotiatedKeepAlive = 0
-    var session: Session?
-    /// The will to publish if the connection ends without a normal DISCONNECT.
-    var will: Message?
-    var willDelay: UInt32 = 0
     /// QoS 1/2 messages the client may have unacknowledged: its receive maximum, capped by `session.max_inflight`.
     var sendQuota = 256
     /// The largest packet the client accepts.
@@ -58,29 +45,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     var inboundAliases: [UInt16: String] = [:]
     /// Whether a 5.0 client wants reason strings and user properties on errors.
     var requestProblemInformation = true
-    /// Packets that arrived while the session was being handed over.
-    var packetsWhileConnecting: [MQTTPacket] = []
-    var countedAsConnection = false
-    /// Set while a hook's answer is pending: the client's packets wait (see `MQTTConnection+Suspension`).
-    var suspension: Suspension?
-    /// Decoded packets held back behind a pending answer, in arrival order.
-    var heldPackets: [MQTTPacket] = []
     /// The MQTT 5 Authentication Method the client connected with (nil: none).
     var authenticationMethod: String?
-    /// The enhanced-authentication exchange in progress, if any.
-    var authExchange: AuthExchange?
-    /// Set once the session is attached; from then on the session hears when the connection ends.
-    var attachedToSession = false
-    private(set) var takenOver = false
-    /// Set once the client has been counted (and announced on `$SYS` and to `client_connected`
-    /// hooks) as connected; its disconnect is then counted and announced when the channel closes.
-    var announcedConnected = false
-    /// Why the connection is ending, as the first close path to know it said (nil: the socket
-    /// closed or failed by itself).
-    var closeReason: DisconnectReason?
-    /// Who ended the connection and the DISCONNECT reason code, for `client_disconnected` hooks
-    /// (nil: the socket closed).
-    var closeCause: (initiator: DisconnectInitiator, code: ReasonCode)?
 
     // Keep alive.
     var keepAliveTimeout: TimeAmount?
@@ -124,39 +90,38 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         context.fireChannelActive()
     }
 
-    private var started = false
-
     private func start() {
-        guard !started else { return }
-        started = true
+        guard case .idle = phase else { return }
+        move(to: .awaitingConnect)
         lastActivity = .now()
         loopContext.register(self)
     }
 
+    /// The channel has gone: settles what the connection owes (see `ConnectionEnding`).
     func channelInactive(context: ChannelHandlerContext) {
-        state = .closed
-        if suspension != nil { cancelSuspension() }
+        let ending: ConnectionEnding
+        switch phase {
+        case .closed: return context.fireChannelInactive()
+        case .closing(let closing): ending = closing
+        default: ending = ConnectionEnding(phase, reason: nil, cause: nil, takenOver: false)
+        }
+        move(to: .closed)
+        if let pending = ending.pending { cancel(pending) }
         loopContext.unregister(self)
-        if countedAsConnection {
-            countedAsConnection = false
-            broker.connections.release()
-            listenerLimit.release()
+        ending.slot?.release()
+        if let session = ending.session {
+            session.connectionClosed(self, will: ending.will?.message, willDelay: ending.will?.delay ?? 0)
+            logger.debug("client disconnected", metadata: ["will": "\(ending.will != nil)"])
         }
-        if attachedToSession, !takenOver, let session {
-            session.connectionClosed(self, will: will, willDelay: willDelay)
-            logger.debug("client disconnected", metadata: ["will": "\(will != nil)"])
-        }
-        will = nil
-        if announcedConnected {
-            announcedConnected = false
-            announceDisconnected(reason: closeReason ?? .socketError)
+        if ending.announced {
+            announceDisconnected(reason: ending.reason ?? .socketError, cause: ending.cause)
         }
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        guard state != .closed else { return }
+        guard isOpen else { return }
         lastActivity = .now()
         loopContext.stats.add(.bytesReceived, incoming.readableBytes)
         if var buffered = cumulation {
@@ -171,7 +136,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Decodes and handles packets until the buffer runs dry, the connection closes, or a hook's
     /// pending answer suspends it (the rest then waits in `cumulation`).
     func decodeAll(_ buffer: inout ByteBuffer) {
-        while state != .closed && suspension == nil {
+        while isOpen && suspension == nil {
             let packet: MQTTPacket?
             do {
                 packet = try decoder.next(from: &buffer)
@@ -183,14 +148,14 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
             loopContext.stats.add(.received(packet.type))
             handle(packet)
         }
-        if state != .closed, buffer.readableBytes > 0 {
+        if isOpen, buffer.readableBytes > 0 {
             buffer.discardReadBytes()
             cumulation = buffer
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, state == .connected { session?.pump() }
+        if context.channel.isWritable, case .connected(let client) = phase { client.session.pump() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -202,27 +167,27 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     // MARK: - Packets
 
     private func handle(_ packet: MQTTPacket) {
-        switch state {
-        case .awaitingConnect:
+        switch phase {
+        case .idle, .awaitingConnect:
             guard case .connect(let connect) = packet else {
                 // The decoder enforces CONNECT first; anything else here is a bug in the peer.
                 close()
                 return
             }
             handleConnect(connect)
-        case .authenticating:
-            handleAuthenticating(packet)
-        case .connecting:
-            packetsWhileConnecting.append(packet)
-        case .connected:
-            handleConnected(packet)
-        case .closed:
+        case .authenticating(let attempt):
+            handleAuthenticating(packet, attempt)
+        case .claimingSession(let claim):
+            claim.arrived.append(packet)
+        case .connected(let client):
+            handleConnected(packet, client)
+        case .closing, .closed:
             break
         }
     }
 
-    func handleConnected(_ packet: MQTTPacket) {
-        guard let session else { return }
+    func handleConnected(_ packet: MQTTPacket, _ client: ConnectedClient) {
+        let session = client.session
         switch packet {
         case .publish(let publish):
             handlePublish(publish, session: session)
@@ -247,7 +212,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         case .pingreq:
             sendAck(.pingresp)
         case .disconnect(let disconnect):
-            handleDisconnect(disconnect)
+            handleDisconnect(disconnect, client)
         case .auth(let auth):
             handleReauthentication(auth)
         case .connect, .connack, .suback, .unsuback, .pingresp:
@@ -255,19 +220,18 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private func handleDisconnect(_ disconnect: Disconnect) {
-        if version == .v5, let expiry = disconnect.properties.sessionExpiryInterval, let session {
+    private func handleDisconnect(_ disconnect: Disconnect, _ client: ConnectedClient) {
+        let session = client.session
+        if version == .v5, let expiry = disconnect.properties.sessionExpiryInterval {
             if session.expiryInterval == 0 && expiry != 0 {
                 self.disconnect(.protocolError, reason: "session expiry set on DISCONNECT after 0 at CONNECT")
                 return
             }
             session.expiryInterval = min(expiry, UInt32(clamping: loopContext.settings.session.maxSessionExpiry))
         }
-        if disconnect.reasonCode != .disconnectWithWillMessage { will = nil }
-        noteCloseCause(.client, disconnect.reasonCode)
+        if disconnect.reasonCode != .disconnectWithWillMessage { client.will = nil }
         logger.debug("client sent DISCONNECT", metadata: ["reason": "\(disconnect.reasonCode)"])
-        if closeReason == nil { closeReason = .normal }
-        close()
+        close(reason: .normal, cause: (.client, disconnect.reasonCode))
     }
 
     // MARK: - Keep alive
@@ -289,18 +253,18 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     func checkIdle(now: NIODeadline) {
         // A client waiting for a hook's answer is not read from; the pending timeout bounds the wait.
         guard suspension == nil else { return }
-        switch state {
-        case .awaitingConnect, .authenticating:
+        switch phase {
+        case .idle, .awaitingConnect, .authenticating:
             if now - lastActivity >= Self.connectTimeout {
                 logger.debug("closing a connection that sent no CONNECT within 15 s")
                 close()
             }
-        case .connecting, .connected:
+        case .claimingSession, .connected:
             if let timeout = keepAliveTimeout, now - lastActivity >= timeout {
                 logger.debug("keep alive timeout")
                 disconnect(.keepAliveTimeout, reason: "keep alive timeout")
             }
-        case .closed:
+        case .closing, .closed:
             break
         }
     }
@@ -309,7 +273,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Writes one control packet (not PUBLISH) and schedules the flush.
     func sendAck(_ packet: MQTTPacket) {
-        guard state != .closed else { return }
+        guard isOpen else { return }
         var buffer = channelContext.channel.allocator.buffer(
             capacity: MQTTPacketEncoder.encodedSize(of: packet, version: version))
         MQTTPacketEncoder.encode(packet, version: version, into: &buffer)
@@ -322,7 +286,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// forbids it (the message is then dropped for this client, as 5.0 requires).
     @discardableResult
     func sendPublish(_ pending: PendingMessage, packetId: UInt16?, dup: Bool) -> Bool {
-        guard state == .connected || state == .connecting else { return false }
+        guard canSend else { return false }
         let message = pending.message
         let stats = loopContext.stats
         if pending.qos == .atMostOnce, !pending.retain, pending.identifiers.isEmpty, clientTopicAliasMaximum == 0,
@@ -379,69 +343,18 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
 
     func flush() {
         needsFlush = false
-        guard state != .closed else { return }
+        guard isOpen else { return }
         channelContext.flush()
     }
 
-    // MARK: - Closing
+    // MARK: - Phase
 
-    /// Sends a 5.0 DISCONNECT with `reasonCode` (3.1.1 has none) and closes. The will stays set:
-    /// a connection the server closes for a fault publishes its will.
-    func disconnect(_ reasonCode: ReasonCode, reason: String) {
-        guard state != .closed else { return }
-        if closeReason == nil { closeReason = DisconnectReason(serverSent: reasonCode) }
-        noteCloseCause(.server, reasonCode)
-        if version == .v5 && (state == .connected || state == .connecting) {
-            var properties = Properties()
-            if requestProblemInformation { properties.reasonString = reason }
-            sendAck(.disconnect(Disconnect(reasonCode: reasonCode, properties: properties)))
+    /// The one way the phase changes: a move `ConnectionPhase.canMove` does not allow traps in
+    /// debug builds (and is made anyway in release builds).
+    func move(to next: ConnectionPhase) {
+        if !ConnectionPhase.canMove(from: phase.kind, to: next.kind) {
+            assertionFailure("illegal connection phase change: \(phase.kind) -> \(next.kind)")
         }
-        logger.debug("closing connection: \(reason)", metadata: ["reason_code": "\(reasonCode)"])
-        close()
-    }
-
-    /// A packet could not be decoded or broke a protocol rule.
-    func protocolViolation(_ error: MQTTProtocolError) {
-        logger.info("protocol error: \(error)")
-        if state == .awaitingConnect {
-            if case .unsupportedProtocolVersion = error.kind {
-                // Answer in 3.1.1 form (return code 1): the client's level is unknown to us.
-                version = .v3_1_1
-                sendConnAck(ConnAck(reasonCode: .unsupportedProtocolVersion))
-            } else if let attempted = decoder.version, attempted == .v5 {
-                version = .v5
-                sendConnAck(ConnAck(reasonCode: error.reasonCode))
-            }
-            close()
-            return
-        }
-        disconnect(error.reasonCode, reason: error.description)
-    }
-
-    func sendConnAck(_ connAck: ConnAck) {
-        sendAck(.connack(connAck))
-    }
-
-    func close() {
-        guard state != .closed else { return }
-        flush()
-        state = .closed
-        channelContext.close(promise: nil)
-    }
-
-    /// The client id connected again elsewhere: sends DISCONNECT 0x8E (5.0), closes, and gives
-    /// the will (if any) with its delay to the session to decide on.
-    func takeOver() -> (message: Message, delay: UInt32)? {
-        takenOver = true
-        let taken = will.map { ($0, willDelay) }
-        will = nil
-        disconnect(.sessionTakenOver, reason: "another connection took the session over")
-        return taken
-    }
-
-    /// The node is stopping: 5.0 clients hear why.
-    func shutDown() {
-        will = nil
-        disconnect(.serverShuttingDown, reason: "server shutting down")
+        phase = next
     }
 }

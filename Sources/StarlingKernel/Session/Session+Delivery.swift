@@ -59,7 +59,7 @@ extension Session {
         let packetId = allocatePacketId()
         sequence &+= 1
         inflight[packetId] = InflightMessage(pending: pending, phase: .awaitingAck, sequence: sequence)
-        if !connection.sendPublish(pending, packetId: packetId, dup: false), connection.state == .connected {
+        if !connection.sendPublish(pending, packetId: packetId, dup: false), connection.isConnected {
             // Larger than the client accepts: dropped for this client (counted by the connection).
             inflight[packetId] = nil
         }

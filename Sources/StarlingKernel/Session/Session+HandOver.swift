@@ -31,7 +31,7 @@ extension Session {
         }
         let oldConnection = connection
         // Taken over only from a connection still open (not one whose DISCONNECT is being processed).
-        let takenOver = oldConnection.map { $0.state != .closed } ?? false
+        let takenOver = oldConnection?.isOpen ?? false
         connection = nil
         awaitingRedelivery.removeAll()
         online.store(false, ordering: .relaxed)

@@ -239,7 +239,7 @@ final class Session: @unchecked Sendable {
         expiryInterval = 0
         kicked = true
         if let connection {
-            connection.will = nil
+            connection.dropWill()
             connection.disconnect(.administrativeAction, reason: "kicked by an administrator")
         } else {
             end(.kicked)
