@@ -129,12 +129,14 @@ final class LoopContext: @unchecked Sendable {
     }
 
     /// The reusable answer for one publish's destinations (publishes on one loop never nest).
+    @inline(__always)
     func takeDestinations() -> Destinations {
         var taken = Destinations()
         swap(&taken, &scratch)
         return taken
     }
 
+    @inline(__always)
     func returnDestinations(_ destinations: inout Destinations) {
         destinations.reset()
         swap(&destinations, &scratch)

@@ -219,7 +219,7 @@ final class ConnectionPhaseTests: XCTestCase {
 /// What a connection owes when its channel goes, as each phase leaves it.
 final class ConnectionEndingTests: KernelTestCase {
     private func slot() -> ConnectionSlot {
-        ConnectionSlot(node: ConnectionLimit(maximum: 10), listener: ConnectionLimit(maximum: 10))
+        ConnectionSlot()
     }
 
     private func lastWill(delay: UInt32) -> LastWill {
@@ -261,9 +261,13 @@ final class ConnectionEndingTests: KernelTestCase {
         XCTAssertTrue(node.acquire())
         XCTAssertTrue(listener.acquire())
         XCTAssertFalse(listener.acquire())
-        ConnectionSlot(node: node, listener: listener).release()
+        ConnectionSlot().release(node: node, listener: listener)
         XCTAssertEqual(node.count, 0)
         XCTAssertEqual(listener.count, 0)
         XCTAssertTrue(listener.acquire())
+    }
+
+    func testCarryingASlotCostsNoMemory() {
+        XCTAssertEqual(MemoryLayout<ConnectionSlot>.size, 0, "an idle connection pays nothing for its slot")
     }
 }

@@ -58,13 +58,13 @@ enum ConnectionPhase {
     }
 }
 
-/// A connection's place against the node's and its listener's connection limits, taken once
-/// the CONNECT has passed its hooks and given back when the channel goes.
+/// Proof that a connection holds a place against the node's and its listener's connection
+/// limits: taken once the CONNECT has passed its hooks, given back when the channel goes. It
+/// stores nothing (the limits are the connection's own, `broker.connections` and
+/// `listenerLimit`), so carrying it in a phase costs no memory per connection.
 struct ConnectionSlot {
-    let node: ConnectionLimit
-    let listener: ConnectionLimit
-
-    func release() {
+    /// Gives the places back to the limits the slot was taken from.
+    func release(node: ConnectionLimit, listener: ConnectionLimit) {
         node.release()
         listener.release()
     }

@@ -21,6 +21,18 @@ extension MQTTConnection {
         }
     }
 
+    /// Open and not waiting for a hook's answer: the next packet may be handled. Read once per
+    /// packet, so it looks at the phase once and takes no reference to its data.
+    @inline(__always)
+    var handlesPackets: Bool {
+        switch phase {
+        case .idle, .awaitingConnect, .claimingSession: true
+        case .authenticating(let attempt): attempt.pending == nil
+        case .connected(let client): client.pending == nil
+        case .closing, .closed: false
+        }
+    }
+
     /// CONNACK sent and the session attached.
     var isConnected: Bool {
         if case .connected = phase { return true }

@@ -65,7 +65,7 @@ extension MQTTConnection {
             return nil
         }
         notePeakConnections()
-        return ConnectionSlot(node: broker.connections, listener: listenerLimit)
+        return ConnectionSlot()
     }
 
     private func notePeakConnections() {

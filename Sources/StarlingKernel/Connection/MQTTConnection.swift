@@ -108,7 +108,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
         move(to: .closed)
         if let pending = ending.pending { cancel(pending) }
         loopContext.unregister(self)
-        ending.slot?.release()
+        ending.slot?.release(node: broker.connections, listener: listenerLimit)
         if let session = ending.session {
             session.connectionClosed(self, will: ending.will?.message, willDelay: ending.will?.delay ?? 0)
             logger.debug("client disconnected", metadata: ["will": "\(ending.will != nil)"])
@@ -136,7 +136,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Decodes and handles packets until the buffer runs dry, the connection closes, or a hook's
     /// pending answer suspends it (the rest then waits in `cumulation`).
     func decodeAll(_ buffer: inout ByteBuffer) {
-        while isOpen && suspension == nil {
+        while handlesPackets {
             let packet: MQTTPacket?
             do {
                 packet = try decoder.next(from: &buffer)

@@ -18,12 +18,15 @@ struct Destinations {
     }
 
     /// How many destinations: what a publisher's acknowledgement counts (a node counts as one).
+    @inline(__always)
     var count: Int { sessions.count + nodes.count + groupForwards.count }
 
     /// Whether the message leaves this node.
+    @inline(__always)
     var leavesThisNode: Bool { !nodes.isEmpty || !groupForwards.isEmpty }
 
     /// Empties the answer for the next message, keeping the sessions' storage.
+    @inline(__always)
     mutating func reset() {
         sessions.removeAll(keepingCapacity: true)
         if !nodes.isEmpty { nodes = [] }
