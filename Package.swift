@@ -9,7 +9,7 @@ let swiftPluginExports: [LinkerSetting] = [
 
 /// The targets on the path of every message (decode, route, fan out, encode; hooks; forwarding)
 /// drop the run-time exclusivity checks in release builds: 18 a message (fan-in QoS 0; 9 remain inside
-/// SwiftNIO), a call each into the runtime, measured at some 4 % of broker CPU (docs/benchmarks.md, 2026-12-07). Debug builds, which
+/// SwiftNIO), a call each into the runtime, about 4 % of broker CPU (docs/benchmarks.md). Debug builds, which
 /// the tests run, keep them, and the compiler's static checks apply to both.
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
@@ -52,6 +52,7 @@ let package = Package(
                 "MQTTCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -195,6 +196,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What every Swift test suite shares: bounded waits, timeouts, a recorder of async streams.
+        .target(
+            name: "StarlingTestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "MQTTCoreTests",
             dependencies: ["MQTTCore", .product(name: "NIOCore", package: "swift-nio"),
@@ -202,38 +208,46 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingKernelTests",
-            dependencies: ["StarlingKernel", "MQTTCore"]
+            dependencies: ["StarlingKernel", "MQTTCore",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "StarlingServerTests",
-            dependencies: ["StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingCluster",
+            dependencies: ["StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingCluster", "StarlingAdmin",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "MetricsTests",
-            dependencies: ["StarlingMetrics", "StarlingServer", "StarlingKernel", "MQTTClient", "MQTTCore",
+            dependencies: ["StarlingTestSupport", "StarlingMetrics", "StarlingServer", "StarlingKernel", "MQTTClient", "MQTTCore",
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel",
+            dependencies: ["StarlingTestSupport", "MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingAdmin",
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ClusterTests",
             dependencies: ["StarlingCluster", "StarlingKernel", "MQTTCore", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingPasswords",
-                           "StarlingFFI", "StarlingMetrics",
+            dependencies: ["StarlingTestSupport", "MQTTClient", "MQTTCore", "StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingPasswords",
+                           "StarlingFFI", "StarlingMetrics", "CStarlingPlugin",
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")],

@@ -3,6 +3,7 @@ import MQTTCore
 import NIOCore
 import StarlingKernel
 import XCTest
+import StarlingTestSupport
 
 /// The kernel's counters (`Broker.stats`) against exchanges whose every packet and byte is known.
 final class CounterTests: IntegrationTestCase, @unchecked Sendable {

@@ -1,6 +1,7 @@
 import MQTTClient
 import MQTTCore
 import XCTest
+import StarlingTestSupport
 
 /// How messages reach subscribers: shared subscriptions, topic aliases, the inflight window.
 final class DeliveryTests: IntegrationTestCase, @unchecked Sendable {

@@ -2,6 +2,7 @@ import MQTTClient
 import MQTTCore
 import NIOCore
 import XCTest
+import StarlingTestSupport
 
 /// Sessions that outlive their connections: QoS 2 state, queued and in-flight messages, takeover.
 final class SessionTests: IntegrationTestCase, @unchecked Sendable {

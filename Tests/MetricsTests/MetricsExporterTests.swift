@@ -6,6 +6,7 @@ import StarlingKernel
 import StarlingMetrics
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// `MetricsExporter` on a node with real clients connected and publishing.
 final class MetricsExporterTests: XCTestCase {
@@ -33,11 +34,6 @@ final class MetricsExporterTests: XCTestCase {
             port: node.listeners[0].address.port!, clientId: clientId, responseTimeout: .seconds(5)))
         clients.append(client)
         return client
-    }
-
-    private func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
-        for _ in 0..<1000 where !condition() { try await Task.sleep(for: .milliseconds(5)) }
-        XCTAssertTrue(condition(), what)
     }
 
     func testExportHasNamesTypesLabelsAndValues() async throws {

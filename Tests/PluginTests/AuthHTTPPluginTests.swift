@@ -4,6 +4,7 @@ import MQTTCore
 import StarlingPlugins
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// plugins/auth-http, built with swiftc, against a local HTTP server started by each test: the
 /// server's answers decide connect, publish and subscribe; the cache spares repeated questions;

@@ -3,6 +3,7 @@ import MQTTCore
 import NIOCore
 import StarlingKernel
 import XCTest
+import StarlingTestSupport
 
 /// The ABI 1.2 message, subscription and session hooks through a real `.so` (built by `cc` from
 /// Fixtures/message_hooks_plugin.c) and real clients: publish rewrites and drops, delivered / acked

@@ -5,6 +5,7 @@ import NIOCore
 import StarlingKernel
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// Asynchronous decisions (ABI 1.2) through real clients and a real plugin that answers PENDING
 /// and completes from threads of its own: connect, authenticate, publish, subscribe, the will;

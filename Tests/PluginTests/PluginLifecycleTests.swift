@@ -3,6 +3,7 @@ import MQTTClient
 import MQTTCore
 import StarlingPlugins
 import XCTest
+import StarlingTestSupport
 
 /// Load, unload and reload while the node runs: in-flight calls drain before cleanup, reloads
 /// leave no gap, C images unload cleanly (copies removed, memory flat), and a plugin built

@@ -3,6 +3,7 @@ import MQTTClient
 import MQTTCore
 import StarlingFFI
 import XCTest
+import StarlingTestSupport
 
 /// `host->subscribe`/`unsubscribe`: a C plugin receives what real clients publish, skips its own
 /// messages unless it asks, shares a `$share` group with a client, stops at unsubscribe and at

@@ -38,7 +38,7 @@ extension MQTTConnection {
         guard checkTopicLimits(publish.topic) else {
             return refusePublish(publish, .topicNameInvalid, "topic exceeds the length or level limit")
         }
-        if publish.topic.utf8.first == UInt8(ascii: "$"), publish.topic.utf8.starts(with: "$SYS".utf8) {  // first byte first: the generic prefix test showed in profiles
+        if publish.topic.utf8.first == UInt8(ascii: "$"), publish.topic.utf8.starts(with: "$SYS".utf8) {  // one byte settles it for nearly every topic
             return refusePublish(publish, .notAuthorized, "clients may not publish to $SYS topics")
         }
         if version == .v5, publish.properties.payloadFormatIndicator == 1, !UTF8Validation.isValid(publish.payload) {

@@ -1,6 +1,7 @@
 import NIOHTTP1
 import StarlingAdmin
 import XCTest
+import StarlingTestSupport
 
 /// HTTP behaviour: errors as JSON naming the bad parameter, 404, 405, 413, keep-alive, bodies.
 final class AdminProtocolTests: AdminTestCase, @unchecked Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import StarlingTestSupport
 
 /// C plugins of `Tests/PluginTests/Fixtures`, compiled with the system's `cc` as plugin authors do,
 /// for the tests that load plugins through the API and `starling ctl`.
@@ -20,7 +21,7 @@ enum FixturePlugin {
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw IntegrationTestError("cc \(source).c failed:\n\(text)") }
+        guard process.terminationStatus == 0 else { throw TestSupportError("cc \(source).c failed:\n\(text)") }
         return target
     }
 }

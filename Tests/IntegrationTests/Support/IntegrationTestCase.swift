@@ -6,6 +6,7 @@ import NIOCore
 import StarlingKernel
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// A test against a fresh in-process Starling node on a free loopback port, talking to it with `MQTTClient`.
 ///
@@ -20,7 +21,7 @@ class IntegrationTestCase: XCTestCase, @unchecked Sendable {  // its state is be
     /// The node under test.
     var node: RunningNode {
         get throws {
-            guard let node = lock.withLock({ runningNode }) else { throw IntegrationTestError("no node is running") }
+            guard let node = lock.withLock({ runningNode }) else { throw TestSupportError("no node is running") }
             return node
         }
     }

@@ -3,6 +3,7 @@ import MQTTCore
 import NIOCore
 import NIOPosix
 import XCTest
+import StarlingTestSupport
 
 /// An `MQTTClient` with recorders on its message and packet streams.
 final class TestClient: Sendable {
@@ -76,7 +77,7 @@ final class RawPeer: Sendable {
         do {
             try await write(.connect(connect), version: version, on: channel)
             let connAck = try await packets.first { $0.connAck }
-            guard !connAck.reasonCode.isError else { throw IntegrationTestError("CONNECT refused: \(connAck)") }
+            guard !connAck.reasonCode.isError else { throw TestSupportError("CONNECT refused: \(connAck)") }
             return RawPeer(channel: channel, version: version, packets: packets, connAck: connAck)
         } catch {
             try? await channel.close()

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import XCTest
+import StarlingTestSupport
 
 /// The built `starling` executable (`.build/debug/starling`, found from this file's path), run as a
 /// child process.
@@ -47,7 +48,7 @@ enum StarlingBinary {
 
     static func makeProcess(_ arguments: [String], environment: [String: String]) throws -> Process {
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
-            throw IntegrationTestError("\(url.path) is not built: run `swift build` first")
+            throw TestSupportError("\(url.path) is not built: run `swift build` first")
         }
         let process = Process()
         process.executableURL = url

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import StarlingTestSupport
 
 /// Keeps every message logged through its handlers, for tests that assert what the broker and
 /// its plugins said.
@@ -44,14 +45,5 @@ final class LogRecorder: @unchecked Sendable {  // state behind `lock`
             let plugin = (event.metadata?["plugin"] ?? metadata["plugin"]).map { " [\($0)]" } ?? ""
             recorder.append("\(event.level)\(plugin) \(event.message)")
         }
-    }
-}
-
-/// Polls `condition` every few milliseconds until it holds; throws naming `what` after `timeout`.
-func waitUntil(_ what: String, timeout: Duration = .seconds(5), _ condition: @Sendable () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try !condition() {
-        guard ContinuousClock.now < deadline else { throw BuildError("\(what): not within \(timeout)") }
-        try await Task.sleep(for: .milliseconds(5))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StarlingTestSupport
 
 /// Compiles C plugins with the system's `cc` into a temporary folder, as plugin authors do.
 enum PluginBuilder {

@@ -6,6 +6,7 @@ import StarlingKernel
 import StarlingPlugins
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// A test with plugins built by `cc` into a temporary folder and an in-process node started on a
 /// free loopback port, its log recorded. Clients and the node are closed in `tearDown`.
