@@ -109,8 +109,8 @@ public final class Broker: Sendable {
     @inline(__always)
     func deliver(_ message: Message, to sessions: some Sequence<Delivery>, from context: LoopContext) {
         for delivery in sessions {
-            if delivery.session.isLocal {
-                deliverLocally(message, delivery, from: context)
+            if delivery.session.isPluginSubscription {
+                deliverToPlugin(message, delivery, from: context)
             } else {
                 context.deliver(message, delivery)
             }

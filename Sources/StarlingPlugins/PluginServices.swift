@@ -20,7 +20,7 @@ final class PluginServices: Sendable {
     private struct State {
         var closed = false
         var exportsOpen = false
-        var subscriptions: [UInt64: LocalSubscription] = [:]
+        var subscriptions: [UInt64: PluginSubscription] = [:]
         var timers: [UInt64: PluginTimer] = [:]
         var functions: [String: FFIFunction] = [:]
     }
@@ -44,9 +44,9 @@ final class PluginServices: Sendable {
     /// `host->subscribe`.
     func subscribe(filter: String, qos: QoS, receiveOwn: Bool, callback: CCallback<starling_message_fn>) -> Result<UInt64, ServiceFailure> {
         let id = Self.nextId.loadThenWrappingIncrement(ordering: .relaxed)
-        let subscription: LocalSubscription
+        let subscription: PluginSubscription
         do {
-            subscription = try broker.subscribeLocally(filter: filter, qos: qos, owner: owner, receiveOwn: receiveOwn,
+            subscription = try broker.subscribeForPlugin(filter: filter, qos: qos, owner: owner, receiveOwn: receiveOwn,
                                                        spread: Int(truncatingIfNeeded: id)) { message, qos in
                 Self.deliver(message, qos: qos, subscription: id, to: callback)
             }
@@ -59,7 +59,7 @@ final class PluginServices: Sendable {
             return true
         }
         guard kept else {
-            broker.unsubscribeLocally(subscription)
+            broker.unsubscribeForPlugin(subscription)
             return .failure(.state)
         }
         return .success(id)
@@ -68,7 +68,7 @@ final class PluginServices: Sendable {
     /// `host->unsubscribe`: false for an id this version does not hold.
     func unsubscribe(_ id: UInt64) -> Bool {
         guard let subscription = state.withLockedValue({ $0.subscriptions.removeValue(forKey: id) }) else { return false }
-        broker.unsubscribeLocally(subscription)
+        broker.unsubscribeForPlugin(subscription)
         return true
     }
 
@@ -187,7 +187,7 @@ final class PluginServices: Sendable {
             defer { (state.subscriptions, state.timers) = ([:], [:]) }
             return (Array(state.subscriptions.values), Array(state.timers.values))
         }
-        for subscription in subscriptions { broker.unsubscribeLocally(subscription) }
+        for subscription in subscriptions { broker.unsubscribeForPlugin(subscription) }
         for timer in timers { timer.cancel() }
     }
 }

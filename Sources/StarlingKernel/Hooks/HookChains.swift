@@ -99,13 +99,13 @@ public struct HookChains: Sendable {
     public var sessionResumed = HookList<SessionHook>()
     public var sessionTakenOver = HookList<SessionHook>()
     public var sessionEnded = HookList<SessionHook>()
-    /// Owners whose local subscriptions (`Broker.subscribeLocally`) receive messages: a plugin's
+    /// Owners whose plugin subscriptions (`Broker.subscribeForPlugin`) receive messages: a plugin's
     /// start receiving when it goes live, and a reload swaps the old version's for the new one's.
     public var receivers: [HookOwner] = []
 
     public init() {}
 
-    /// Whether `owner`'s local subscriptions receive messages (a few owners at most: a scan).
+    /// Whether `owner`'s plugin subscriptions receive messages (a few owners at most: a scan).
     @inline(__always)
     func receives(_ owner: HookOwner) -> Bool {
         for receiver in receivers where receiver === owner { return true }

@@ -23,10 +23,10 @@ extension LoopContext {
         noteDelivery(\.messageDelivered, pending.message, pending.qos, pending.retain, subscriberId, username, packetId, dup)
     }
 
-    /// Tells `message_delivered` hooks that a plugin's own subscription (`LocalSubscription`) took
+    /// Tells `message_delivered` hooks that a plugin's own subscription (`PluginSubscription`) took
     /// `message`, as for a client: the subscriber is named `plugin:NAME`, with no user name.
     @inline(__always)
-    func noteDeliveredLocally(_ message: Message, qos: QoS, to owner: HookOwner) {
+    func noteDeliveredToPlugin(_ message: Message, qos: QoS, to owner: HookOwner) {
         guard withHooks({ !$0.messageDelivered.isEmpty }) else { return }
         noteDelivery(\.messageDelivered, message, qos, message.retain, "plugin:\(owner.name)", nil, nil, false)
     }

@@ -75,7 +75,7 @@ extension Broker {
     /// session's state is the result, otherwise the session ends here. Nil when this node holds no
     /// session for the id (it ended, or already moved). Any thread.
     public func surrenderSession(_ clientId: String, resume: Bool) -> EventLoopFuture<ByteBuffer?> {
-        guard let session = registry.session(for: clientId), !session.isLocal else {
+        guard let session = registry.session(for: clientId), !session.isPluginSubscription else {
             return contexts[0].loop.makeSucceededFuture(nil)
         }
         let promise = session.loop.makePromise(of: ByteBuffer?.self)
@@ -89,7 +89,7 @@ extension Broker {
 
     /// The client ids of the sessions on this node (connected or not). Any thread.
     public func localClientIds() -> [String] {
-        registry.all.compactMap { $0.isLocal ? nil : $0.clientId }
+        registry.all.compactMap { $0.isPluginSubscription ? nil : $0.clientId }
     }
 
     /// Whether this node holds a session for `clientId`. Any thread.

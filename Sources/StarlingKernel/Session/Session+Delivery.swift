@@ -20,11 +20,11 @@ extension Session {
             context.noteDrop(.expired, message, subscriberId: clientId, qos: qos)
             return
         }
-        if isLocal {
+        if isPluginSubscription {
             // A plugin's subscription: message_delivered fires as for a client's delivery (EMQX
             // fires message.delivered for every delivery), after the handler has it.
             let sink = sink.unsafelyUnwrapped
-            if sink.receive(message, qos: qos) { context.noteDeliveredLocally(message, qos: qos, to: sink.owner) }
+            if sink.receive(message, qos: qos) { context.noteDeliveredToPlugin(message, qos: qos, to: sink.owner) }
             return
         }
         let pending = PendingMessage(message: message, qos: qos,

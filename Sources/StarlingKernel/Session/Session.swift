@@ -69,28 +69,28 @@ final class Session: @unchecked Sendable {
     /// Set by `kick`: the session's end is reported as kicked.
     private var kicked = false
 
-    /// Set for a plugin's subscription (`LocalSubscription`): a session that never has a
+    /// Set for a plugin's subscription (`PluginSubscription`): a session that never has a
     /// connection and hands every message to the plugin instead of queueing it.
-    let sink: LocalSink?
+    let sink: PluginSink?
     /// `sink != nil`, as a plain flag: the fan-out reads it per delivery, and a flag costs no
     /// reference counting where the optional reference would.
-    let isLocal: Bool
+    let isPluginSubscription: Bool
 
     init(clientId: String, context: LoopContext, broker: Broker) {
         self.clientId = clientId
         self.context = context
         self.broker = broker
         self.sink = nil
-        self.isLocal = false
+        self.isPluginSubscription = false
     }
 
-    /// A local subscriber's session: online (shared groups pick it), installed, never registered.
-    init(clientId: String, context: LoopContext, broker: Broker, sink: LocalSink) {
+    /// A plugin subscription's session: online (shared groups pick it), installed, never registered.
+    init(clientId: String, context: LoopContext, broker: Broker, sink: PluginSink) {
         self.clientId = clientId
         self.context = context
         self.broker = broker
         self.sink = sink
-        self.isLocal = true
+        self.isPluginSubscription = true
         lifecycle = .active
         online.store(true, ordering: .relaxed)
     }

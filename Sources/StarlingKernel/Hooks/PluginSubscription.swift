@@ -2,22 +2,22 @@ import Atomics
 import MQTTCore
 import NIOCore
 
-/// A message as a local subscriber receives it: the message and the QoS it came with
+/// A message as a plugin subscription receives it: the message and the QoS it came with
 /// (the lower of the message's and the subscription's).
-public typealias LocalMessageHandler = @Sendable (_ message: Message, _ qos: QoS) -> Void
+public typealias PluginMessageHandler = @Sendable (_ message: Message, _ qos: QoS) -> Void
 
 /// Where a session without a connection hands its messages: a plugin's subscription.
 ///
 /// Calls are counted into `owner` (so unloading waits for them) and skipped once the owner is
 /// deactivated or the subscription cancelled. A message the owner itself published
 /// (`Message.origin`) is skipped unless `receiveOwn`.
-final class LocalSink: Sendable {
+final class PluginSink: Sendable {
     let owner: HookOwner
     let receiveOwn: Bool
-    let handler: LocalMessageHandler
+    let handler: PluginMessageHandler
     private let cancelled = ManagedAtomic<Bool>(false)
 
-    init(owner: HookOwner, receiveOwn: Bool, handler: @escaping LocalMessageHandler) {
+    init(owner: HookOwner, receiveOwn: Bool, handler: @escaping PluginMessageHandler) {
         self.owner = owner
         self.receiveOwn = receiveOwn
         self.handler = handler
@@ -44,13 +44,13 @@ final class LocalSink: Sendable {
 /// publishing loop (`HookChains.receivers`): a plugin's subscriptions made during its init start
 /// receiving when the plugin goes live, and a reload switches from the old version's to the new
 /// version's in the same chain update, so no message reaches both.
-public final class LocalSubscription: Sendable {
+public final class PluginSubscription: Sendable {
     /// The filter as given (`$share/GROUP/…` included).
     public let filter: String
     let session: Session
-    let sink: LocalSink
+    let sink: PluginSink
 
-    init(filter: String, session: Session, sink: LocalSink) {
+    init(filter: String, session: Session, sink: PluginSink) {
         self.filter = filter
         self.session = session
         self.sink = sink
@@ -65,21 +65,21 @@ extension Broker {
     /// takes. Callable from any thread. The handler runs on the calling thread's event loop when
     /// that is one of the broker's, else on the loop `spread` picks (modulo the loop count).
     /// Throws `ManagementError.invalidTopic` for a filter MQTT does not allow.
-    public func subscribeLocally(filter: String, qos: QoS, owner: HookOwner, receiveOwn: Bool, spread: Int,
-                                 handler: @escaping LocalMessageHandler) throws(ManagementError) -> LocalSubscription {
+    public func subscribeForPlugin(filter: String, qos: QoS, owner: HookOwner, receiveOwn: Bool, spread: Int,
+                                 handler: @escaping PluginMessageHandler) throws(ManagementError) -> PluginSubscription {
         guard MQTTTopic.isValidFilter(filter) else { throw ManagementError.invalidTopic(filter) }
         let context = self.context(spread: spread)
-        let sink = LocalSink(owner: owner, receiveOwn: receiveOwn, handler: handler)
+        let sink = PluginSink(owner: owner, receiveOwn: receiveOwn, handler: handler)
         // U+0000 is not allowed in an MQTT client id: no client can ever be taken for this session.
         let session = Session(clientId: "\u{0}plugin:\(owner.name)", context: context, broker: self, sink: sink)
         router.subscribe(session, filter: filter, options: SubscriptionOptions(qos: qos))
-        return LocalSubscription(filter: filter, session: session, sink: sink)
+        return PluginSubscription(filter: filter, session: session, sink: sink)
     }
 
     /// Hands `message` to a plugin's subscription if that plugin version is the one in force on
     /// the publishing loop: decided once per message, here, so a reload never doubles it. A shared
     /// group's message picked for a version not (or no longer) in force goes to another member.
-    func deliverLocally(_ message: Message, _ delivery: Delivery, from context: LoopContext) {
+    func deliverToPlugin(_ message: Message, _ delivery: Delivery, from context: LoopContext) {
         guard let sink = delivery.session.sink, !context.withHooks({ $0.receives(sink.owner) }) else {
             context.deliver(message, delivery)
             return
@@ -112,7 +112,7 @@ extension Broker {
 
     /// Takes `subscription` out of the route table; no call of its handler starts afterwards (one
     /// already running on its loop may still finish). Callable from any thread; idempotent.
-    public func unsubscribeLocally(_ subscription: LocalSubscription) {
+    public func unsubscribeForPlugin(_ subscription: PluginSubscription) {
         subscription.sink.cancel()
         router.unsubscribe(subscription.session, filter: subscription.filter)
     }
