@@ -199,6 +199,7 @@ let package = Package(
         // What every Swift test suite shares: bounded waits, timeouts, a recorder of async streams.
         .target(
             name: "StarlingTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -236,7 +237,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["StarlingCluster", "StarlingKernel", "MQTTCore", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["StarlingTestSupport", "StarlingCluster", "StarlingKernel", "MQTTCore", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

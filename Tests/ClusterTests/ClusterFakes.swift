@@ -5,6 +5,7 @@ import NIOCore
 import NIOEmbedded
 import StarlingKernel
 @testable import StarlingCluster
+import StarlingTestSupport
 
 /// A kernel that records what the cluster asks of it (single-threaded tests on an `EmbeddedEventLoop`).
 final class FakeKernel: ClusterKernel, @unchecked Sendable {
@@ -47,26 +48,13 @@ final class FakeKernel: ClusterKernel, @unchecked Sendable {
     func holdsSession(_ clientId: String) -> Bool { clientIds.contains(clientId) }
 }
 
-/// Keeps every log message, for assertions on the log lines.
-struct RecordingLogHandler: LogHandler {
-    let lines: NIOLockedValueBox<[(level: Logger.Level, message: String, metadata: Logger.Metadata)]>
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        lines.withLockedValue { $0.append((event.level, "\(event.message)", event.metadata ?? [:])) }
-    }
-}
-
-/// A logger and the lines it logged.
+/// A logger that keeps every message, for assertions on the log lines.
 func recordingLogger() -> (Logger, NIOLockedValueBox<[(level: Logger.Level, message: String, metadata: Logger.Metadata)]>) {
     let lines = NIOLockedValueBox<[(level: Logger.Level, message: String, metadata: Logger.Metadata)]>([])
-    return (Logger(label: "test", factory: { _ in RecordingLogHandler(lines: lines) }), lines)
+    let logger = Logger(label: "test") { _ in
+        RecordingLogHandler { level, message, metadata, _ in lines.withLockedValue { $0.append((level, "\(message)", metadata)) } }
+    }
+    return (logger, lines)
 }
 
 /// A connected channel on `loop` (writes to an inactive channel fail).

@@ -10,7 +10,12 @@ final class LogRecorder: @unchecked Sendable {  // state behind `lock`
 
     /// A logger that records into this recorder (every level).
     func logger() -> Logger {
-        Logger(label: "starling.plugin-tests") { _ in Handler(recorder: self) }
+        Logger(label: "starling.plugin-tests") { _ in
+            RecordingLogHandler { [self] level, message, metadata, loggerMetadata in
+                let plugin = (metadata["plugin"] ?? loggerMetadata["plugin"]).map { " [\($0)]" } ?? ""
+                append("\(level)\(plugin) \(message)")
+            }
+        }
     }
 
     /// Every message so far, each as "LEVEL [plugin] message".
@@ -29,21 +34,5 @@ final class LogRecorder: @unchecked Sendable {  // state behind `lock`
     /// The index of the first message containing `text`, or nil.
     func index(of text: String) -> Int? { all.firstIndex { $0.contains(text) } }
 
-    fileprivate func append(_ line: String) { lock.withLock { lines.append(line) } }
-
-    private struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let plugin = (event.metadata?["plugin"] ?? metadata["plugin"]).map { " [\($0)]" } ?? ""
-            recorder.append("\(event.level)\(plugin) \(event.message)")
-        }
-    }
+    private func append(_ line: String) { lock.withLock { lines.append(line) } }
 }
