@@ -32,7 +32,10 @@ extension Router {
                                            into destinations: inout Destinations) {
         var decided = [Bool](repeating: false, count: remoteGroups.count)
         let strategy = self.strategy
+        // The answer's own storage, taken out while `sessions` is being filled (the closure cannot
+        // reach into `destinations` then): no allocation per message.
         var forwards: [Destinations.GroupForward] = []
+        swap(&forwards, &destinations.groupForwards)
         match(topic: message.topic, publisherId: message.publisherId, cache: cache, into: &destinations.sessions) { key in
             guard let index = remoteGroups.firstIndex(where: { $0.key == key }) else { return true }
             decided[index] = true
@@ -44,7 +47,7 @@ extension Router {
             guard let node = group.pickNode(includingThisNode: false, message, strategy) else { continue }
             forwards.append(Destinations.GroupForward(node: node, group: group.key))
         }
-        destinations.groupForwards.append(contentsOf: forwards)
+        swap(&forwards, &destinations.groupForwards)
     }
 }
 
