@@ -61,7 +61,7 @@ public final class AdminServer: Sendable {
 
     /// Loads the API keys and binds the API on `group`. Logs `api listening on HOST:PORT`.
     /// - Throws: `AdminServerError` naming the key file or the address that failed.
-    public static func start(configuration: Configuration, broker: Broker, node: any NodeControl,
+    public static func start(configuration: Configuration, broker: Broker, node: any ProcessControl,
                              group: any EventLoopGroup, logger: Logger) async throws -> AdminServer {
         let keys: APIKeyStore
         do {

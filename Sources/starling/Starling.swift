@@ -70,7 +70,7 @@ struct Start: AsyncParsableCommand {
         let logger = Logger(label: "starling")
         logger.info("starting", metadata: ["version": "\(starlingVersion)", "node": "\(config.settings.nodeName)"])
         do {
-            try await StarlingNode.run(config: config, source: source, logger: logger, logLevel: level)
+            try await BrokerProcess.run(config: config, source: source, logger: logger, logLevel: level)
         } catch let error as NodeStartError {
             StderrLogHandler.writeToStandardError("starling: \(error.message)\n")
             throw ExitCode(error.exitCode)

@@ -17,7 +17,7 @@ private final class FakeLinkNode: LinkDelegate, @unchecked Sendable {
     var handshakeTimeout: TimeAmount { .seconds(3) }
     let mine = Hello(name: "n1@h", incarnation: 11, port: 4370, nonce: HandshakeProof.nonce())
     var admitted: [(link: PeerLink, peer: PeerIdentity)] = []
-    var learnt: [[NodeAddress]] = []
+    var learnt: [[PeerAddress]] = []
     var closed: [PeerLink] = []
     var received: [Frame] = []
     let peerStats = PeerStats()
@@ -34,7 +34,7 @@ private final class FakeLinkNode: LinkDelegate, @unchecked Sendable {
         admitted.append((link, peer))
         decided(nil)
     }
-    func learn(_ members: [NodeAddress]) { learnt.append(members) }
+    func learn(_ members: [PeerAddress]) { learnt.append(members) }
     func linkClosed(_ link: PeerLink) { closed.append(link) }
     func received(_ frame: Frame, from peer: PeerIdentity, link: PeerLink) { received.append(frame) }
 
@@ -52,7 +52,7 @@ final class LinkHandlerTests: XCTestCase {
         try connectedChannel(LinkHandler(node: node, target: nil), loop: loop)
     }
 
-    private func dialling(_ node: FakeLinkNode, target: NodeAddress = NodeAddress(name: "n2@h", port: 4371)) throws -> EmbeddedChannel {
+    private func dialling(_ node: FakeLinkNode, target: PeerAddress = PeerAddress(name: "n2@h", port: 4371)) throws -> EmbeddedChannel {
         let outcomes = outcomes
         let handler = LinkHandler(node: node, target: target) { outcome in
             let text = switch outcome {
@@ -87,7 +87,7 @@ final class LinkHandlerTests: XCTestCase {
         XCTAssertTrue(HandshakeProof.verify(proof, cookie: "secret", side: .acceptor, dialer: peerHello, acceptor: mine))
         XCTAssertTrue(node.admitted.isEmpty)
         try channel.receive(.proof(HandshakeProof.make(cookie: "secret", side: .dialer, dialer: peerHello, acceptor: mine)))
-        XCTAssertEqual(node.admitted.map(\.peer.address), [NodeAddress(name: "n2@h", port: 4371)])
+        XCTAssertEqual(node.admitted.map(\.peer.address), [PeerAddress(name: "n2@h", port: 4371)])
         XCTAssertEqual(node.admitted.first?.peer.incarnation, 22)
         XCTAssertFalse(node.admitted[0].link.dialled)
         XCTAssertEqual(node.admitted[0].link.peer.load()?.address.name, "n2@h")
@@ -105,7 +105,7 @@ final class LinkHandlerTests: XCTestCase {
         guard case .proof(let mine)? = sent.first, sent.count == 1 else { return XCTFail("\(sent)") }
         XCTAssertTrue(HandshakeProof.verify(mine, cookie: "secret", side: .dialer, dialer: node.mine, acceptor: peerHello))
         XCTAssertTrue(node.admitted.isEmpty, "not before the welcome")
-        let n3 = NodeAddress(name: "n3@h", port: 4372)
+        let n3 = PeerAddress(name: "n3@h", port: 4372)
         try channel.receive(.welcome(members: [n3]))
         XCTAssertEqual(node.admitted.map(\.peer.address.name), ["n2@h"])
         XCTAssertTrue(node.admitted[0].link.dialled)
@@ -148,7 +148,7 @@ final class LinkHandlerTests: XCTestCase {
         XCTAssertFalse(channel.isActive)
 
         // A dialer that finds another node than the one it dialled.
-        let dialler = try dialling(node, target: NodeAddress(name: "n9@h", port: 4371))
+        let dialler = try dialling(node, target: PeerAddress(name: "n9@h", port: 4371))
         _ = try dialler.sentFrames()
         try dialler.receive(.challenge(peerHello, proof: HandshakeProof.make(cookie: "secret", side: .acceptor,
                                                                               dialer: node.mine, acceptor: peerHello)))
@@ -178,7 +178,7 @@ final class LinkHandlerTests: XCTestCase {
     func testAnEstablishedLinkHandsFramesOnAndSkipsUnknownTypes() throws {
         let node = FakeLinkNode(loop: loop)
         let channel = try established(node)
-        let n3 = NodeAddress(name: "n3@h", port: 4372)
+        let n3 = PeerAddress(name: "n3@h", port: 4372)
         // A later release's frame type 99 (3 bytes of body), then frames this release knows.
         var buffer = channel.allocator.buffer(bytes: [0, 0, 0, 5, 1, 99, 0xAA, 0xBB, 0xCC])
         for frame: Frame in [.heartbeat, .routeSnapshot(filters: ["a/#"]), .routeOps([RouteOp(add: false, filter: "a/#")]),
@@ -254,7 +254,7 @@ final class LinkHandlerTests: XCTestCase {
     }
 
     func testTwoHandshakesTalkToEachOther() {
-        var dialer = LinkHandshake(name: "a@h", cookie: "k", target: NodeAddress(name: "b@h", port: 2))
+        var dialer = LinkHandshake(name: "a@h", cookie: "k", target: PeerAddress(name: "b@h", port: 2))
         var acceptor = LinkHandshake(name: "b@h", cookie: "k", target: nil)
         let a = Hello(name: "a@h", incarnation: 1, port: 1, nonce: HandshakeProof.nonce())
         let b = Hello(name: "b@h", incarnation: 2, port: 2, nonce: HandshakeProof.nonce())
@@ -262,9 +262,9 @@ final class LinkHandlerTests: XCTestCase {
               case .send(let proof) = dialer.receive(challenge, hello: { XCTFail("no second hello"); return a }) else {
             return XCTFail("handshake stopped early")
         }
-        XCTAssertEqual(acceptor.receive(proof, hello: { b }), .establish(NodeAddress(name: "a@h", port: 1), incarnation: 1, members: nil))
+        XCTAssertEqual(acceptor.receive(proof, hello: { b }), .establish(PeerAddress(name: "a@h", port: 1), incarnation: 1, members: nil))
         XCTAssertEqual(dialer.receive(.welcome(members: []), hello: { a }),
-                       .establish(NodeAddress(name: "b@h", port: 2), incarnation: 2, members: []))
+                       .establish(PeerAddress(name: "b@h", port: 2), incarnation: 2, members: []))
         XCTAssertTrue(dialer.isEstablished && acceptor.isEstablished)
     }
 }

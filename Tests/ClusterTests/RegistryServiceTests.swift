@@ -17,7 +17,7 @@ final class RegistryServiceTests: XCTestCase {
     private let loop = EmbeddedEventLoop()
     private lazy var kernel = FakeKernel(loop: loop)
     private let directory = FakeDirectory()
-    private let n2 = PeerIdentity(address: NodeAddress(name: "n2@h", port: 4371), incarnation: 2)
+    private let n2 = PeerIdentity(address: PeerAddress(name: "n2@h", port: 4371), incarnation: 2)
     private var channel: EmbeddedChannel!
     private var link: PeerLink!
     private lazy var service = RegistryService(name: "n1@h", loop: loop, kernel: kernel, peers: directory,

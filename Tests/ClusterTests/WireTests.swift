@@ -22,8 +22,8 @@ final class WireTests: XCTestCase {
         publishes.writeString("abc")
         let frames: [Frame] = [
             .hello(hello), .challenge(hello, proof: Array(repeating: 7, count: 32)), .proof(Array(repeating: 9, count: 32)),
-            .welcome(members: [NodeAddress(name: "n2@h", port: 1)]), .refuse(.wrongCookie, message: "no"), .heartbeat,
-            .members([NodeAddress(name: "n3@h", port: 4370)]), .routeSnapshot(filters: ["a/#", "b/+/c"]),
+            .welcome(members: [PeerAddress(name: "n2@h", port: 1)]), .refuse(.wrongCookie, message: "no"), .heartbeat,
+            .members([PeerAddress(name: "n3@h", port: 4370)]), .routeSnapshot(filters: ["a/#", "b/+/c"]),
             .routeOps([RouteOp(add: true, filter: "x"), RouteOp(add: false, filter: "y/#")]),
             .forward(count: 1, publishes: publishes), .leave,
             .sharedForward(count: 1, publishes: publishes),

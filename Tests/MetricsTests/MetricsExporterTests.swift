@@ -10,7 +10,7 @@ import StarlingTestSupport
 
 /// `MetricsExporter` on a node with real clients connected and publishing.
 final class MetricsExporterTests: XCTestCase {
-    private var node: RunningNode!
+    private var node: BrokerProcess!
     private var clients: [MQTTClient] = []
 
     override func setUp() async throws {
@@ -19,7 +19,7 @@ final class MetricsExporterTests: XCTestCase {
         settings.allowAnonymous = true
         let config = ServerConfig(settings: settings, listeners: [ListenerConfig(name: "default", port: 0)],
                                   logLevel: .critical, api: APIConfig(enabled: false))
-        node = try await RunningNode.start(config: config, logger: Logger(label: "metrics-tests") { _ in SwiftLogNoOpLogHandler() })
+        node = try await BrokerProcess.start(config: config, logger: Logger(label: "metrics-tests") { _ in SwiftLogNoOpLogHandler() })
     }
 
     override func tearDown() async throws {
@@ -110,7 +110,7 @@ final class MetricsExporterTests: XCTestCase {
     func testTwoNodesInOneProcess() async throws {
         let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical,
                                   api: APIConfig(enabled: false))
-        let other = try await RunningNode.start(config: config, logger: Logger(label: "other") { _ in SwiftLogNoOpLogHandler() })
+        let other = try await BrokerProcess.start(config: config, logger: Logger(label: "other") { _ in SwiftLogNoOpLogHandler() })
         let here: PrometheusExposition
         do {
             _ = try await connect("metrics-here")
@@ -131,7 +131,7 @@ final class MetricsExporterTests: XCTestCase {
 final class ProcessMetricsTests: XCTestCase {
     func testOnlyTheFirstBootstrapTakesAndOtherMetricsAppear() async throws {
         let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical)
-        let node = try await RunningNode.start(config: config, logger: Logger(label: "bootstrap") { _ in SwiftLogNoOpLogHandler() })
+        let node = try await BrokerProcess.start(config: config, logger: Logger(label: "bootstrap") { _ in SwiftLogNoOpLogHandler() })
         let first = MetricsExporter(broker: node.broker)
         let second = MetricsExporter(broker: node.broker)
         let firstWon = first.bootstrapProcessMetrics()

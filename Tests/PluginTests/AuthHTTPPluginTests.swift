@@ -28,7 +28,7 @@ final class AuthHTTPPluginTests: PluginTestCase, @unchecked Sendable {
     /// Starts a node loading auth-http with `options`.
     @discardableResult
     private func startNode(authHTTP options: [(String, String)],
-                           _ configure: (inout ServerConfig) -> Void = { _ in }) async throws -> RunningNode {
+                           _ configure: (inout ServerConfig) -> Void = { _ in }) async throws -> BrokerProcess {
         let plugin = try SwiftPluginBuilder.authHTTP()
         let config = PluginConfig(path: plugin, name: "auth-http", options: options.map { PluginOption(key: $0.0, value: $0.1) })
         return try await startNode(plugins: [config], configure)

@@ -69,12 +69,12 @@ final class ClusterConfigTests: ConfigTestCase {
     }
 
     func testNodeAddresses() {
-        XCTAssertEqual(NodeAddress(parsing: "n1@127.0.0.1"), NodeAddress(name: "n1@127.0.0.1", port: 4370))
-        XCTAssertEqual(NodeAddress(parsing: "n1@127.0.0.1:4371"), NodeAddress(name: "n1@127.0.0.1", port: 4371))
-        XCTAssertEqual(NodeAddress(parsing: "n1@[::1]:4371"), NodeAddress(name: "n1@::1", port: 4371))
-        XCTAssertEqual(NodeAddress(parsing: "n1@host.example"), NodeAddress(name: "n1@host.example", port: 4370))
+        XCTAssertEqual(PeerAddress(parsing: "n1@127.0.0.1"), PeerAddress(name: "n1@127.0.0.1", port: 4370))
+        XCTAssertEqual(PeerAddress(parsing: "n1@127.0.0.1:4371"), PeerAddress(name: "n1@127.0.0.1", port: 4371))
+        XCTAssertEqual(PeerAddress(parsing: "n1@[::1]:4371"), PeerAddress(name: "n1@::1", port: 4371))
+        XCTAssertEqual(PeerAddress(parsing: "n1@host.example"), PeerAddress(name: "n1@host.example", port: 4370))
         for bad in ["n1", "@host", "n1@", "n1@host:0", "n1@host:x", "n 1@host", "n1@host:70000"] {
-            XCTAssertNil(NodeAddress(parsing: bad), bad)
+            XCTAssertNil(PeerAddress(parsing: bad), bad)
         }
     }
 }

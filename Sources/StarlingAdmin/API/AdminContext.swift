@@ -6,7 +6,7 @@ public typealias MetricsProvider = @Sendable () -> [String: Int]
 /// What the route handlers work on.
 struct AdminContext: Sendable {
     let broker: Broker
-    let node: any NodeControl
+    let node: any ProcessControl
     let keys: APIKeyStore
     let peaks: PeakStats
     let metrics: [MetricsProvider]

@@ -8,7 +8,7 @@ enum LinkOutcome: Sendable {
     case failed(String)
 }
 
-/// What a link needs from its node (the `ClusterNode`). The frame methods are called on the
+/// What a link needs from its node (the `ClusterMember`). The frame methods are called on the
 /// link's loop, in the order the frames arrived; the node hops to its own loop where it must.
 protocol LinkDelegate: AnyObject, Sendable {
     var name: String { get }
@@ -23,7 +23,7 @@ protocol LinkDelegate: AnyObject, Sendable {
     /// The handshake is done: keep the link or refuse it; `decided` hears the refusal (nil: kept).
     func admit(_ link: PeerLink, peer: PeerIdentity, decided: @escaping @Sendable ((RefuseReason, String)?) -> Void)
     /// Members a peer told about.
-    func learn(_ members: [NodeAddress])
+    func learn(_ members: [PeerAddress])
     /// An established link closed.
     func linkClosed(_ link: PeerLink)
     /// A route, retained, client registry or leave frame from an established link.
@@ -48,7 +48,7 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
     /// - Parameters:
     ///   - target: the node this side dialled (nil: an accepted link).
     ///   - outcome: told once how the handshake ended (dialled links only).
-    init(node: any LinkDelegate, target: NodeAddress?, outcome: (@Sendable (LinkOutcome) -> Void)? = nil) {
+    init(node: any LinkDelegate, target: PeerAddress?, outcome: (@Sendable (LinkOutcome) -> Void)? = nil) {
         self.node = node
         self.outcome = outcome
         self.handshake = LinkHandshake(name: node.name, cookie: node.cookie, target: target)

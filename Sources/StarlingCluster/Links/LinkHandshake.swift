@@ -11,7 +11,7 @@ struct LinkHandshake {
         case awaitingChallenge(mine: Hello)
         case awaitingProof(dialer: Hello, mine: Hello)
         case awaitingWelcome(mine: Hello, acceptor: Hello)
-        case established(NodeAddress, incarnation: UInt64)
+        case established(PeerAddress, incarnation: UInt64)
         case closed
     }
 
@@ -21,7 +21,7 @@ struct LinkHandshake {
         case send(Frame)
         /// The handshake succeeded: hand the link to the node; `members` is what a dialer learnt
         /// from the acceptor's welcome (nil on the accepting side).
-        case establish(NodeAddress, incarnation: UInt64, members: [NodeAddress]?)
+        case establish(PeerAddress, incarnation: UInt64, members: [PeerAddress]?)
         /// Refuse the link with this reason and message (sent to the peer, then the link closes).
         case refuse(RefuseReason, String)
     }
@@ -30,10 +30,10 @@ struct LinkHandshake {
     let name: String
     let cookie: String
     /// The node this side dialled (nil: an accepted link).
-    let target: NodeAddress?
+    let target: PeerAddress?
     private(set) var state = State.awaitingHello
 
-    init(name: String, cookie: String, target: NodeAddress?) {
+    init(name: String, cookie: String, target: PeerAddress?) {
         self.name = name
         self.cookie = cookie
         self.target = target
@@ -95,8 +95,8 @@ struct LinkHandshake {
         }
     }
 
-    private mutating func establish(_ peer: Hello, members: [NodeAddress]?) -> Action {
-        let address = NodeAddress(name: peer.name, port: peer.port)
+    private mutating func establish(_ peer: Hello, members: [PeerAddress]?) -> Action {
+        let address = PeerAddress(name: peer.name, port: peer.port)
         state = .established(address, incarnation: peer.incarnation)
         return .establish(address, incarnation: peer.incarnation, members: members)
     }

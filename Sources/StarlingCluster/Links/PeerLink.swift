@@ -2,7 +2,7 @@ import Atomics
 import NIOCore
 
 /// One established (or establishing) TCP link to another node. Its handler reads frames on the
-/// channel's loop; membership decisions are the `ClusterNode`'s, on its own loop.
+/// channel's loop; membership decisions are the `ClusterMember`'s, on its own loop.
 final class PeerLink: Sendable {
     let channel: Channel
     /// True when this node dialled the link.
@@ -55,10 +55,10 @@ final class PeerLink: Sendable {
 
 /// Who is at the other end of a link.
 final class PeerIdentity: Sendable {
-    let address: NodeAddress
+    let address: PeerAddress
     let incarnation: UInt64
 
-    init(address: NodeAddress, incarnation: UInt64) {
+    init(address: PeerAddress, incarnation: UInt64) {
         self.address = address
         self.incarnation = incarnation
     }

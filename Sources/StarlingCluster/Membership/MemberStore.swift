@@ -10,14 +10,14 @@ struct MemberStore {
     }
 
     /// The remembered members; none when the file is missing or unreadable.
-    func load() -> [NodeAddress] {
+    func load() -> [PeerAddress] {
         guard let data = FileManager.default.contents(atPath: path),
               let file = try? JSONDecoder().decode(File.self, from: data) else { return [] }
         return file.members
     }
 
     /// Replaces the remembered members. Throws when the directory or file cannot be written.
-    func save(_ members: [NodeAddress]) throws {
+    func save(_ members: [PeerAddress]) throws {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let encoder = JSONEncoder()
@@ -26,6 +26,6 @@ struct MemberStore {
     }
 
     private struct File: Codable {
-        var members: [NodeAddress]
+        var members: [PeerAddress]
     }
 }

@@ -22,7 +22,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     let boundPort = ManagedAtomic<Int>(0)
     private(set) var stopped = false
     private var heartbeat: RepeatedTask?
-    private var members: [String: Member] = [:]
+    private var members: [String: Peer] = [:]
 
     init(name: String, config: ClusterConfig, loop: EventLoop, group: EventLoopGroup, store: MemberStore,
          forwarder: Forwarder, logger: Logger) {
@@ -39,12 +39,12 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     func start(seeds: [String]) {
         var known = store.load()
         for seed in seeds {
-            if let address = NodeAddress(parsing: seed), !known.contains(where: { $0.name == address.name }) {
+            if let address = PeerAddress(parsing: seed), !known.contains(where: { $0.name == address.name }) {
                 known.append(address)
             }
         }
         for address in known where address.name != name {
-            members[address.name] = Member(address: address)
+            members[address.name] = Peer(address: address)
         }
         if !known.isEmpty {
             logger.info("cluster: rejoining", metadata: ["members": "\(known.map(\.description).joined(separator: ", "))"])
@@ -71,14 +71,14 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     }
 
     /// Every member's address, this node's included.
-    var knownAddresses: [NodeAddress] {
-        [NodeAddress(name: name, port: port)] + members.values.map(\.address)
+    var knownAddresses: [PeerAddress] {
+        [PeerAddress(name: name, port: port)] + members.values.map(\.address)
     }
 
     // MARK: - Links
 
     /// Dials `address`; `outcome` hears how the handshake ends.
-    private func dial(_ address: NodeAddress, outcome: (@Sendable (LinkOutcome) -> Void)? = nil) {
+    private func dial(_ address: PeerAddress, outcome: (@Sendable (LinkOutcome) -> Void)? = nil) {
         let member = members[address.name]
         member?.dialing = true
         member?.lastDial = .now()
@@ -126,7 +126,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
             link.retire()
             return .refused(.notClustered, "\(name) is shutting down")
         }
-        let member = members[peerName] ?? Member(address: peer.address)
+        let member = members[peerName] ?? Peer(address: peer.address)
         if let existing = member.link, existing !== link, existing.channel.isActive {
             if existing.peer.load()?.incarnation == peer.incarnation {
                 // Both sides dialled at once: keep the link dialled by the smaller name, on both sides.
@@ -163,19 +163,19 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     /// After an admitted link got the routes and retained messages: tells a dialled peer every
     /// member, and every other member about the peer.
-    func announce(_ link: PeerLink, peer: NodeAddress) {
+    func announce(_ link: PeerLink, peer: PeerAddress) {
         if link.dialled { link.send(.members(knownAddresses)) }
         for other in members.values where other.address.name != peer.name { other.link?.send(.members([peer])) }
     }
 
     /// Members a peer told about: dial those this node has no link to.
-    func learn(_ addresses: [NodeAddress]) {
+    func learn(_ addresses: [PeerAddress]) {
         guard !stopped else { return }
         for address in addresses where address.name != name {
             if let member = members[address.name] {
                 if member.link == nil, !member.dialing { dial(address) }
             } else {
-                members[address.name] = Member(address: address)
+                members[address.name] = Peer(address: address)
                 persist()
                 dial(address)
             }
@@ -187,7 +187,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
         declareDown(member, reason: link.retired.load(ordering: .relaxed) ? "link closed" : "link lost")
     }
 
-    private func declareDown(_ member: Member, reason: String) {
+    private func declareDown(_ member: Peer, reason: String) {
         let peerName = member.address.name
         member.link?.retire()
         member.link = nil
@@ -245,16 +245,16 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     }
 
     /// `ctl cluster join`: dials `address` unless it is up; `outcome` hears how the handshake ends.
-    func join(_ address: NodeAddress, outcome: @escaping @Sendable (LinkOutcome) -> Void) -> JoinStart {
+    func join(_ address: PeerAddress, outcome: @escaping @Sendable (LinkOutcome) -> Void) -> JoinStart {
         if let member = members[address.name], member.state == .up { return .alreadyUp }
         let wasKnown = members[address.name] != nil
-        if !wasKnown { members[address.name] = Member(address: address) }
+        if !wasKnown { members[address.name] = Peer(address: address) }
         dial(address, outcome: outcome)
         return .dialing(wasKnown: wasKnown)
     }
 
     /// A node that could not be joined is not remembered.
-    func forgetUnjoined(_ address: NodeAddress) {
+    func forgetUnjoined(_ address: PeerAddress) {
         if let member = members[address.name], member.link == nil {
             members[address.name] = nil
             persist()
@@ -276,15 +276,14 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     }
 
     /// The members for `ctl cluster status`, by name.
-    func statuses(routes: RemoteRouteTable) -> [ClusterMemberStatus] {
+    func snapshots(routes: RemoteRouteTable) -> [PeerSnapshot] {
         let stats = forwarder.allStats
         return members.values.sorted { $0.address.name < $1.address.name }.map { member in
             let peerStats = stats[member.address.name]
-            return ClusterMemberStatus(
-                name: member.address.name, address: "\(member.address.host):\(member.address.port)",
-                state: member.state.rawValue, routes: routes.count(of: member.address.name),
-                link: member.link.map { "\($0.dialled ? "dialled" : "accepted") \($0.addresses)" },
-                lastHeardMs: member.link.map { Int($0.silentNanoseconds / 1_000_000) },
+            return PeerSnapshot(
+                address: member.address, state: member.state, routes: routes.count(of: member.address.name),
+                link: member.link.map { LinkSnapshot(dialled: $0.dialled, addresses: $0.addresses,
+                                                     silence: .nanoseconds(Int64($0.silentNanoseconds))) },
                 forwardedOut: peerStats?.forwardedOut.load(ordering: .relaxed) ?? 0,
                 forwardedIn: peerStats?.forwardedIn.load(ordering: .relaxed) ?? 0,
                 forwardsLost: peerStats?.lost.load(ordering: .relaxed) ?? 0)

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// This node's part of the cluster-wide client registry, kept on the `ClusterNode`'s loop.
+/// This node's part of the cluster-wide client registry, kept on the `ClusterMember`'s loop.
 ///
 /// Every client id has one owner node: the member that rendezvous hashing of the id picks among
 /// the members that are up (this node included). The owner records which node holds the id's

@@ -11,13 +11,13 @@ enum Frame: Equatable {
     /// Dialer → acceptor: my proof over both nonces.
     case proof([UInt8])
     /// Acceptor → dialer: the link is up; here are the members I know.
-    case welcome(members: [NodeAddress])
+    case welcome(members: [PeerAddress])
     /// Either side, then the link closes: why the handshake (or the link) is refused.
     case refuse(RefuseReason, message: String)
     /// Either side, every heartbeat interval: I am alive.
     case heartbeat
     /// Either side: the members the sender knows (full mesh: connect to those you lack).
-    case members([NodeAddress])
+    case members([PeerAddress])
     /// Sender → peer: every route the sender owns; replaces what the peer held for it.
     case routeSnapshot(filters: [String])
     /// Sender → peer: route changes in order (true: add "filter -> sender", false: delete it).

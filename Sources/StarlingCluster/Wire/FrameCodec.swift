@@ -121,11 +121,11 @@ enum FrameCodec {
         case 3: return .proof(try readBytes(&body, count: HandshakeProof.length))
         case 4, 7:
             let count = try readCount(&body)
-            var members: [NodeAddress] = []
+            var members: [PeerAddress] = []
             for _ in 0..<count {
                 let name = try readString(&body)
                 guard let port: UInt16 = body.readInteger() else { throw FrameError("truncated member list") }
-                members.append(NodeAddress(name: name, port: Int(port)))
+                members.append(PeerAddress(name: name, port: Int(port)))
             }
             return type == 4 ? .welcome(members: members) : .members(members)
         case 5:

@@ -3,7 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// The cluster as the kernel sees it: everything the kernel asks of the other nodes goes through
-/// this protocol (`StarlingCluster.ClusterNode` implements it). A node without a cookie has none,
+/// this protocol (`StarlingCluster.ClusterMember` implements it). A node without a cookie has none,
 /// and its publish path pays one nil check for it.
 ///
 /// Four concerns: the route stream (this node's routes, told to every peer), other nodes' routes

@@ -171,6 +171,6 @@ func isValidCookie(_ text: String) -> Bool {
 
 /// A seed: `NAME@HOST` or `NAME@HOST:PORT` with a valid name and host.
 func isValidSeed(_ text: String) -> Bool {
-    guard let address = NodeAddress(parsing: text) else { return false }
+    guard let address = PeerAddress(parsing: text) else { return false }
     return isValidNodeName(address.name)
 }

@@ -8,7 +8,7 @@ import XCTest
 /// The hooks other parts of the node plug into: extra routes (they replace a built-in route of the
 /// same method and path, as the Prometheus exporter replaces the placeholder) and metrics providers.
 final class AdminServerHookTests: XCTestCase {
-    struct FixedNode: NodeControl {
+    struct FixedNode: ProcessControl {
         var nodeDescription: NodeDescription {
             NodeDescription(name: "hook@127.0.0.1", version: "test", startedAt: .now(), listeners: [])
         }

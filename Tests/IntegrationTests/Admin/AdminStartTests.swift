@@ -20,10 +20,10 @@ final class AdminStartTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func start(apiBind: String, apiPort: Int = 0) async throws -> RunningNode {
+    func start(apiBind: String, apiPort: Int = 0) async throws -> BrokerProcess {
         let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical,
                                   dataDir: directory.path, api: APIConfig(bind: apiBind, port: apiPort))
-        return try await RunningNode.start(config: config, logger: IntegrationTestCase.quietLogger)
+        return try await BrokerProcess.start(config: config, logger: IntegrationTestCase.quietLogger)
     }
 
     func testWithoutKeysANonLoopbackBindFallsBackTo127001() async throws {
@@ -93,7 +93,7 @@ final class AdminStartTests: XCTestCase {
     func testAPIDisabled() async throws {
         let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical,
                                   dataDir: directory.path, api: APIConfig(enabled: false))
-        let node = try await RunningNode.start(config: config, logger: IntegrationTestCase.quietLogger)
+        let node = try await BrokerProcess.start(config: config, logger: IntegrationTestCase.quietLogger)
         XCTAssertNil(node.apiAddress)
         await node.stop()
     }

@@ -23,12 +23,12 @@ class AdminTestCase: IntegrationTestCase, @unchecked Sendable {
     /// The log level the node's reload sets.
     let logLevel = LogLevelSetting(.info)
 
-    override func startNode() async throws -> RunningNode {
+    override func startNode() async throws -> BrokerProcess {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-admin-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try writeConfig(Self.initialConfig)
         let source = ConfigSource(file: configFile.path, environment: [:], overrides: CommandLineOverrides())
-        return try await RunningNode.start(config: try source.load(), source: source, logger: Self.quietLogger,
+        return try await BrokerProcess.start(config: try source.load(), source: source, logger: Self.quietLogger,
                                            logLevel: logLevel)
     }
 

@@ -14,12 +14,12 @@ import StarlingTestSupport
 /// when the test failed or threw), each close bounded.
 class IntegrationTestCase: XCTestCase, @unchecked Sendable {  // its state is behind `lock`
     private let lock = NSLock()
-    private var runningNode: RunningNode?
+    private var runningNode: BrokerProcess?
     private var clients: [MQTTClient] = []
     private var peers: [RawPeer] = []
 
     /// The node under test.
-    var node: RunningNode {
+    var node: BrokerProcess {
         get throws {
             guard let node = lock.withLock({ runningNode }) else { throw TestSupportError("no node is running") }
             return node
@@ -39,14 +39,14 @@ class IntegrationTestCase: XCTestCase, @unchecked Sendable {  // its state is be
 
     /// Starts the node under test: two event loops, anonymous clients allowed, no HTTP API.
     /// Subclasses may start it otherwise.
-    func startNode() async throws -> RunningNode {
+    func startNode() async throws -> BrokerProcess {
         var settings = BrokerSettings()
         settings.eventLoops = 2  // deliveries also cross event loops
         settings.allowAnonymous = true
         let config = ServerConfig(settings: settings,
                                   listeners: [ListenerConfig(name: "default", bind: "127.0.0.1", port: 0)],
                                   logLevel: .critical, api: APIConfig(enabled: false))
-        return try await RunningNode.start(config: config, logger: Self.quietLogger)
+        return try await BrokerProcess.start(config: config, logger: Self.quietLogger)
     }
 
     /// A logger that writes nothing.
@@ -67,7 +67,7 @@ class IntegrationTestCase: XCTestCase, @unchecked Sendable {  // its state is be
 
     /// Stops the node gracefully (once; tear-down does it when the test did not).
     func stopNode() async {
-        guard let node = lock.withLock({ () -> RunningNode? in
+        guard let node = lock.withLock({ () -> BrokerProcess? in
             defer { runningNode = nil }
             return runningNode
         }) else { return }

@@ -13,7 +13,7 @@ import StarlingTestSupport
 class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up and torn down by XCTest
     let log = LogRecorder()
     private(set) var directory: URL!
-    private var runningNode: RunningNode?
+    private var runningNode: BrokerProcess?
     private var clients: [MQTTClient] = []
     private let lock = NSLock()
 
@@ -35,7 +35,7 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
 
     /// Starts a node that loads `plugins` at start-up; anonymous clients allowed unless `configure` says otherwise.
     @discardableResult
-    func startNode(plugins: [PluginConfig] = [], _ configure: (inout ServerConfig) -> Void = { _ in }) async throws -> RunningNode {
+    func startNode(plugins: [PluginConfig] = [], _ configure: (inout ServerConfig) -> Void = { _ in }) async throws -> BrokerProcess {
         var settings = BrokerSettings()
         settings.eventLoops = 2
         settings.allowAnonymous = true
@@ -43,12 +43,12 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
                                   logLevel: .trace, dataDir: directory.appendingPathComponent("data").path,
                                   api: APIConfig(enabled: false), plugins: plugins)  // 18083 may be taken
         configure(&config)
-        let node = try await RunningNode.start(config: config, logger: log.logger())
+        let node = try await BrokerProcess.start(config: config, logger: log.logger())
         lock.withLock { runningNode = node }
         return node
     }
 
-    var node: RunningNode {
+    var node: BrokerProcess {
         get throws {
             guard let node = lock.withLock({ runningNode }) else { throw BuildError("no node is running") }
             return node
@@ -56,7 +56,7 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
     }
 
     func stopNode() async {
-        let node = lock.withLock { () -> RunningNode? in
+        let node = lock.withLock { () -> BrokerProcess? in
             defer { runningNode = nil }
             return runningNode
         }

@@ -2,7 +2,7 @@ import NIOCore
 
 /// What the API needs from the node around the kernel: what it is and how to reload its
 /// configuration. `StarlingServer`'s running node provides it.
-public protocol NodeControl: Sendable {
+public protocol ProcessControl: Sendable {
     /// The node as `GET /api/v1/nodes` shows it.
     var nodeDescription: NodeDescription { get }
 

@@ -12,9 +12,10 @@ import StarlingPlugins
 import Glibc
 #endif
 
-/// One running Starling node: the kernel, its listeners, the HTTP API, a graceful stop on
-/// SIGINT/SIGTERM and a configuration reload on SIGHUP.
-public enum StarlingNode {
+/// What runs in the process: the kernel, its listeners, the HTTP API and the cluster membership.
+/// `run` keeps one until SIGINT/SIGTERM (SIGHUP reloads the configuration); `start` returns a
+/// started one, which `stop()` shuts down gracefully.
+public final class BrokerProcess: Sendable {
     /// Starts the node and returns once it has stopped (signal) — or throws when a listener
     /// cannot bind, naming the address.
     /// - Parameters:
@@ -23,7 +24,7 @@ public enum StarlingNode {
     public static func run(config: ServerConfig, source: ConfigSource? = nil, logger: Logger,
                            logLevel: LogLevelSetting? = nil) async throws {
         let signals = TerminationSignals(logger: logger)
-        let started = NIOLockedValueBox<RunningNode?>(nil)
+        let started = NIOLockedValueBox<BrokerProcess?>(nil)
         let hangup = HangupSignal {
             guard let node = started.withLockedValue({ $0 }) else {
                 logger.warning("SIGHUP ignored: the node is still starting")
@@ -32,16 +33,13 @@ public enum StarlingNode {
             logger.info("SIGHUP: reloading the configuration")
             _ = try? node.reload()
         }
-        let node = try await RunningNode.start(config: config, source: source, logger: logger, logLevel: logLevel)
+        let node = try await BrokerProcess.start(config: config, source: source, logger: logger, logLevel: logLevel)
         started.withLockedValue { $0 = node }
         await signals.wait()
         hangup.cancel()
         await node.stop()
     }
-}
 
-/// A started node; `stop()` shuts it down gracefully.
-public final class RunningNode: Sendable {
     public let broker: Broker
     /// Loads, unloads and reloads plugins at run time.
     public let plugins: PluginManager
@@ -52,16 +50,16 @@ public final class RunningNode: Sendable {
     /// The HTTP API; nil when `api.enabled` is false.
     public let admin: AdminServer?
     /// The node's cluster membership; nil when no cookie is set.
-    public let cluster: ClusterNode?
-    private let controller: NodeController
+    public let cluster: ClusterMember?
+    private let controller: ProcessController
     private let group: MultiThreadedEventLoopGroup
     private let serverChannels: [Channel]
     private let sys: SysPublisher
     private let logger: Logger
 
     private init(broker: Broker, plugins: PluginManager, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
-                 listeners: [(config: ListenerConfig, address: SocketAddress)], controller: NodeController,
-                 admin: AdminServer?, cluster: ClusterNode?, sys: SysPublisher, logger: Logger) {
+                 listeners: [(config: ListenerConfig, address: SocketAddress)], controller: ProcessController,
+                 admin: AdminServer?, cluster: ClusterMember?, sys: SysPublisher, logger: Logger) {
         self.cluster = cluster
         self.broker = broker
         self.plugins = plugins
@@ -96,7 +94,7 @@ public final class RunningNode: Sendable {
     ///   - source: where `config` came from, read again by a reload (none: a reload fails).
     ///   - logLevel: the level the process's log handlers follow, set by a reload.
     public static func start(config: ServerConfig, source: ConfigSource? = nil, logger: Logger,
-                             logLevel: LogLevelSetting? = nil) async throws -> RunningNode {
+                             logLevel: LogLevelSetting? = nil) async throws -> BrokerProcess {
         let settings = config.settings
         let loops = settings.eventLoops > 0 ? settings.eventLoops : BrokerSettings.automaticEventLoops
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
@@ -105,7 +103,7 @@ public final class RunningNode: Sendable {
                                     logger: logger)
         var channels: [Channel] = []
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
-        var cluster: ClusterNode?
+        var cluster: ClusterMember?
         do {
             try await loadPlugins(config, into: plugins, logger: logger)
             for listener in config.listeners where listener.enabled {
@@ -130,7 +128,7 @@ public final class RunningNode: Sendable {
                 logger.info("listening on \(listener.bind):\(address.port ?? listener.port)",
                             metadata: ["listener": "\(listener.qualifiedName)", "event_loops": "\(loops)"])
             }
-            let controller = NodeController(
+            let controller = ProcessController(
                 config: config, source: source, broker: broker,
                 listeners: bound.map { listener, address in
                     ListenerDescription(name: listener.qualifiedName, type: listener.kind.rawValue, bind: listener.bind,
@@ -139,7 +137,7 @@ public final class RunningNode: Sendable {
                 logLevel: logLevel, logger: logger)
             if config.cluster.isEnabled {
                 do {
-                    cluster = try await ClusterNode.start(name: settings.nodeName, config: config.cluster, broker: broker,
+                    cluster = try await ClusterMember.start(name: settings.nodeName, config: config.cluster, broker: broker,
                                                           group: group, dataDir: config.dataDir, logger: logger)
                 } catch {
                     throw NodeStartError(message: "\(error)")
@@ -153,7 +151,7 @@ public final class RunningNode: Sendable {
                             bind: config.api.bind, port: config.api.port, dataDir: config.dataDir,
                             extraRoutes: [prometheusRoute(MetricsExporter(broker: broker), cluster: cluster)],
                             metrics: cluster.map { [clusterMetrics($0)] } ?? [],
-                            plugins: PluginController(manager: plugins), cluster: cluster),
+                            plugins: PluginController(manager: plugins), cluster: cluster.map(ClusterController.init)),
                         broker: broker, node: controller, group: group, logger: logger)
                 } catch {
                     throw NodeStartError(message: "\(error)")
@@ -161,7 +159,7 @@ public final class RunningNode: Sendable {
             }
             let sys = SysPublisher(broker: broker, version: starlingVersion)
             sys.start()
-            return RunningNode(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
+            return BrokerProcess(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
                                controller: controller, admin: admin, cluster: cluster, sys: sys, logger: logger)
         } catch {
             await cluster?.stop()
@@ -206,7 +204,7 @@ public final class RunningNode: Sendable {
 
 /// `GET /api/v1/prometheus`: the node's metrics in the Prometheus text format (with the cluster's
 /// forward counters when the node is clustered).
-private func prometheusRoute(_ exporter: MetricsExporter, cluster: ClusterNode?) -> AdminRoute {
+private func prometheusRoute(_ exporter: MetricsExporter, cluster: ClusterMember?) -> AdminRoute {
     AdminRoute(.GET, "/api/v1/prometheus") { request in
         try request.query.rejectUnknown([])
         var text = exporter.prometheusText()
@@ -216,7 +214,7 @@ private func prometheusRoute(_ exporter: MetricsExporter, cluster: ClusterNode?)
 }
 
 /// `starling_cluster_forwarded_out_total`, `…_forwarded_in_total`, `…_forwards_lost_total`, by `peer`.
-private func clusterPrometheusText(_ cluster: ClusterNode) -> String {
+private func clusterPrometheusText(_ cluster: ClusterMember) -> String {
     let counts = cluster.forwardCounts()
     let series: [(name: String, help: String, value: ((peer: String, out: Int, in: Int, lost: Int)) -> Int)] = [
         ("starling_cluster_forwarded_out_total", "messages forwarded to another node", { $0.out }),
@@ -236,7 +234,7 @@ private func clusterPrometheusText(_ cluster: ClusterNode) -> String {
 }
 
 /// The cluster's counters for `GET /api/v1/metrics`: forwards out, in and lost, in all and per node.
-private func clusterMetrics(_ cluster: ClusterNode) -> MetricsProvider {
+private func clusterMetrics(_ cluster: ClusterMember) -> MetricsProvider {
     { cluster.counters() }
 }
 

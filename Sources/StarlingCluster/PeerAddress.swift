@@ -1,5 +1,5 @@
 /// Where a node is: its name (`name@host`) and the cluster port it accepts links on.
-public struct NodeAddress: Sendable, Hashable, CustomStringConvertible, Codable {
+public struct PeerAddress: Sendable, Hashable, CustomStringConvertible, Codable {
     /// The node's name, `name@host`.
     public var name: String
     /// The host of the name, which links dial.
@@ -32,7 +32,7 @@ public struct NodeAddress: Sendable, Hashable, CustomStringConvertible, Codable 
             port = parsed
             rest = rest[..<colon]
         }
-        guard (1...65_535).contains(port), NodeAddress.isValidShortName(short), !rest.isEmpty,
+        guard (1...65_535).contains(port), PeerAddress.isValidShortName(short), !rest.isEmpty,
               rest.allSatisfy({ !$0.isWhitespace && $0 != "@" && $0 != "/" }) else { return nil }
         self.init(name: "\(short)@\(rest)", port: port)
     }

@@ -12,8 +12,9 @@ public struct ConnectionInfo: Sendable, Equatable {
     public var connectedAt: Int64
 }
 
-/// A client session as the management API lists it.
-public struct ClientInfo: Sendable, Equatable, Codable {
+/// A client session at one moment, as the kernel reports it to the operator (the HTTP API
+/// shapes it as JSON in `StarlingAdmin`).
+public struct ClientInfo: Sendable, Equatable {
     public var clientId: String
     public var username: String?
     public var peer: String?
@@ -31,7 +32,7 @@ public struct ClientInfo: Sendable, Equatable, Codable {
 }
 
 /// One subscription of one session.
-public struct SubscriptionInfo: Sendable, Equatable, Codable {
+public struct SubscriptionInfo: Sendable, Equatable {
     public var clientId: String
     /// The filter as subscribed, `$share/…` included.
     public var filter: String
@@ -53,12 +54,12 @@ public struct SubscriptionInfo: Sendable, Equatable, Codable {
 }
 
 /// One entry of the route table: a topic filter and the nodes holding subscribers for it.
-public struct RouteInfo: Sendable, Equatable, Codable {
+public struct RouteInfo: Sendable, Equatable {
     public var filter: String
     public var nodes: [String]
 }
 
-/// A retained message as the management API shows it.
+/// A retained message at one moment, as the kernel reports it to the operator.
 public struct RetainedInfo: Sendable, Equatable {
     public var topic: String
     public var payload: [UInt8]

@@ -1,5 +1,5 @@
-/// What the HTTP API and `starling ctl cluster` steer: join, leave, status. `StarlingCluster`
-/// implements it; a node without a cookie has none.
+/// What the HTTP API and `starling ctl cluster` steer: join, leave, status. `StarlingServer`
+/// provides it over the node's cluster membership; a node without a cookie has none.
 public protocol ClusterControl: Sendable {
     /// The cluster as this node sees it.
     func status() async -> ClusterStatus

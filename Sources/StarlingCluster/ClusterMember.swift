@@ -11,7 +11,7 @@ import StarlingKernel
 ///
 /// Their state lives on one event loop (`loop`); links read on their own loops and hand changes
 /// over (see `LinkDelegate`). Every call into the kernel goes through `ClusterKernel`.
-public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Sendable {  // mutable state on `loop` only
+public final class ClusterMember: ClusterAttachment, @unchecked Sendable {  // mutable state on `loop` only
     /// This node's name, `name@host`.
     public let name: String
     let cookie: String
@@ -54,15 +54,15 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
     /// seeds. Logs `cluster listening on HOST:PORT`.
     /// - Throws: `ClusterStartError` when the port cannot be bound.
     public static func start(name: String, config: ClusterConfig, broker: Broker, group: EventLoopGroup,
-                             dataDir: String, logger: Logger) async throws -> ClusterNode {
+                             dataDir: String, logger: Logger) async throws -> ClusterMember {
         guard let cookie = config.cookie else { throw ClusterStartError(message: "the cluster needs a cookie") }
-        let node = ClusterNode(name: name, cookie: cookie, config: config, kernel: broker, group: group,
+        let node = ClusterMember(name: name, cookie: cookie, config: config, kernel: broker, group: group,
                                dataDir: dataDir, logger: logger)
         // Attach first: a link admitted as soon as the port opens already has the local routes.
         try await node.loop.submit {
             node.routeStream.attached(with: node.kernel.attach(cluster: node))
         }.get()
-        let host = config.bind ?? NodeAddress(name: name, port: 0).host
+        let host = config.bind ?? PeerAddress(name: name, port: 0).host
         let channel: Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -155,31 +155,33 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         return result
     }
 
-    // MARK: - ClusterControl
+    // MARK: - What the operator steers (the API adapts it in StarlingServer)
 
-    public func status() async -> ClusterStatus {
-        (try? await loop.submit { [self] in statusNow() }.get())
-            ?? ClusterStatus(node: name, enabled: true, clusterPort: port, localRoutes: 0, remoteRoutes: 0, members: [])
+    /// The cluster as this node sees it now.
+    public func snapshot() async -> ClusterSnapshot {
+        (try? await loop.submit { [self] in snapshotNow() }.get())
+            ?? ClusterSnapshot(node: name, clusterPort: port, localRoutes: 0, peers: [], ownedClientIds: 0)
     }
 
-    private func statusNow() -> ClusterStatus {
+    private func snapshotNow() -> ClusterSnapshot {
         routeStream.drain()
-        let list = membership.statuses(routes: routeStream.routes)
-        return ClusterStatus(node: name, enabled: true, clusterPort: port, localRoutes: routeStream.localFilters.count,
-                             remoteRoutes: list.reduce(0) { $0 + $1.routes }, members: list, ownedClientIds: registry.count)
+        return ClusterSnapshot(node: name, clusterPort: port, localRoutes: routeStream.localFilters.count,
+                               peers: membership.snapshots(routes: routeStream.routes), ownedClientIds: registry.count)
     }
 
-    public func join(node text: String, timeoutSeconds: Double) async throws(ClusterJoinError) -> ClusterStatus {
-        guard let address = NodeAddress(parsing: text) else {
-            throw ClusterJoinError(.badNode, "'\(text)' is not a node: expected NAME@HOST or NAME@HOST:PORT")
+    /// Links this node to `text` (`NAME@HOST[:PORT]`) and, through it, to every member; returns
+    /// once the link is up, or throws why not within `timeoutSeconds`.
+    public func join(node text: String, timeoutSeconds: Double) async throws(JoinFailure) -> ClusterSnapshot {
+        guard let address = PeerAddress(parsing: text) else {
+            throw JoinFailure(.badNode, "'\(text)' is not a node: expected NAME@HOST or NAME@HOST:PORT")
         }
         guard address.name != name else {
-            throw ClusterJoinError(.nameClash, "name clash: \(address.name) is this node's own name")
+            throw JoinFailure(.nameClash, "name clash: \(address.name) is this node's own name")
         }
         let promise = loop.makePromise(of: Void.self)
         let wasKnown = ManagedAtomic<Bool>(false)
         let done = ManagedAtomic<Bool>(false)
-        let complete: @Sendable (Result<Void, ClusterJoinError>) -> Void = { result in
+        let complete: @Sendable (Result<Void, JoinFailure>) -> Void = { result in
             guard !done.exchange(true, ordering: .relaxed) else { return }
             promise.completeWith(result.mapError { $0 as Error })
         }
@@ -187,10 +189,10 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
             let start = membership.join(address) { outcome in
                 switch outcome {
                 case .joined: complete(.success(()))
-                case .refused(.wrongCookie, let message): complete(.failure(ClusterJoinError(.wrongCookie, "wrong cookie: \(message)")))
-                case .refused(.nameClash, let message): complete(.failure(ClusterJoinError(.nameClash, "name clash: \(message)")))
-                case .refused(let reason, let message): complete(.failure(ClusterJoinError(.refused, "\(reason): \(message)")))
-                case .failed(let message): complete(.failure(ClusterJoinError(.unreachable, "unreachable: \(message)")))
+                case .refused(.wrongCookie, let message): complete(.failure(JoinFailure(.wrongCookie, "wrong cookie: \(message)")))
+                case .refused(.nameClash, let message): complete(.failure(JoinFailure(.nameClash, "name clash: \(message)")))
+                case .refused(let reason, let message): complete(.failure(JoinFailure(.refused, "\(reason): \(message)")))
+                case .failed(let message): complete(.failure(JoinFailure(.unreachable, "unreachable: \(message)")))
                 }
             }
             switch start {
@@ -200,23 +202,24 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
         }
         let timeout = TimeAmount.nanoseconds(Int64(max(0.1, timeoutSeconds) * 1e9))
         loop.scheduleTask(in: timeout) {
-            complete(.failure(ClusterJoinError(.timeout, "no answer from \(address.name) at \(address.host):\(address.port) within \(timeoutSeconds) s")))
+            complete(.failure(JoinFailure(.timeout, "no answer from \(address.name) at \(address.host):\(address.port) within \(timeoutSeconds) s")))
         }
         do {
             try await promise.futureResult.get()
-        } catch let error as ClusterJoinError {
+        } catch let error as JoinFailure {
             // A node that could not be joined is not remembered.
             try? await loop.submit { [self] in
                 if !wasKnown.load(ordering: .relaxed) { membership.forgetUnjoined(address) }
             }.get()
             throw error
         } catch {
-            throw ClusterJoinError(.unreachable, "\(error)")
+            throw JoinFailure(.unreachable, "\(error)")
         }
-        return await status()
+        return await snapshot()
     }
 
-    public func leave() async -> ClusterStatus {
+    /// Tells every member this node leaves, then drops every link and forgets the members.
+    public func leave() async -> ClusterSnapshot {
         let farewells = (try? await loop.submit { [self] () -> [EventLoopFuture<Void>] in
             routeStream.drain()
             return membership.farewells()
@@ -229,7 +232,7 @@ public final class ClusterNode: ClusterAttachment, ClusterControl, @unchecked Se
             membership.persist()
             logger.info("cluster: left the cluster")
         }.get()
-        return await status()
+        return await snapshot()
     }
 }
 

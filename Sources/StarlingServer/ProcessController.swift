@@ -6,7 +6,7 @@ import StarlingKernel
 
 /// The node as the API and SIGHUP see it: its description, and the reload that reads the
 /// configuration again and puts its live settings in force.
-final class NodeController: NodeControl {
+final class ProcessController: ProcessControl {
     let nodeDescription: NodeDescription
     private let broker: Broker
     private let source: ConfigSource?

@@ -2,7 +2,7 @@ import NIOCore
 
 /// The node as its links and its membership see it: links hand their events over to `loop`, and
 /// an admitted link gets what its peer needs from each part, in this order.
-extension ClusterNode: MembershipOwner {
+extension ClusterMember: MembershipOwner {
     var handshakeTimeout: TimeAmount { .milliseconds(Int64(max(config.downAfterMilliseconds, 2000))) }
 
     func hello() -> Hello {
@@ -34,7 +34,7 @@ extension ClusterNode: MembershipOwner {
         }
     }
 
-    func learn(_ members: [NodeAddress]) {
+    func learn(_ members: [PeerAddress]) {
         loop.execute { [membership] in membership.learn(members) }
     }
 
