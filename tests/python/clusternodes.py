@@ -99,12 +99,19 @@ def wait_mesh(nodes: list[Node], timeout: float = 10.0):
              message=lambda: "full mesh: " + "; ".join(f"{n.name}: {sorted(n.up_members())}" for n in nodes))
 
 
+def wait_routes(nodes: list[Node], topic: str, holders: list[str], timeout: float = 5.0):
+    """Until every node in `nodes` routes `topic` to exactly the nodes named `holders` (in any order)."""
+    want = sorted(holders)
+    wait_for(lambda: all(sorted(n.routes().get(topic, [])) == want for n in nodes), timeout=timeout, interval=0.05,
+             message=lambda: f"{topic} -> {want} on every node: " + ", ".join(
+                 f"{n.name}={n.routes().get(topic)}" for n in nodes))
+
+
 def subscribe_and_replicate(client_factory, owner: Node, others: list[Node], topic: str, qos: int = 1):
     """A subscriber on `owner`; returns once every node in `others` routes `topic` to it."""
     sub = client_factory(owner.broker, "sub")
     sub.subscribe(topic, qos=qos)
-    wait_for(lambda: all(n.routes().get(topic) == [owner.name] for n in others), timeout=5,
-             message=f"the route {topic} -> {owner.name} replicated")
+    wait_routes(others, topic, [owner.name])
     return sub
 
 

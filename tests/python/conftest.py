@@ -148,7 +148,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float
         if time.monotonic() >= deadline:
             msg = message() if callable(message) else message
             raise AssertionError(f"timed out after {timeout}s waiting for: {msg}")
-        time.sleep(interval)
+        time.sleep(interval)  # the suite's one polling pause: between two looks at the condition
 
 
 def starling_binary() -> Path:

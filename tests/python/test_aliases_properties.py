@@ -5,7 +5,7 @@ import time
 import pytest
 
 import mqttraw as m
-from conftest import PacketTypes, assert_broker_serves, props, raw_connect_ok, raw_subscribe
+from conftest import PacketTypes, assert_broker_serves, props, raw_connect_ok, raw_subscribe, wait_for
 
 
 def test_client_publishes_with_topic_alias(broker, raw_factory, client_factory, uid):
@@ -148,8 +148,8 @@ def test_invalid_utf8_payload_with_format_indicator_puback_0x99(broker, raw_fact
     assert (ack.pid, ack.rc) == (1, 0x99)
     r.send(m.publish(topic, "valid ✓".encode(), qos=1, pid=2, props={m.PAYLOAD_FORMAT_INDICATOR: 1}))
     assert r.expect(m.PUBACK).rc in (0, 0x10)
-    msgs = sub.wait_messages(1)
-    time.sleep(0.2)
+    # The valid message, from the same publisher after the refused one, is the marker.
+    wait_for(lambda: "valid ✓".encode() in sub.payloads(), 5, message="the valid message")
     assert [x.payload for x in sub.received()] == ["valid ✓".encode()]
 
 
@@ -162,9 +162,10 @@ def test_message_expiry_drops_queued_messages(broker, client_factory, uid):
     pub = client_factory(broker, "pub")
     pub.publish(topic, b"expires", qos=1, properties=props(PacketTypes.PUBLISH, MessageExpiryInterval=1))
     pub.publish(topic, b"stays", qos=1, properties=props(PacketTypes.PUBLISH, MessageExpiryInterval=100))
-    time.sleep(2.0)
+    time.sleep(2.0)  # real time: the first message's 1 s expiry passes while it is queued
     b = client_factory(broker, client_id=cid, clean=False, properties=persist)
-    msg = b.wait_messages(1)[0]
-    time.sleep(0.2)
+    # "stays" was queued after "expires": once it arrives, an expired message delivered would have too.
+    wait_for(lambda: b"stays" in b.payloads(), 5, message="the message that stays")
+    msg = b.received()[-1]
     assert [x.payload for x in b.received()] == [b"stays"]
     assert 95 <= msg.properties.MessageExpiryInterval <= 99

@@ -51,7 +51,7 @@ class Decider:
                 with owner.lock:
                     owner.questions.append(question)
                 result, delay = owner.decide(question)
-                time.sleep(delay)
+                time.sleep(delay)  # real time: a slow server, as decide() says
                 body = json.dumps({"result": result}).encode()
                 try:
                     self.send_response(200)
@@ -176,7 +176,7 @@ def test_twenty_reloads_keep_clients_and_threads(tmp_path, nodes, auth_http, dec
     pub, _ = client(broker, "py-steady-pub", "p", "p")
     pub.publish("load/0", b"0", qos=1)
     sub.wait_messages(1)
-    time.sleep(1)
+    time.sleep(1)  # real time: the worker threads the first HTTP questions started settle (no event tells)
     before = broker_threads(node)
     for i in range(1, 21):
         req = urllib.request.Request(f"http://127.0.0.1:{api_port}/api/v1/plugins/auth-http/reload", data=b"",

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from clusternodes import (COOKIE, DETECTION_BOUND, DOWN_AFTER, HEARTBEAT, Node, join,  # noqa: F401
-                          subscribe_and_replicate, three, wait_mesh, wait_purged)
+                          subscribe_and_replicate, three, wait_mesh, wait_purged, wait_routes)
 from conftest import free_port, starling_binary, wait_for
 
 pytestmark = pytest.mark.starling_only
@@ -26,6 +26,9 @@ pytestmark = pytest.mark.starling_only
 def test_three_nodes_forward_each_qos_once_to_the_subscribing_node_only(three, client_factory, uid):
     n1, n2, n3 = three
     sub = subscribe_and_replicate(client_factory, n3, [n1, n2], f"{uid}/#", qos=2)
+    marker = f"{uid}-marker"  # stays subscribed: n1 forwards markers to n3 after what it forwarded before
+    sub.subscribe(marker, qos=1)
+    wait_routes([n1], marker, [n3.name])
     pub = client_factory(n1.broker, "pub")
     for qos in (0, 1, 2):
         pub.publish(f"{uid}/q{qos}", f"qos{qos}", qos=qos)
@@ -37,24 +40,31 @@ def test_three_nodes_forward_each_qos_once_to_the_subscribing_node_only(three, c
         pub.publish(f"{uid}/order", str(i), qos=1)
     got = sub.wait_messages(203, timeout=10)
     assert [int(m.payload) for m in got if m.topic == f"{uid}/order"] == list(range(200))
-    time.sleep(0.3)
-    assert len(sub.received()) == 203, "no duplicates"
+    pub.publish(marker, "marker-1", qos=1)  # a duplicate would arrive before it
+    sub.wait_messages(1, timeout=5, topic=marker)
+    assert len(sub.received()) == 204, "no duplicates"
+    forwarded = 204  # 203 and the marker
+    wait_for(lambda: n3.metrics().get(f"cluster.forwarded.in.{n1.name}", 0) >= forwarded, timeout=5,
+             message="marker-1 counted on n3")
     m1, m2, m3 = n1.metrics(), n2.metrics(), n3.metrics()
-    assert m1[f"cluster.forwarded.out.{n3.name}"] == 203
+    assert m1[f"cluster.forwarded.out.{n3.name}"] == forwarded
     assert m1.get(f"cluster.forwarded.out.{n2.name}", 0) == 0
     assert m2["cluster.forwarded.in"] == 0, "a node with no subscriber receives no forward"
-    assert m3[f"cluster.forwarded.in.{n1.name}"] == 203
+    assert m3[f"cluster.forwarded.in.{n1.name}"] == forwarded
     with urllib.request.urlopen(f"http://127.0.0.1:{n3.broker.api_port}/api/v1/prometheus", timeout=10) as response:
         prometheus = response.read().decode()
-    assert f'starling_cluster_forwarded_in_total{{peer="{n1.name}"}} 203' in prometheus, prometheus[-800:]
+    assert f'starling_cluster_forwarded_in_total{{peer="{n1.name}"}} {forwarded}' in prometheus, prometheus[-800:]
     # The last subscriber leaving deletes the route everywhere.
     sub.unsubscribe(f"{uid}/#")
     wait_purged([n1, n2], f"{uid}/#", timeout=5)
-    # A topic n1 forwarded before (its match is cached per loop) is no longer forwarded.
+    # A topic n1 forwarded before (its match is cached per loop) is no longer forwarded: the marker
+    # after it is the only forward.
     pub.publish(f"{uid}/order", "after", qos=1)
-    time.sleep(0.3)
-    assert n1.metrics()[f"cluster.forwarded.out.{n3.name}"] == 203
-    assert n3.metrics()["cluster.forwarded.in"] == 203
+    pub.publish(marker, "marker-2", qos=1)
+    sub.wait_messages(2, timeout=5, topic=marker)
+    wait_for(lambda: n3.metrics()["cluster.forwarded.in"] >= forwarded + 1, timeout=5, message="marker-2 counted")
+    assert n1.metrics()[f"cluster.forwarded.out.{n3.name}"] == forwarded + 1
+    assert n3.metrics()["cluster.forwarded.in"] == forwarded + 1
 
 
 def test_routes_are_reference_counted_per_node(three, client_factory, uid):
@@ -66,7 +76,9 @@ def test_routes_are_reference_counted_per_node(three, client_factory, uid):
     assert n1.status()["remote_routes"] == 1
     for s in subs[:2]:
         s.unsubscribe(f"{uid}/shared-filter")
-    time.sleep(0.5)
+    # A route n3 adds after the unsubscribes reaches n1 after any deletion they caused.
+    subs[0].subscribe(f"{uid}/marker", qos=1)
+    wait_routes([n1], f"{uid}/marker", [n3.name])
     assert n1.routes().get(f"{uid}/shared-filter") == [n3.name], "one subscriber left: the route stays"
     subs[2].unsubscribe(f"{uid}/shared-filter")
     wait_for(lambda: f"{uid}/shared-filter" not in n1.routes(), timeout=5, message="route deleted")
@@ -133,7 +145,7 @@ def test_snapshot_on_join_and_leave_tells_the_others(broker_factory, tmp_path, c
              message="n1 forgot n2 and its routes")
     assert "left the cluster" in n1.broker.log_text()
     # A node that left does not come back by itself.
-    time.sleep(3 * HEARTBEAT)
+    time.sleep(3 * HEARTBEAT)  # real time: three heartbeat intervals, when a member would have reconnected
     assert n2.status()["members"] == [] and n1.status()["members"] == []
 
 
@@ -285,8 +297,9 @@ def test_retained_messages_are_seen_and_deleted_cluster_wide(three, client_facto
     wait_retained(three, f"{uid}/r/a", None)
     late = client_factory(n1.broker, "late")
     late.subscribe(f"{uid}/r/#", qos=1)
-    time.sleep(0.3)
-    assert late.received() == [], "a deleted retained message is gone everywhere"
+    pub1.publish(f"{uid}/r/marker", "marker", qos=1)  # live, after the subscription's retained messages
+    late.wait_messages(1, timeout=5, topic=f"{uid}/r/marker")
+    assert [m.topic for m in late.received()] == [f"{uid}/r/marker"], "a deleted retained message is gone everywhere"
     # The API's delete is replicated too.
     pub1.publish(f"{uid}/r/b", "api", qos=1, retain=True)
     wait_retained(three, f"{uid}/r/b", b"api")
@@ -319,9 +332,10 @@ def test_a_node_joining_later_gets_the_retained_set_and_a_returning_one_catches_
     wait_retained([n3], f"{uid}/b", b"b2")
     sub = client_factory(n3.broker, "sub")
     sub.subscribe(f"{uid}/#", qos=1)
-    got = sub.wait_messages(2, timeout=5)
-    time.sleep(0.2)
-    assert sorted((m.topic, m.payload) for m in sub.received()) == [(f"{uid}/a", b"a1"), (f"{uid}/b", b"b2")]
+    client_factory(n3.broker, "c3").publish(f"{uid}/marker", "live", qos=1)  # after the retained ones
+    sub.wait_messages(1, timeout=5, topic=f"{uid}/marker")
+    assert sorted((m.topic, m.payload) for m in sub.received() if m.topic != f"{uid}/marker") == [
+        (f"{uid}/a", b"a1"), (f"{uid}/b", b"b2")]
     # n3 is cut off (frozen until declared down); meanwhile a is deleted and c retained.
     n3.broker.signal(signal.SIGSTOP)
     try:
@@ -335,66 +349,75 @@ def test_a_node_joining_later_gets_the_retained_set_and_a_returning_one_catches_
     # n3 catches up, and its stale copy of a does not come back anywhere (the delete is newer).
     wait_retained([n1, n2, n3], f"{uid}/c", b"c1")
     wait_retained([n1, n2, n3], f"{uid}/a", None)
-    time.sleep(0.3)
+    # A retained message from n3 now reaches n1 and n2 after anything n3 sent them while catching up.
+    client_factory(n3.broker, "c3-after").publish(f"{uid}/marker", "after", qos=1, retain=True)
+    wait_retained([n1, n2, n3], f"{uid}/marker", b"after")
     assert [retained_on(n, f"{uid}/a") for n in (n1, n2, n3)] == [None, None, None]
-
-
-def wait_shared_route(nodes: list[Node], route: str, holders: list[Node]):
-    want = sorted(h.name for h in holders)
-    wait_for(lambda: all(sorted(n.routes().get(route, [])) == want for n in nodes), timeout=5,
-             message=lambda: f"{route} -> {want} replicated: " + ", ".join(f"{n.name}={n.routes().get(route)}" for n in nodes))
 
 
 def test_a_shared_group_across_nodes_gets_each_message_once(three, client_factory, uid):
     n1, n2, n3 = three
-    topic, route = f"{uid}/jobs", f"$share/g/{uid}/jobs"
+    topic, route, marker = f"{uid}/jobs", f"$share/g/{uid}/jobs", f"{uid}-marker"
     members = [client_factory(n.broker, f"member-{n.name[:2]}") for n in (n2, n3)]
     for member in members:
         member.subscribe(route, qos=1)
     plain = client_factory(n3.broker, "plain")
     plain.subscribe(topic, qos=1)
-    wait_shared_route([n1], route, [n2, n3])
+    # Every receiver also subscribes to a marker topic: pub's marker reaches each after any duplicate
+    # of what pub published before it (same publisher, same forwards).
+    for receiver in members + [plain]:
+        receiver.subscribe(marker, qos=1)
+    wait_routes([n1], route, [n2.name, n3.name])
+    wait_routes([n1], marker, [n2.name, n3.name])
     wait_for(lambda: n1.routes().get(topic) == [n3.name], timeout=5, message="plain route replicated")
     pub = client_factory(n1.broker, "pub")
     for i in range(100):
         pub.publish(topic, str(i), qos=1)
-    wait_for(lambda: sum(len(m.received()) for m in members) >= 100, timeout=10,
-             message=lambda: f"100 messages across the group: {[len(m.received()) for m in members]}")
-    plain.wait_messages(100, timeout=10)
-    time.sleep(0.3)
-    got = [int(p) for m in members for p in m.payloads()]
+    wait_for(lambda: sum(len(m.received(topic)) for m in members) >= 100, timeout=10,
+             message=lambda: f"100 messages across the group: {[len(m.received(topic)) for m in members]}")
+    plain.wait_messages(100, timeout=10, topic=topic)
+    pub.publish(marker, "marker-1", qos=1)
+    for receiver in members + [plain]:
+        receiver.wait_messages(1, timeout=5, topic=marker)
+    got = [int(p) for m in members for p in m.payloads(topic)]
     assert sorted(got) == list(range(100)), "each message exactly once across the group"
-    counts = [len(m.received()) for m in members]
+    counts = [len(m.received(topic)) for m in members]
     assert all(c > 0 for c in counts), f"both members get some: {counts}"
-    assert sorted(int(p) for p in plain.payloads()) == list(range(100)), "a plain subscriber still gets every one"
-    assert all(m.qos == 1 for member in members for m in member.received())
+    assert sorted(int(p) for p in plain.payloads(topic)) == list(range(100)), "a plain subscriber still gets every one"
+    assert all(m.qos == 1 for member in members for m in member.received(topic))
     # The group's last member on n3 leaves: its route goes, and n2's member gets everything.
     members[1].unsubscribe(route)
-    wait_shared_route([n1, n2], route, [n2])
+    wait_routes([n1, n2], route, [n2.name])
     for member in members:
         member.clear()
     for i in range(10):
         pub.publish(topic, str(i), qos=1)
-    members[0].wait_messages(10, timeout=5)
-    time.sleep(0.3)
-    assert members[1].received() == [] and len(members[0].received()) == 10
+    members[0].wait_messages(10, timeout=5, topic=topic)
+    pub.publish(marker, "marker-2", qos=1)
+    for member in members:
+        member.wait_messages(1, timeout=5, topic=marker)
+    assert members[1].received(topic) == [] and len(members[0].received(topic)) == 10
 
 
 def test_a_shared_group_with_a_member_on_the_publishing_node(three, client_factory, uid):
     n1, n2, _ = three
-    topic, route = f"{uid}/work/x", f"$share/w/{uid}/work/+"
+    topic, route, marker = f"{uid}/work/x", f"$share/w/{uid}/work/+", f"{uid}-marker"
     local, remote = client_factory(n1.broker, "local"), client_factory(n2.broker, "remote")
     local2 = client_factory(n1.broker, "local2")
     for member in (local, local2, remote):
         member.subscribe(route, qos=1)
-    wait_shared_route([n1, n2], route, [n1, n2])
+        member.subscribe(marker, qos=1)  # pub's marker comes after any duplicate of what pub sent before it
+    wait_routes([n1, n2], route, [n1.name, n2.name])
+    wait_routes([n1], marker, [n1.name, n2.name])
     pub = client_factory(n1.broker, "pub")
     for i in range(60):
         pub.publish(topic, str(i), qos=1)
-    wait_for(lambda: sum(len(m.received()) for m in (local, local2, remote)) >= 60, timeout=10,
+    wait_for(lambda: sum(len(m.received(topic)) for m in (local, local2, remote)) >= 60, timeout=10,
              message="60 messages across the group")
-    time.sleep(0.3)
-    got = sorted(int(p) for m in (local, local2, remote) for p in m.payloads())
+    pub.publish(marker, "marker", qos=1)
+    for member in (local, local2, remote):
+        member.wait_messages(1, timeout=5, topic=marker)
+    got = sorted(int(p) for m in (local, local2, remote) for p in m.payloads(topic))
     assert got == list(range(60)), "each message exactly once"
-    counts = [len(m.received()) for m in (local, local2, remote)]
+    counts = [len(m.received(topic)) for m in (local, local2, remote)]
     assert all(c > 0 for c in counts), f"every member, on either node, gets some: {counts}"

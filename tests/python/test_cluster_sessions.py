@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from clusternodes import DETECTION_BOUND, Node, join, three, wait_mesh  # noqa: F401
+from clusternodes import DETECTION_BOUND, Node, join, three, wait_mesh, wait_routes  # noqa: F401
 from conftest import PacketTypes, props, wait_for
 
 pytestmark = pytest.mark.starling_only
@@ -35,11 +35,6 @@ def holders(nodes: list[Node], client_id: str) -> list[str]:
     return [n.name for n in nodes if client_on(n, client_id) is not None]
 
 
-def wait_routes(nodes: list[Node], topic: str, expected: list[str]):
-    wait_for(lambda: all(n.routes().get(topic) == expected for n in nodes), timeout=5,
-             message=lambda: f"{topic} -> {expected} on every node: {[n.routes().get(topic) for n in nodes]}")
-
-
 @pytest.mark.parametrize("protocol", [5, 4])
 def test_a_session_moves_to_another_node_with_its_queued_messages(three, client_factory, uid, protocol):
     n1, n2, n3 = three
@@ -58,19 +53,22 @@ def test_a_session_moves_to_another_node_with_its_queued_messages(three, client_
     moved = client_factory(n2.broker, client_id=cid, protocol=protocol, clean=False, **persistent(protocol))
     assert moved.session_present is True, "the session came along"
     got = moved.wait_messages(100, timeout=10)
-    time.sleep(0.5)
-    assert [int(m.payload) for m in moved.received()] == list(range(100)), "each queued message once, in order"
+    # The subscription moved too: the route is n2's now, on every node.
+    wait_routes([n1, n3], topic, [n2.name])
+    # A marker through n1, where the queue was: it reaches n2 after anything n1 sent for the session.
+    client_factory(n1.broker, "marker").publish(topic, "marker", qos=1)
+    wait_for(lambda: b"marker" in moved.payloads(), timeout=5, message="the marker through n1")
+    assert [m.payload for m in moved.received()] == [str(i).encode() for i in range(100)] + [b"marker"], \
+        "each queued message once, in order"
     assert all(m.qos == 1 for m in got)
     assert client_on(n1, cid) is None, "n1 no longer holds the session"
     assert holders(three, cid) == [n2.name]
     owned = [n.status()["owned_client_ids"] for n in three]
-    assert sum(owned) == 2, f"one registry entry per session (the mover, the publisher): {owned}"
-    # The subscription moved too: the route is n2's now, on every node.
-    wait_routes([n1, n3], topic, [n2.name])
+    assert sum(owned) == 3, f"one registry entry per session (the mover, the publisher, the marker): {owned}"
     pub.publish(topic, "after-the-move", qos=1)
-    assert moved.wait_messages(101, timeout=5)[-1].payload == b"after-the-move"
-    time.sleep(0.3)
-    assert len(moved.received()) == 101
+    pub.publish(topic, "marker-2", qos=1)  # from the same publisher: a duplicate would come before it
+    assert [m.payload for m in moved.wait_messages(103, timeout=5)[101:]] == [b"after-the-move", b"marker-2"]
+    assert len(moved.received()) == 103
 
 
 def test_a_session_moves_between_nodes_with_several_event_loops(broker_factory, tmp_path, client_factory, uid):
@@ -89,10 +87,17 @@ def test_a_session_moves_between_nodes_with_several_event_loops(broker_factory, 
     moved = client_factory(n2.broker, client_id=cid, clean=False, **persistent(5))
     assert moved.session_present is True
     moved.wait_messages(90, timeout=10)
-    time.sleep(0.3)
-    assert sorted(int(m.payload) for m in moved.received()) == list(range(90)), "each once"
+    # A marker from each publisher (each on its loop of n1), now routed to n2: it arrives after
+    # anything that loop sent astray before.
+    wait_routes([n1], topic, [n2.name])
+    for i, p in enumerate(publishers):
+        p.publish(topic, f"marker-{i}", qos=1)
+    wait_for(lambda: all(f"marker-{i}".encode() in moved.payloads() for i in range(3)), timeout=5,
+             message=lambda: f"the three markers: {moved.payloads()[90:]}")
+    queued = [int(m.payload) for m in moved.received() if not m.payload.startswith(b"marker")]
+    assert sorted(queued) == list(range(90)), "each once"
     for p in publishers:
-        assert [int(m.payload) for m in moved.received() if int(m.payload) % 3 == publishers.index(p)] == \
+        assert [n for n in queued if n % 3 == publishers.index(p)] == \
             list(range(publishers.index(p), 90, 3)), "in order per publisher"
     assert holders([n1, n2], cid) == [n2.name]
 
@@ -112,7 +117,7 @@ def test_a_live_connection_is_taken_over_from_another_node_with_0x8E(three, clie
     wait_routes([n1, n2], topic, [n3.name])
     client_factory(n2.broker, "pub").publish(topic, "to-the-new-node", qos=1)
     assert new.wait_messages(1, timeout=5)[0].payload == b"to-the-new-node"
-    time.sleep(0.3)
+    # old's connection was closed before that publish (and paho does not reconnect): what it received is final.
     assert old.received() == [], "nothing reached the connection that was taken over"
 
 
@@ -130,8 +135,13 @@ def test_clean_start_on_another_node_discards_the_session(three, client_factory,
     assert fresh.session_present is False
     wait_for(lambda: client_on(n1, cid) is None, timeout=5, message="n1 discarded the session")
     wait_for(lambda: all(topic not in n.routes() for n in three), timeout=5, message="its route is gone everywhere")
-    time.sleep(0.3)
-    assert fresh.received() == [], "the discarded queue is not delivered"
+    # A marker through n1, where the queue was: it reaches fresh after anything n1 sent it before.
+    marker = f"{uid}/marker"
+    fresh.subscribe(marker, qos=1)
+    wait_routes([n1], marker, [n2.name])
+    client_factory(n1.broker, "marker").publish(marker, "marker", qos=1)
+    fresh.wait_messages(1, timeout=5, topic=marker)
+    assert fresh.received() == fresh.received(marker), "the discarded queue is not delivered"
     assert holders(three, cid) == [n2.name]
 
 

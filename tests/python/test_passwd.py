@@ -7,13 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 import mqttraw
-from conftest import HOST, free_port, starling_binary
+from conftest import HOST, free_port, starling_binary, wait_for
 from test_plugins import build_plugin, nodes  # noqa: F401  (the nodes fixture)
 
 pytestmark = pytest.mark.starling_only  # Starling's own command and plugin
@@ -133,6 +132,7 @@ def test_prompts_twice_on_a_terminal_without_echo(tmp_path):
     import os
     import pty
     import select
+    import termios
 
     path = tmp_path / "passwd"
     master, slave = pty.openpty()
@@ -140,11 +140,23 @@ def test_prompts_twice_on_a_terminal_without_echo(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     os.close(slave)
     echoed = b""
+    prompts = ""
+
+    def asking(n: int) -> bool:
+        # It writes its n-th prompt, then turns echo off (discarding what was typed before): type then.
+        nonlocal prompts
+        while select.select([proc.stderr], [], [], 0)[0]:
+            chunk = os.read(proc.stderr.fileno(), 1024)
+            if not chunk:
+                break
+            prompts += chunk.decode()
+        return prompts.count("assword: ") >= n and not termios.tcgetattr(master)[3] & termios.ECHO
+
     try:
-        for _ in range(2):
-            time.sleep(0.3)  # let it turn echo off before typing
+        for n in (1, 2):
+            wait_for(lambda: asking(n), timeout=10, message=lambda: f"prompt {n} with echo off: {prompts!r}")
             os.write(master, b"typed-secret\n")
-        assert proc.wait(10) == 0, proc.stderr.read()
+        assert proc.wait(10) == 0, prompts + proc.stderr.read()
         while select.select([master], [], [], 0.2)[0]:
             try:
                 chunk = os.read(master, 1024)
@@ -156,7 +168,7 @@ def test_prompts_twice_on_a_terminal_without_echo(tmp_path):
     finally:
         os.close(master)
     assert b"typed-secret" not in echoed
-    assert proc.stderr.read().count("assword: ") == 2
+    assert (prompts + proc.stderr.read()).count("assword: ") == 2
     line = path.read_text().strip()
     salt, digest = line.split("$")[3:5]
     assert hashlib.pbkdf2_hmac("sha512", b"typed-secret", base64.b64decode(salt), 101, 64) == base64.b64decode(digest)

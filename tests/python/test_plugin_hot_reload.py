@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -49,7 +48,8 @@ def user_client(broker, client_id: str, user: str, password: str) -> Client:
 
 class Publisher(threading.Thread):
     """Publishes data/<id> with a running sequence number (QoS 1) and, every tenth message, a
-    message to secret/<id> that the ACL forbids, until stopped."""
+    message to secret/<id> that the ACL forbids, until stopped; then one more data/<id>, the marker.
+    The broker's answers pace it: each forbidden message's PUBACK before the next ten."""
 
     def __init__(self, client: Client, name: str):
         super().__init__(daemon=True)
@@ -65,7 +65,11 @@ class Publisher(threading.Thread):
             if self.sent % 10 == 0:
                 info = self.client.publish(f"secret/{self.name}", "forbidden", qos=1, wait=False)
                 self.secret_mids.append(info.mid)
-            time.sleep(0.002)
+                wait_for(lambda: info.mid in self.client.pubacks or self.client.disconnected, timeout=10,
+                         message="the forbidden message's PUBACK")
+        # Sent after everything else: once it arrives, anything doubled or forbidden would have.
+        self.sent += 1
+        self.client.publish(f"data/{self.name}", str(self.sent), qos=1)
 
 
 def test_twenty_reloads_of_auth_and_acl_under_load(tmp_path, nodes):  # noqa: F811
@@ -111,9 +115,8 @@ def test_twenty_reloads_of_auth_and_acl_under_load(tmp_path, nodes):  # noqa: F8
         p.join(10)
 
     expected = {f"data/{p.name}": p.sent for p in publishers}
-    wait_for(lambda: all(len(subscriber.payloads(topic)) >= count for topic, count in expected.items()),
-             timeout=30, message=lambda: f"all {expected} at the subscriber")
-    time.sleep(0.3)  # anything doubled or forbidden would show up now
+    wait_for(lambda: all(str(count).encode() in subscriber.payloads(topic) for topic, count in expected.items()),
+             timeout=30, message=lambda: f"the markers {expected} at the subscriber")
     for topic, count in expected.items():
         got = [int(b) for b in subscriber.payloads(topic)]
         assert got == list(range(1, count + 1)), f"{topic}: lost, doubled or reordered"

@@ -1,7 +1,6 @@
 """Shared subscriptions: `$share/group/filter` and `$queue/filter`, dispatch strategies, redispatch."""
 
 import collections
-import time
 
 import pytest
 
@@ -11,11 +10,16 @@ from conftest import assert_broker_serves, raw_connect_ok, raw_subscribe, wait_f
 N = 30
 
 
+def marker_topic(member) -> str:
+    return f"marker/{member.client_id}"
+
+
 def members(broker, client_factory, filt, n=3, protocol=5, qos=1, prefix="m"):
     out = []
     for i in range(n):
         c = client_factory(broker, f"{prefix}{i}", protocol=protocol)
         assert c.subscribe(filt, qos) == [qos]
+        assert c.subscribe(marker_topic(c), 1) == [1]  # for collect_exactly_once's marker
         out.append(c)
     return out
 
@@ -27,19 +31,28 @@ def publish_n(pub, topic, n=N, qos=1, prefix="msg"):
     return sent
 
 
-def collect_exactly_once(group, sent, settle=0.3):
-    """Wait until the group received every message, then check nobody got a duplicate."""
+def shared(member) -> list:
+    """What `member` received through the group (not its marker)."""
+    return [x for x in member.received() if x.topic != marker_topic(member)]
+
+
+def collect_exactly_once(group, pub, sent):
+    """Wait until the group received every message `pub` sent, then check nobody got a duplicate:
+    a marker from `pub` to each member arrives after any duplicate of what `pub` sent before it."""
     def all_in():
-        got = [p for c in group for p in c.payloads()]
+        got = [x.payload for c in group for x in shared(c)]
         return len(set(got) & set(sent)) == len(sent)
     wait_for(all_in, 10, message=lambda: "every message reached the group: "
-             + str([len(c.received()) for c in group]))
-    time.sleep(settle)
-    got = [p for c in group for p in c.payloads()]
+             + str([len(shared(c)) for c in group]))
+    for c in group:
+        pub.publish(marker_topic(c), b"<marker>", qos=1)
+    for c in group:
+        c.wait_messages(1, topic=marker_topic(c))
+    got = [x.payload for c in group for x in shared(c)]
     dups = [p for p, k in collections.Counter(got).items() if k > 1]
     assert not dups, f"delivered more than once: {dups}"
     assert sorted(got) == sorted(sent)
-    return [len(c.received()) for c in group]
+    return [len(shared(c)) for c in group]
 
 
 @pytest.mark.parametrize("protocol", [4, 5])
@@ -48,8 +61,9 @@ def test_share_round_robin_each_message_to_one_member(broker, client_factory, ui
     group = members(broker, client_factory, f"$share/g/{topic}", protocol=protocol)
     plain = client_factory(broker, "plain", protocol=protocol)
     assert plain.subscribe(topic, 1) == [1]
-    sent = publish_n(client_factory(broker, "pub", protocol=protocol), topic)
-    counts = collect_exactly_once(group, sent)
+    pub = client_factory(broker, "pub", protocol=protocol)
+    sent = publish_n(pub, topic)
+    counts = collect_exactly_once(group, pub, sent)
     assert counts == [10, 10, 10]
     # the non-shared subscriber on the same topic gets all of them, in order
     assert [x.payload for x in plain.wait_messages(N)] == sent
@@ -59,15 +73,17 @@ def test_share_groups_are_independent(broker, client_factory, uid):
     topic = f"t/{uid}/groups"
     g1 = members(broker, client_factory, f"$share/g1/{topic}", n=2, prefix="a")
     g2 = members(broker, client_factory, f"$share/g2/{topic}", n=2, prefix="b")
-    sent = publish_n(client_factory(broker, "pub"), topic, n=10)
-    collect_exactly_once(g1, sent)
-    collect_exactly_once(g2, sent, settle=0)
+    pub = client_factory(broker, "pub")
+    sent = publish_n(pub, topic, n=10)
+    collect_exactly_once(g1, pub, sent)
+    collect_exactly_once(g2, pub, sent)
 
 
 def test_share_with_wildcard_filter(broker, client_factory, uid):
     group = members(broker, client_factory, f"$share/g/t/{uid}/+", n=2)
-    sent = publish_n(client_factory(broker, "pub"), lambda p: f"t/{uid}/{p.decode()[-1]}", n=10)
-    collect_exactly_once(group, sent)
+    pub = client_factory(broker, "pub")
+    sent = publish_n(pub, lambda p: f"t/{uid}/{p.decode()[-1]}", n=10)
+    collect_exactly_once(group, pub, sent)
 
 
 # Mosquitto knows only $share; `$queue/t` is an ordinary (non-matching) filter there.
@@ -75,8 +91,9 @@ def test_share_with_wildcard_filter(broker, client_factory, uid):
 def test_queue_prefix_round_robin(broker, client_factory, uid):
     topic = f"t/{uid}/q"
     group = members(broker, client_factory, f"$queue/{topic}")
-    sent = publish_n(client_factory(broker, "pub"), topic)
-    assert collect_exactly_once(group, sent) == [10, 10, 10]
+    pub = client_factory(broker, "pub")
+    sent = publish_n(pub, topic)
+    assert collect_exactly_once(group, pub, sent) == [10, 10, 10]
 
 
 # Mosquitto has no dispatch strategy setting.
@@ -85,8 +102,9 @@ def test_share_random_strategy_exactly_once(broker_factory, client_factory, uid)
     b = broker_factory({"mqtt": {"shared_subscription_strategy": "random"}})
     topic = f"t/{uid}/random"
     group = members(b, client_factory, f"$share/g/{topic}")
-    sent = publish_n(client_factory(b, "pub"), topic)
-    collect_exactly_once(group, sent)
+    pub = client_factory(b, "pub")
+    sent = publish_n(pub, topic)
+    collect_exactly_once(group, pub, sent)
 
 
 # Mosquitto has no dispatch strategy setting.
@@ -95,13 +113,15 @@ def test_share_hash_clientid_strategy(broker_factory, client_factory, uid):
     b = broker_factory({"mqtt": {"shared_subscription_strategy": "hash_clientid"}})
     topic = f"t/{uid}/hcid"
     group = members(b, client_factory, f"$share/g/{topic}")
-    sent = publish_n(client_factory(b, "pub1"), topic, prefix="one")
-    counts = collect_exactly_once(group, sent)
+    pub1 = client_factory(b, "pub1")
+    sent = publish_n(pub1, topic, prefix="one")
+    counts = collect_exactly_once(group, pub1, sent)
     assert sorted(counts) == [0, 0, N], counts  # one publisher -> one member
     for c in group:
         c.clear()
-    sent2 = publish_n(client_factory(b, "pub2"), topic, prefix="two")
-    counts2 = collect_exactly_once(group, sent2)
+    pub2 = client_factory(b, "pub2")
+    sent2 = publish_n(pub2, topic, prefix="two")
+    counts2 = collect_exactly_once(group, pub2, sent2)
     assert sorted(counts2) == [0, 0, N], counts2
 
 
@@ -110,11 +130,12 @@ def test_share_hash_clientid_strategy(broker_factory, client_factory, uid):
 def test_share_hash_topic_strategy(broker_factory, client_factory, uid):
     b = broker_factory({"mqtt": {"shared_subscription_strategy": "hash_topic"}})
     group = members(b, client_factory, f"$share/g/t/{uid}/+")
-    sent = publish_n(client_factory(b, "pub"), lambda p: f"t/{uid}/{int(p[-2:]) % 3}")
-    collect_exactly_once(group, sent)
+    pub = client_factory(b, "pub")
+    sent = publish_n(pub, lambda p: f"t/{uid}/{int(p[-2:]) % 3}")
+    collect_exactly_once(group, pub, sent)
     for c in group:  # a topic's messages all go to one member
-        for x in c.received():
-            holders = [o for o in group if any(y.topic == x.topic for y in o.received())]
+        for x in shared(c):
+            holders = [o for o in group if any(y.topic == x.topic for y in shared(o))]
             assert holders == [c], x.topic
 
 

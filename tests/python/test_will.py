@@ -1,5 +1,6 @@
 """Will messages: when they are sent and when not, will delay, will properties, will retain."""
 
+import re
 import time
 
 import pytest
@@ -23,12 +24,12 @@ def watcher(broker, client_factory, topic, qos=1, name="watch"):
     return c
 
 
-def assert_no_will(broker, client_factory, w, topic, wait=0.3):
-    """No will arrived: a marker published after the connection ended arrives alone."""
-    time.sleep(wait)
-    client_factory(broker, "marker").publish(topic, b"<marker>", qos=1)
+def assert_no_will(broker, client_factory, w, topic, client_id):
+    """No will arrived: a marker published after the connection ended arrives alone. Its publisher
+    connects with the ended connection's client id, which the broker gives it only once it is done
+    with the old connection (and has published any will it was going to)."""
+    client_factory(broker, client_id=client_id).publish(topic, b"<marker>", qos=1)
     w.wait_messages(1)
-    time.sleep(0.2)
     assert w.payloads() == [b"<marker>"]
 
 
@@ -70,7 +71,7 @@ def test_no_will_on_normal_disconnect(broker, raw_factory, client_factory, uid, 
     r = will_client(broker, raw_factory, f"{uid}-c", topic, version=version)
     r.send(m.disconnect(0 if version == m.V5 else None, version=version))
     assert r.read_until_closed(5) == []
-    assert_no_will(broker, client_factory, w, topic)
+    assert_no_will(broker, client_factory, w, topic, f"{uid}-c")
 
 
 def test_will_sent_on_disconnect_with_will_message_0x04(broker, raw_factory, client_factory, uid):
@@ -88,11 +89,14 @@ def test_will_delay_not_sent_if_client_reconnects_within_delay(broker, raw_facto
     r = will_client(broker, raw_factory, cid, topic, props={m.SESSION_EXPIRY_INTERVAL: 60},
                     will_props={m.WILL_DELAY_INTERVAL: 2})
     r.abort()
-    time.sleep(0.5)
+    # Reconnect once the broker has seen the drop (its log says so), well within the delay.
+    seen = re.compile(rf"client disconnected client_id={re.escape(cid)} |Client {re.escape(cid)} closed its connection"
+                      rf"|Socket error on client {re.escape(cid)},")
+    wait_for(lambda: seen.search(broker.log_text()), 5, message="the broker logs the drop")
     r2 = raw_factory(broker)
     assert raw_connect_ok(r2, cid, clean=False, props={m.SESSION_EXPIRY_INTERVAL: 60}).session_present
-    time.sleep(2.5)  # past the delay
-    assert_no_will(broker, client_factory, w, topic, wait=0)
+    time.sleep(2.5)  # real time: past the 2 s will delay, when the will would have been sent
+    assert_no_will(broker, client_factory, w, topic, cid)
 
 
 def test_will_delay_sent_after_the_delay(broker, raw_factory, client_factory, uid):
