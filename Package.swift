@@ -196,34 +196,36 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // What every Swift test suite shares: bounded waits, timeouts, a recorder of async streams.
+        // What every Swift test suite shares: bounded waits and timeouts, a recorder of async streams,
+        // loggers, a node started on a free port and clients connected to it, test data, files and processes.
         .target(
             name: "StarlingTestSupport",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["StarlingServer", "StarlingKernel", "MQTTClient", "MQTTCore",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
         .testTarget(
             name: "MQTTCoreTests",
-            dependencies: ["MQTTCore", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["StarlingTestSupport", "MQTTCore", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOTestUtils", package: "swift-nio")]
         ),
         .testTarget(
             name: "StarlingKernelTests",
-            dependencies: ["StarlingKernel", "MQTTCore",
+            dependencies: ["StarlingTestSupport", "StarlingKernel", "MQTTCore",
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
-                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]
         ),
         .testTarget(
             name: "StarlingServerTests",
-            dependencies: ["StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingCluster", "StarlingAdmin",
+            dependencies: ["StarlingTestSupport", "StarlingServer", "StarlingKernel", "StarlingPlugins", "StarlingCluster", "StarlingAdmin",
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "MetricsTests",
             dependencies: ["StarlingTestSupport", "StarlingMetrics", "StarlingServer", "StarlingKernel", "MQTTClient", "MQTTCore",
-                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "Metrics", package: "swift-metrics")]
         ),
         .testTarget(
@@ -232,8 +234,7 @@ let package = Package(
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOPosix", package: "swift-nio"),
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                           .product(name: "NIOHTTP1", package: "swift-nio"),
-                           .product(name: "Logging", package: "swift-log")]
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         .testTarget(
             name: "ClusterTests",

@@ -82,11 +82,6 @@ extension EmbeddedChannel {
     }
 }
 
-/// A message for `topic` with `payload` (QoS 1).
-func message(_ topic: String, _ payload: String) -> Message {
-    Message(topic: topic, payload: ByteBuffer(string: payload), qos: .atLeastOnce, retain: false, publisherId: nil)
-}
-
 /// The topics and payloads of the PUBLISH packets in a forward frame's body (`shared`: each
 /// preceded by its group's header, returned too).
 func publishes(in body: ByteBuffer, shared: Bool) throws -> [(topic: String, payload: String, group: SharedGroupKey?)] {

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import StarlingKernel
 import XCTest
+import StarlingTestSupport
 @testable import StarlingCluster
 
 /// Forwarding batched per loop tick, read off the peers' channels with `EmbeddedChannel`.

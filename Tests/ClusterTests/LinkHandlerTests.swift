@@ -4,6 +4,7 @@ import NIOCore
 import NIOEmbedded
 import StarlingKernel
 import XCTest
+import StarlingTestSupport
 @testable import StarlingCluster
 
 /// A node as a link sees it, recording what the link hands over.

@@ -1,11 +1,11 @@
 import Foundation
-import Logging
 import MQTTCore
 import NIOCore
 import NIOPosix
 import StarlingKernel
 import XCTest
 @testable import StarlingCluster
+import StarlingTestSupport
 
 /// Retained messages replicated between nodes converge by last writer wins, whatever the order.
 final class RetainedReplicationTests: XCTestCase {
@@ -15,14 +15,12 @@ final class RetainedReplicationTests: XCTestCase {
     override func tearDown() { try? group.syncShutdownGracefully() }
 
     private func broker() -> Broker {
-        Broker(settings: BrokerSettings(), group: group, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        Broker(settings: BrokerSettings(), group: group, logger: .quiet)
     }
 
     private func entry(_ topic: String, _ payload: String?, time: UInt64, node: String) -> RetainedEntry {
-        let message = payload.map {
-            Message(topic: topic, payload: ByteBuffer(string: $0), qos: .atLeastOnce, retain: true, publisherId: nil)
-        }
-        return RetainedEntry(topic: topic, time: time, node: node, publish: message.map(Forwarder.encode))
+        let publish = payload.map { Forwarder.encode(message(topic, $0, retain: true)) }
+        return RetainedEntry(topic: topic, time: time, node: node, publish: publish)
     }
 
     private func retained(_ broker: Broker) -> [String: String] {

@@ -1,6 +1,7 @@
 import MQTTClient
 import MQTTCore
 import XCTest
+import StarlingTestSupport
 
 /// Publish → subscribe round trips at every QoS, in both protocol versions.
 final class PublishSubscribeTests: IntegrationTestCase, @unchecked Sendable {

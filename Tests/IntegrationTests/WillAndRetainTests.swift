@@ -2,6 +2,7 @@ import MQTTClient
 import MQTTCore
 import NIOCore
 import XCTest
+import StarlingTestSupport
 
 /// Will messages and retained messages.
 final class WillAndRetainTests: IntegrationTestCase, @unchecked Sendable {

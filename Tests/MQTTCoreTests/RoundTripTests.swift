@@ -1,6 +1,7 @@
 import MQTTCore
 import NIOCore
 import NIOTestUtils
+import StarlingTestSupport
 import Testing
 
 @Suite("Encode, then decode")

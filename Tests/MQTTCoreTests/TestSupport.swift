@@ -26,12 +26,6 @@ func props(_ content: [UInt8]...) -> [UInt8] {
 func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 func buffer(_ string: String) -> ByteBuffer { ByteBuffer(string: string) }
 
-func encode(_ packets: [MQTTPacket], version: ProtocolVersion) -> ByteBuffer {
-    var out = ByteBuffer()
-    for packet in packets { MQTTPacketEncoder.encode(packet, version: version, into: &out) }
-    return out
-}
-
 /// Feeds `input` to a copy of `decoder` in chunks of the given sizes (then in one chunk for what is left), the
 /// way a channel accumulates reads, and returns every packet decoded.
 func decodeInChunks(_ input: [UInt8], chunkSizes: [Int], decoder: MQTTPacketDecoder) throws(MQTTProtocolError)

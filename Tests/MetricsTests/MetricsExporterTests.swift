@@ -1,4 +1,3 @@
-import Logging
 import Metrics
 import MQTTClient
 import MQTTCore
@@ -10,30 +9,20 @@ import StarlingTestSupport
 
 /// `MetricsExporter` on a node with real clients connected and publishing.
 final class MetricsExporterTests: XCTestCase {
+    private let nodeUnderTest = NodeUnderTest()
     private var node: BrokerProcess!
-    private var clients: [MQTTClient] = []
 
     override func setUp() async throws {
-        var settings = BrokerSettings()
-        settings.eventLoops = 2
-        settings.allowAnonymous = true
-        let config = ServerConfig(settings: settings, listeners: [ListenerConfig(name: "default", port: 0)],
-                                  logLevel: .critical, api: APIConfig(enabled: false))
-        node = try await BrokerProcess.start(config: config, logger: Logger(label: "metrics-tests") { _ in SwiftLogNoOpLogHandler() })
+        node = try await nodeUnderTest.start()
     }
 
     override func tearDown() async throws {
-        for client in clients where client.isActive { await client.closeAbruptly() }
-        clients = []
-        await node?.stop()
+        await nodeUnderTest.close()
         node = nil
     }
 
     private func connect(_ clientId: String) async throws -> MQTTClient {
-        let client = try await MQTTClient.connect(MQTTClientConfiguration(
-            port: node.listeners[0].address.port!, clientId: clientId, responseTimeout: .seconds(5)))
-        clients.append(client)
-        return client
+        try await nodeUnderTest.connect(clientId)
     }
 
     func testExportHasNamesTypesLabelsAndValues() async throws {
@@ -108,9 +97,7 @@ final class MetricsExporterTests: XCTestCase {
 
     /// Two nodes in one process keep their metrics apart (a registry each, no global bootstrap).
     func testTwoNodesInOneProcess() async throws {
-        let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical,
-                                  api: APIConfig(enabled: false))
-        let other = try await BrokerProcess.start(config: config, logger: Logger(label: "other") { _ in SwiftLogNoOpLogHandler() })
+        let other = try await TestNode.start()
         let here: PrometheusExposition
         do {
             _ = try await connect("metrics-here")
@@ -130,8 +117,7 @@ final class MetricsExporterTests: XCTestCase {
 /// The process-wide swift-metrics backend, bootstrapped once.
 final class ProcessMetricsTests: XCTestCase {
     func testOnlyTheFirstBootstrapTakesAndOtherMetricsAppear() async throws {
-        let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical)
-        let node = try await BrokerProcess.start(config: config, logger: Logger(label: "bootstrap") { _ in SwiftLogNoOpLogHandler() })
+        let node = try await TestNode.start()
         let first = MetricsExporter(broker: node.broker)
         let second = MetricsExporter(broker: node.broker)
         let firstWon = first.bootstrapProcessMetrics()

@@ -3,6 +3,7 @@ import MQTTClient
 import MQTTCore
 import StarlingPlugins
 import XCTest
+import StarlingTestSupport
 
 /// plugins/acl-file: its C unit test, then a Mosquitto acl_file through the broker with real
 /// clients, reloading, and the failures it reports.
@@ -109,7 +110,7 @@ final class AclFilePluginTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(blockedStatus?.reasonCode, .notAuthorized)
 
         try await seen.wait(for: 3)
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(seen.texts.sorted(), ["alice news", "anon in", "dev1 up"], "refused messages are not delivered")
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MQTTClient
 import MQTTCore
+import NIOConcurrencyHelpers
 import StarlingPlugins
 import StarlingServer
 import XCTest
@@ -121,7 +122,7 @@ final class AuthHTTPPluginTests: PluginTestCase, @unchecked Sendable {
         try await publisher.publish("open/2", payload: "two", qos: .atLeastOnce)
         let received1 = try await seen.wait(for: 2)
         XCTAssertEqual(received1, ["one", "two"])
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(seen.texts, ["one", "two"], "no refused message delivered")
 
         let question = try XCTUnwrap(server.requests(to: "/acl").first { $0.fields["topic"] == "secret/1" })
@@ -263,12 +264,11 @@ final class AuthHTTPPluginTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(log.lines(containing: "] stopped").count + log.lines(containing: "stopped, but").count, 20)
         XCTAssertEqual(server.requests(to: "/acl").count, 1 + 1 + 40, "every publish asked the version in place")
 
-        var after = processThreadCount()
-        let deadline = ContinuousClock.now + .seconds(15)  // idle Dispatch workers retire on their own
-        while after > before, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(200))
-            after = processThreadCount()
+        let threads = NIOLockedValueBox(processThreadCount())
+        try? await waitUntil("no more threads than before", timeout: .seconds(15)) {  // idle Dispatch workers retire on their own
+            threads.withLockedValue { $0 = processThreadCount(); return $0 <= before }
         }
+        let after = threads.withLockedValue { $0 }
         XCTAssertLessThanOrEqual(after, before, "threads before 20 reloads: \(before), after: \(after)")
         try await waitUntil("the old versions' HTTP connections closed") { server.openConnections <= 1 }
         _ = try await connect("after-reloads", username: "a", password: "a")

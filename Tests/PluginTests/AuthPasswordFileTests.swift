@@ -5,6 +5,7 @@ import StarlingPasswords
 import StarlingPlugins
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// plugins/auth-password-file, built with the plain `cc` line, against files written by Debian's
 /// `mosquitto_passwd`, by hand (`$6$`) and by `PasswordHash` (what `starling passwd` writes).
@@ -102,7 +103,7 @@ final class AuthPasswordFileTests: PluginTestCase, @unchecked Sendable {
 /// On a broker of ABI 1.0 (a host table without verify_password), init fails and says why.
 final class AuthPasswordFileOldBrokerTests: XCTestCase {
     func testInitFailsWithAClearLineOnABrokerWithoutVerifyPassword() throws {
-        let directory = try PluginBuilder.temporaryDirectory()
+        let directory = try makeTemporaryDirectory("starling-plugins")
         defer { try? FileManager.default.removeItem(at: directory) }
         let plugin = try PluginBuilder.build("plugins/auth-password-file/auth_password_file.c", into: directory,
                                              output: "auth-password-file.so")

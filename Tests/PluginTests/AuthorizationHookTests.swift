@@ -2,6 +2,7 @@ import MQTTClient
 import MQTTCore
 import StarlingKernel
 import XCTest
+import StarlingTestSupport
 
 /// The authorize hooks through real clients: a denied PUBLISH is answered 0x87 (5.0) or
 /// acknowledged and dropped (3.1.1) and never delivered; a denied filter gets SUBACK 0x87/0x80;
@@ -29,7 +30,7 @@ final class AuthorizationHookTests: PluginTestCase, @unchecked Sendable {
         try await new.publish("open/1", payload: "yes", qos: .atLeastOnce)
         try await old.publish("open/2", payload: "yes too", qos: .atLeastOnce)
         try await inbox.wait(for: 2)
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(inbox.texts.sorted(), ["yes", "yes too"])
         XCTAssertTrue(new.isActive && old.isActive, "a refused message does not close the connection")
     }

@@ -3,6 +3,7 @@ import MQTTCore
 import StarlingPlugins
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// The gallery of broken plugins: each fails its load with a message naming its path and the
 /// fault, leaves no copy behind, and the node goes on serving.
@@ -92,7 +93,7 @@ final class BadPluginTests: PluginTestCase, @unchecked Sendable {
         let ack = try await publisher.publish("garbage/1", payload: "never", qos: .atLeastOnce)
         XCTAssertEqual(ack?.reasonCode, .notAuthorized)
         try await log.wait(for: "plugin test-plugin returned 42 from its authorize_publish callback, which is not ALLOW (1), DENY (2) or IGNORE (0): counted as DENY")
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(inbox.all.count, 0)
     }
 

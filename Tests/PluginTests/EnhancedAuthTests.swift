@@ -6,6 +6,7 @@ import NIOCore
 import StarlingKernel
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// MQTT 5 enhanced authentication (5.0 section 4.12) through our client and a real plugin with
 /// a SCRAM-shaped challenge: CONNECT with a method -> AUTH 0x18 -> AUTH 0x18 -> CONNACK 0x00, a
@@ -20,8 +21,7 @@ final class EnhancedAuthTests: PluginTestCase, @unchecked Sendable {
     /// A client of the SCRAM-TEST method that proves `password` (changeable between exchanges).
     private func configuration(_ clientId: String, method: String = "SCRAM-TEST",
                                password: NIOLockedValueBox<String>) throws -> MQTTClientConfiguration {
-        var configuration = MQTTClientConfiguration(port: try node.listeners[0].address.port!, clientId: clientId,
-                                                    connectTimeout: .seconds(5), responseTimeout: .seconds(5))
+        var configuration = try clientConfiguration(clientId)
         configuration.connectProperties.authenticationMethod = method
         configuration.connectProperties.authenticationData = ByteBuffer(string: "n=nonce1")
         configuration.authenticate = { auth in

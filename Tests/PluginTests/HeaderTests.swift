@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StarlingTestSupport
 
 /// The public header as plugin authors meet it: standalone C99 and C++, a stable v1 layout, and
 /// the shipped plugins built with the one plain `cc` line.
@@ -7,7 +8,7 @@ final class HeaderTests: XCTestCase {
     private var directory: URL!
 
     override func setUp() async throws {
-        directory = try PluginBuilder.temporaryDirectory()
+        directory = try makeTemporaryDirectory("starling-plugins")
     }
 
     override func tearDown() async throws {
@@ -52,7 +53,7 @@ final class HeaderTests: XCTestCase {
 
     /// The shipped plugins build with plugins/Makefile's line and export the three entry points only.
     func testShippedPluginsBuildWithThePlainLineAndExportOnlyTheEntryPoints() throws {
-        let makefile = try String(contentsOf: PluginBuilder.repository.appendingPathComponent("plugins/Makefile"), encoding: .utf8)
+        let makefile = try String(contentsOf: repositoryRoot.appendingPathComponent("plugins/Makefile"), encoding: .utf8)
         XCTAssertTrue(makefile.contains("cc -std=c99 -Wall -Wextra -Werror -fPIC -shared -Wl,-Bsymbolic -Iinclude"))
         for (source, output) in [("plugins/hello-c/hello.c", "hello-c.so"),
                                  ("plugins/acl-deny-topic-c/acl_deny_topic.c", "acl-deny-topic-c.so"),

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StarlingTestSupport
 
 /// plugins/hello-swift, built with swiftc as plugins/Makefile does: it exports the three entry
 /// points only, loads, logs, counts clients and survives five reloads.

@@ -38,7 +38,7 @@ final class MessageHookTests: PluginTestCase, @unchecked Sendable {
         try await node.broker.publish(topic: "in/raw", payload: ByteBuffer(string: "from the API"))
 
         let texts = try await inbox.wait(for: 3)
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(inbox.all.count, 3, "\(texts)")
         let rewritten = inbox.all.filter { $0.topic == "out/cooked" }
         XCTAssertEqual(rewritten.count, 2, "the client's and the API's message are both rewritten")
@@ -65,7 +65,7 @@ final class MessageHookTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(ack?.reasonCode, .noMatchingSubscribers)
         try await publisher.publish("fine", payload: "y", qos: .atLeastOnce)
         try await inbox.wait(for: 1)
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(inbox.texts, ["y"])
         XCTAssertEqual(try node.broker.stats.dropped["invalid_rewrite"], 1)
         let warning = try await log.wait(for: "dropped a message a message_publish hook rewrote")
@@ -96,7 +96,7 @@ final class MessageHookTests: PluginTestCase, @unchecked Sendable {
         try await publisher.publish("nobody/here", payload: "-", qos: .atLeastOnce)
         try await inbox.wait(for: 3)
         try await waitUntil("both acknowledgements") { self.said("acked sub").count >= 2 }
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(said("delivered sub t/0 qos 0 dup 0").count, 1)
         XCTAssertEqual(said("delivered sub t/1 qos 1 dup 0").count, 1)
         XCTAssertEqual(said("delivered sub t/2 qos 2 dup 0").count, 1)
@@ -161,7 +161,7 @@ final class MessageHookTests: PluginTestCase, @unchecked Sendable {
         try await publisher.publish("real/2", payload: "after unsubscribe", qos: .atLeastOnce)
         try await publisher.publish("ok/x", payload: "still subscribed", qos: .atLeastOnce)
         try await inbox.wait(for: 2)
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(inbox.texts, ["via the rewritten filter", "still subscribed"])
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import StarlingPasswords
 import XCTest
+import StarlingTestSupport
 
 /// Mosquitto's `$6$` and `$7$` hashes: vectors computed from their definitions with Python's
 /// hashlib, a file written by Debian's `mosquitto_passwd`, and our own hashes read back.
@@ -53,7 +54,7 @@ final class PasswordHashTests: XCTestCase {
 
     /// Debian's mosquitto_passwd writes `$7$`, 101 iterations, a 12-byte salt; we verify its lines.
     func testFileWrittenByMosquittoPasswd() throws {
-        let directory = try PluginBuilder.temporaryDirectory()
+        let directory = try makeTemporaryDirectory("starling-plugins")
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("mosquitto.passwd").path
         try PluginBuilder.run("mosquitto_passwd", ["-c", "-b", path, "alice", "wonder land"])

@@ -88,7 +88,7 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
         let allowedQoS2 = try await publisher.publish("ok/2", payload: "yes 2", qos: .exactlyOnce)
         XCTAssertEqual(allowedQoS2?.reasonCode, .success)
         try await inbox.wait(for: 2)
-        try await Task.sleep(for: .milliseconds(300))
+        try await settle()
         XCTAssertEqual(inbox.texts, ["yes", "yes 2"])
         XCTAssertEqual(try node.broker.stats.authorizations["publish"], ["allow": 2, "deny": 2])
     }
@@ -155,7 +155,7 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
 
     func testAnswerAfterTheClientLeftIsDropped() async throws {
         try await startPending(["pending": "authenticate", "late_ms": "700"])
-        let port = try node.listeners[0].address.port!
+        let port = try node.mqttPort
         let impatient = MQTTClientConfiguration(port: port, clientId: "impatient", username: "late",
                                                 password: Array("x".utf8), connectTimeout: .milliseconds(200))
         do {
@@ -228,7 +228,7 @@ final class PendingDecisionTests: PluginTestCase, @unchecked Sendable {
     /// The will is authorized at CONNECT: one the client may not publish refuses the connection.
     func testDeniedWillRefusesTheConnect() async throws {
         try await startPending(["pending": "authorize_publish"])
-        let port = try node.listeners[0].address.port!
+        let port = try node.mqttPort
         for (version, expected) in [(ProtocolVersion.v5, ReasonCode.notAuthorized), (.v3_1_1, .notAuthorized)] {
             var configuration = MQTTClientConfiguration(port: port, version: version, clientId: "will-\(version)")
             configuration.will = Will(topic: "deny/will", payload: ByteBuffer(string: "bye"), qos: .atLeastOnce)

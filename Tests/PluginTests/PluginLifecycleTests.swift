@@ -87,7 +87,7 @@ final class PluginLifecycleTests: PluginTestCase, @unchecked Sendable {
         let codes = try await publishing.value
         XCTAssertGreaterThan(codes.count, 0)
         XCTAssertEqual(Set(codes.map { $0 ?? .success }), [.notAuthorized])
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(inbox.all.count, 0, "a message passed during a reload")
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import StarlingFFI
 import StarlingMetrics
 import XCTest
+import StarlingTestSupport
 
 /// `host->counter_add`/`gauge_set` in the Prometheus text, and `host->timer_start`/`timer_cancel`:
 /// a repeating timer fires until it is cancelled, and unloading stops it, waiting for a firing.
@@ -39,7 +40,7 @@ final class PluginMetricsTimerTests: PluginTestCase, @unchecked Sendable {
         let plugin = try buildServicesPlugin()
         try await startNode(plugins: [entry(plugin, name: "svc", ["timer_ms": "20", "cancel_after": "5"])])
         try await log.wait(for: "timer cancelled -> 0")
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(log.lines(containing: "tick ").count, 5, log.lines(containing: "tick ").joined(separator: "\n"))
     }
 
@@ -51,7 +52,7 @@ final class PluginMetricsTimerTests: PluginTestCase, @unchecked Sendable {
         let cleanup = try await log.wait(for: "cleanup after")
         XCTAssertTrue(cleanup.contains("firing 0"), "cleanup ran while a firing was running: \(cleanup)")
         let ticksAtCleanup = log.lines(containing: "tick ").count
-        try await Task.sleep(for: .milliseconds(100))
+        try await settle(.milliseconds(100))
         XCTAssertEqual(log.lines(containing: "tick ").count, ticksAtCleanup, "a tick after cleanup")
         XCTAssertTrue(cleanup.contains("after \(ticksAtCleanup) ticks"), "\(cleanup)\n" + log.lines(containing: "tick ").joined(separator: "\n"))
     }

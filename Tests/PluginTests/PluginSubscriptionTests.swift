@@ -37,7 +37,7 @@ final class PluginSubscriptionTests: PluginTestCase, @unchecked Sendable {
         XCTAssertEqual(try call("svc", "unsubscribe_all"), .int64(0), "unsubscribe OK, then NOT_FOUND for the same id")
         try await publisher.publish("sensors/d", payload: "gone", qos: .atLeastOnce)
         try await inbox.wait(for: 6)
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertTrue(log.lines(containing: "got sensors/d").isEmpty, "delivered after unsubscribe")
     }
 
@@ -56,7 +56,7 @@ final class PluginSubscriptionTests: PluginTestCase, @unchecked Sendable {
         try await log.wait(for: "mh: delivered plugin:svc sensors/a qos 1 dup 0")
         try await publisher.publish("sensors/b", payload: "22", qos: .atMostOnce)
         try await log.wait(for: "mh: delivered plugin:svc sensors/b qos 0 dup 0")
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(log.lines(containing: "mh: delivered plugin:svc").count, 2)
     }
 
@@ -77,7 +77,7 @@ final class PluginSubscriptionTests: PluginTestCase, @unchecked Sendable {
         try await log.wait(for: "subscribe now -> -3")  // STARLING_ERR_STATE during cleanup
         let reply = try await publisher.publish("feed/2", payload: "two", qos: .atLeastOnce)
         XCTAssertEqual(reply?.reasonCode, .noMatchingSubscribers, "the plugin's subscription left the route table")
-        try await Task.sleep(for: .milliseconds(100))
+        try await settle(.milliseconds(100))
         XCTAssertTrue(log.lines(containing: "got feed/2").isEmpty)
     }
 
@@ -90,7 +90,7 @@ final class PluginSubscriptionTests: PluginTestCase, @unchecked Sendable {
         let publisher = try await connect("pub")
         for index in 0..<10 { try await publisher.publish("jobs/\(index)", payload: "job\(index)", qos: .atLeastOnce) }
         try await waitUntil("10 jobs handed out") { self.log.lines(containing: "got jobs/").count + inbox.all.count >= 10 }
-        try await Task.sleep(for: .milliseconds(100))
+        try await settle(.milliseconds(100))
         let pluginJobs = log.lines(containing: "got jobs/").count
         XCTAssertEqual(pluginJobs + inbox.all.count, 10, "each job exactly once")
         XCTAssertEqual(pluginJobs, 5, "round robin over two members")
@@ -115,7 +115,7 @@ final class PluginSubscriptionTests: PluginTestCase, @unchecked Sendable {
         } catch {
             XCTFail("\(error): \(log.lines(containing: "got load/").count) seen")
         }
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         let seen = log.lines(containing: "got load/").compactMap { line in
             line.split(separator: " ").firstIndex(of: "got").map { line.split(separator: " ")[$0 + 1] }
         }

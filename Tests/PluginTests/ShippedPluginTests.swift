@@ -2,6 +2,7 @@ import Foundation
 import MQTTClient
 import MQTTCore
 import XCTest
+import StarlingTestSupport
 
 /// The plugins in plugins/, built with the plain `cc` line and loaded from the configuration.
 final class ShippedPluginTests: PluginTestCase, @unchecked Sendable {
@@ -57,7 +58,7 @@ final class ShippedPluginTests: PluginTestCase, @unchecked Sendable {
         let allowed = try await old.publish("public/x", payload: "yes", qos: .exactlyOnce)
         XCTAssertEqual(allowed?.reasonCode, .success)
         try await inbox.wait(for: 1)
-        try await Task.sleep(for: .milliseconds(200))
+        try await settle(.milliseconds(200))
         XCTAssertEqual(inbox.texts, ["yes"])
         XCTAssertEqual(inbox.all.first?.qos, .atLeastOnce, "granted QoS capped at max_qos 1")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import StarlingTestSupport
 
 /// A plugin written in Swift against the same header: it loads, and unloading or reloading it
 /// never unmaps its image (the loader opens Swift images RTLD_NODELETE), so later protocol

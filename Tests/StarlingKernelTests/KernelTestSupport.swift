@@ -1,9 +1,9 @@
-import Logging
 import MQTTCore
 import NIOCore
 import NIOPosix
 import XCTest
 @testable import StarlingKernel
+import StarlingTestSupport
 
 /// A broker on a one-thread event loop group, made afresh for each test, with helpers to make
 /// sessions on it. The group is shut down at tear-down.
@@ -28,8 +28,7 @@ class KernelTestCase: XCTestCase {
         var settings = BrokerSettings()
         settings.allowAnonymous = true
         configure(&settings)
-        let quiet = Logger(label: "starling.kernel-tests", factory: { _ in SwiftLogNoOpLogHandler() })
-        broker = Broker(settings: settings, group: group, logger: quiet)
+        broker = Broker(settings: settings, group: group, logger: .quiet)
     }
 
     /// A session without a connection (offline) on the broker's first loop.
@@ -82,15 +81,6 @@ class RouterTestCase: KernelTestCase {
         router = nil
         try super.tearDownWithError()
     }
-}
-
-/// A message as a client would publish it; the payload is the UTF-8 of `payload`.
-func message(
-    _ topic: String, _ payload: String = "x", qos: QoS = .atLeastOnce, retain: Bool = false,
-    from publisherId: String? = nil, expiresAt: NIODeadline? = nil
-) -> Message {
-    Message(topic: topic, payload: ByteBuffer(string: payload), qos: qos, retain: retain,
-            publisherId: publisherId, expiresAt: expiresAt)
 }
 
 extension Router {

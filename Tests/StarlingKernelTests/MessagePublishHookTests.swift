@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 @testable import StarlingKernel
 import XCTest
+import StarlingTestSupport
 
 /// The `message_publish` chain with Swift hooks, no C: each hook sees what the one before left,
 /// the broker routes the result, STOP and invalid rewrites drop (counted, told to

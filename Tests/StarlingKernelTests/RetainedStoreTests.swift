@@ -1,6 +1,7 @@
 import MQTTCore
 import NIOCore
 import XCTest
+import StarlingTestSupport
 @testable import StarlingKernel
 
 /// Retained messages: stored per topic, replaced, cleared by an empty payload, looked up by filter.

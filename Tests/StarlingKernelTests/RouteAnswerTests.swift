@@ -1,5 +1,6 @@
 import MQTTCore
 import XCTest
+import StarlingTestSupport
 @testable import StarlingKernel
 
 /// One publish asks the router once and gets every destination: this node's sessions (clients'

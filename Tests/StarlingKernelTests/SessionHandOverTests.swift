@@ -1,5 +1,6 @@
 import MQTTCore
 import XCTest
+import StarlingTestSupport
 @testable import StarlingKernel
 
 /// A session's life as one state: installing, active, replaced by a newer object on this node,

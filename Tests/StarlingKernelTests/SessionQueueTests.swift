@@ -1,6 +1,7 @@
 import MQTTCore
 import NIOCore
 import XCTest
+import StarlingTestSupport
 @testable import StarlingKernel
 
 /// The queue of a session without a connection: what it keeps and what its limits drop.

@@ -1,41 +1,23 @@
 import Foundation
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// Runs the built `starling` binary; skipped when it is not next to the test bundle.
 final class CommandLineTests: ConfigTestCase {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
     static let binary: URL? = {
         let candidates = [
             Bundle.main.bundleURL.deletingLastPathComponent(), Bundle.main.bundleURL,
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
         ] + Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
-            + [packageRoot.appendingPathComponent(".build/debug")]
+            + [repositoryRoot.appendingPathComponent(".build/debug")]
         return candidates.map { $0.appendingPathComponent("starling") }
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }()
 
-    func run(_ arguments: [String], env: [String: String] = [:]) throws -> Run {
+    func run(_ arguments: [String], env: [String: String] = [:]) throws -> ProcessOutput {
         let binary = try XCTUnwrap(Self.binary, "the starling binary is not built")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("STARLING_") }
-            .merging(env) { _, new in new }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+        return try Process(binary, arguments, environment: env).runToEnd()
     }
 
     override func setUpWithError() throws {
@@ -76,7 +58,7 @@ final class CommandLineTests: ConfigTestCase {
     }
 
     func testCheckConfig() throws {
-        let good = try run(["check-config", "--config", packageRoot.appendingPathComponent("docs/starling.example.toml").path],
+        let good = try run(["check-config", "--config", repositoryRoot.appendingPathComponent("docs/starling.example.toml").path],
                            env: ["STARLING_MQTT__MAX_QOS_ALLOWED": "1"])
         XCTAssertEqual(good.status, 0, good.stderr)
         XCTAssertTrue(good.stdout.contains("max_qos_allowed = 1\n"), good.stdout)

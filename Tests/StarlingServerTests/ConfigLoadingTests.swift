@@ -3,6 +3,7 @@ import Logging
 import StarlingKernel
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 final class ConfigLoadingTests: ConfigTestCase {
     func testDefaultsWithoutFile() throws {
@@ -181,7 +182,7 @@ final class ConfigLoadingTests: ConfigTestCase {
     }
 
     func testSampleConfigLoadsToTheDefaults() throws {
-        let sample = packageRoot.appendingPathComponent("docs/starling.example.toml").path
+        let sample = repositoryRoot.appendingPathComponent("docs/starling.example.toml").path
         let config = try ServerConfig.load(file: sample, environment: [:], overrides: .init())
         XCTAssertEqual(config, ServerConfig())
     }

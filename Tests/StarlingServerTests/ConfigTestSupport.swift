@@ -1,14 +1,14 @@
 import Foundation
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// A temporary directory for one test's config files, removed at tear-down.
 class ConfigTestCase: XCTestCase {
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try makeTemporaryDirectory("starling-config")
     }
 
     override func tearDownWithError() throws {
@@ -53,7 +53,3 @@ class ConfigTestCase: XCTestCase {
         }
     }
 }
-
-/// The package's root directory, found from this file's path.
-let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()

@@ -76,6 +76,11 @@ public func waitUntil(_ what: String, timeout: Duration = .seconds(5),
     }
 }
 
+/// Lets the node deliver anything still under way, before a test checks that nothing more arrived.
+public func settle(_ duration: Duration = .milliseconds(300)) async throws {
+    try await Task.sleep(for: duration)
+}
+
 /// Collects everything an `AsyncStream` yields, so tests can wait for counts, look for packets and check
 /// that nothing more came, without consuming (and so ending) the stream from a cancelled task.
 public final class Recorder<Element: Sendable>: @unchecked Sendable {

@@ -3,6 +3,7 @@ import MQTTCore
 import NIOCore
 import StarlingAdmin
 import XCTest
+import StarlingTestSupport
 
 /// The endpoints that act: kick, publish (single and batch), retained messages.
 final class AdminActionTests: AdminTestCase, @unchecked Sendable {

@@ -1,13 +1,14 @@
 import Foundation
 import StarlingAdmin
 import XCTest
+import StarlingTestSupport
 
 /// `POST /api/v1/plugins/{plugin}/functions/{function}` and `starling ctl plugins call`: the
 /// functions a C plugin exports (Fixtures/services_plugin.c), called through libffi, with JSON or
 /// text arguments; wrong calls are 400s and unknown names 404s, each with a clear message.
 final class AdminFunctionTests: AdminTestCase, @unchecked Sendable {
     private func loadServicesPlugin() async throws {
-        let path = try FixturePlugin.build("services_plugin", into: directory, output: "svc.so")
+        let path = try PluginBuilder.fixture("services_plugin", into: directory, output: "svc.so")
         let loaded = try await request(.POST, "/api/v1/plugins", json: #"{"path": "\#(path)", "name": "svc"}"#)
         XCTAssertEqual(loaded.status, .created, loaded.text)
     }
@@ -90,7 +91,7 @@ extension AdminFunctionTests {
 
 extension CtlTests {
     func testPluginsCall() async throws {
-        let path = try FixturePlugin.build("services_plugin", into: directory, output: "ctl-svc.so")
+        let path = try PluginBuilder.fixture("services_plugin", into: directory, output: "ctl-svc.so")
         assertSuccess(try await ctl("plugins", "load", path, "--name", "svc"))
         let sum = try await ctl("plugins", "call", "svc", "add", "40", "2")
         assertSuccess(sum)

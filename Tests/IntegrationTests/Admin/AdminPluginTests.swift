@@ -3,6 +3,7 @@ import MQTTClient
 import MQTTCore
 import StarlingAdmin
 import XCTest
+import StarlingTestSupport
 
 /// `/api/v1/plugins`: load a C plugin built at test time, see its hook act on a real client, list
 /// and show it, reload it under a connected client, unload it; refusals are 400s naming the
@@ -10,7 +11,7 @@ import XCTest
 final class AdminPluginTests: AdminTestCase, @unchecked Sendable {
     /// Builds the option-driven test plugin into the test's directory.
     func buildTestPlugin(_ output: String = "test-plugin.so") throws -> String {
-        try FixturePlugin.build("test_plugin", into: directory, output: output)
+        try PluginBuilder.testPlugin(into: directory, output: output)
     }
 
     /// `POST /api/v1/plugins` with `body`.
@@ -67,7 +68,7 @@ final class AdminPluginTests: AdminTestCase, @unchecked Sendable {
         let missing = directory.appendingPathComponent("nowhere.so").path
         assertError(try await load(#"{"path": "\#(missing)"}"#), .badRequest, code: "BAD_REQUEST",
                     messageStartsWith: "cannot load plugin \(missing): no such file")
-        let wrongABI = try FixturePlugin.build("wrong_abi_version", into: directory, output: "wrong-abi.so")
+        let wrongABI = try PluginBuilder.fixture("wrong_abi_version", into: directory, output: "wrong-abi.so")
         assertError(try await load(#"{"path": "\#(wrongABI)"}"#), .badRequest,
                     messageStartsWith: "cannot load plugin \(wrongABI): it was built for plugin ABI version 99")
         let failingInit = try buildTestPlugin()
@@ -95,7 +96,7 @@ final class AdminPluginTests: AdminTestCase, @unchecked Sendable {
         assertError(try await load(#"{"path": "\#(path)"}"#), .badRequest,
                     messageStartsWith: "cannot load plugin \(path): a plugin named acl is already loaded")
         // The file is replaced by a build for another ABI: the reload is refused, the old one stays.
-        _ = try FixturePlugin.build("wrong_abi_version", into: directory, output: "acl.so")
+        _ = try PluginBuilder.fixture("wrong_abi_version", into: directory, output: "acl.so")
         let client = try await connect("kept")
         assertError(try await request(.POST, "/api/v1/plugins/acl/reload"), .badRequest,
                     messageStartsWith: "cannot load plugin \(path): it was built for plugin ABI version 99")

@@ -4,6 +4,7 @@ import NIOPosix
 import StarlingAdmin
 import StarlingKernel
 import XCTest
+import StarlingTestSupport
 
 /// The hooks other parts of the node plug into: extra routes (they replace a built-in route of the
 /// same method and path, as the Prometheus exporter replaces the placeholder) and metrics providers.
@@ -17,10 +18,10 @@ final class AdminServerHookTests: XCTestCase {
     }
 
     func testExtraRoutesAndMetricsProviders() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-hooks-\(UUID().uuidString)")
+        let directory = try makeTemporaryDirectory("starling-hooks")
         defer { try? FileManager.default.removeItem(at: directory) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let broker = Broker(settings: BrokerSettings(), group: group, logger: IntegrationTestCase.quietLogger)
+        let broker = Broker(settings: BrokerSettings(), group: group, logger: .quiet)
         let configuration = AdminServer.Configuration(
             port: 0, dataDir: directory.path,
             extraRoutes: [
@@ -29,7 +30,7 @@ final class AdminServerHookTests: XCTestCase {
             ],
             metrics: [{ ["packets.received": 42, "messages.received": 7] }])
         let server = try await AdminServer.start(configuration: configuration, broker: broker, node: FixedNode(),
-                                                 group: group, logger: IntegrationTestCase.quietLogger)
+                                                 group: group, logger: .quiet)
         let client = AdminClient(host: "127.0.0.1", port: server.address.port!)
 
         let prometheus = try await client.send(.GET, "/api/v1/prometheus")

@@ -5,6 +5,7 @@ import NIOPosix
 @testable import StarlingAdmin
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// How the API starts: where it binds with and without keys, a port in use, a bad key file, and
 /// who may call it.
@@ -12,8 +13,7 @@ final class AdminStartTests: XCTestCase {
     var directory = URL(fileURLWithPath: "/nonexistent")
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-admin-start-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try makeTemporaryDirectory("starling-admin-start")
     }
 
     override func tearDownWithError() throws {
@@ -21,9 +21,9 @@ final class AdminStartTests: XCTestCase {
     }
 
     func start(apiBind: String, apiPort: Int = 0) async throws -> BrokerProcess {
-        let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical,
-                                  dataDir: directory.path, api: APIConfig(bind: apiBind, port: apiPort))
-        return try await BrokerProcess.start(config: config, logger: IntegrationTestCase.quietLogger)
+        var config = TestNode.config(dataDir: directory.path)
+        config.api = APIConfig(bind: apiBind, port: apiPort)
+        return try await TestNode.start(config)
     }
 
     func testWithoutKeysANonLoopbackBindFallsBackTo127001() async throws {
@@ -91,9 +91,7 @@ final class AdminStartTests: XCTestCase {
     }
 
     func testAPIDisabled() async throws {
-        let config = ServerConfig(listeners: [ListenerConfig(name: "default", port: 0)], logLevel: .critical,
-                                  dataDir: directory.path, api: APIConfig(enabled: false))
-        let node = try await BrokerProcess.start(config: config, logger: IntegrationTestCase.quietLogger)
+        let node = try await TestNode.start(TestNode.config(dataDir: directory.path))
         XCTAssertNil(node.apiAddress)
         await node.stop()
     }

@@ -3,11 +3,12 @@ import MQTTClient
 import MQTTCore
 import StarlingAdmin
 import XCTest
+import StarlingTestSupport
 
 /// `starling ctl plugins list|show|load|unload|reload`, the built binary, against an in-process node.
 extension CtlTests {
     func testPluginsLoadListShowReloadUnload() async throws {
-        let path = try FixturePlugin.build("test_plugin", into: directory, output: "ctl-acl.so")
+        let path = try PluginBuilder.testPlugin(into: directory, output: "ctl-acl.so")
         let empty = try await ctl("plugins", "list")
         assertSuccess(empty)
         XCTAssertEqual(empty.stdout, "no plugins\n")

@@ -3,6 +3,7 @@ import MQTTClient
 import MQTTCore
 import StarlingAdmin
 import XCTest
+import StarlingTestSupport
 
 /// `starling ctl`, the built binary, against an in-process node.
 final class CtlTests: AdminTestCase, @unchecked Sendable {
@@ -12,22 +13,22 @@ final class CtlTests: AdminTestCase, @unchecked Sendable {
     }
 
     /// Runs `starling ctl ARGUMENTS` with `--api` first.
-    func ctl(_ arguments: String..., environment: [String: String] = [:]) async throws -> StarlingBinary.Run {
+    func ctl(_ arguments: String..., environment: [String: String] = [:]) async throws -> ProcessOutput {
         try await StarlingBinary.run(["ctl", "--api", try apiAddress] + arguments, environment: environment)
     }
 
     /// Runs `starling ctl ARGUMENTS` as given.
-    func ctlRaw(_ arguments: [String], environment: [String: String] = [:]) async throws -> StarlingBinary.Run {
+    func ctlRaw(_ arguments: [String], environment: [String: String] = [:]) async throws -> ProcessOutput {
         try await StarlingBinary.run(["ctl"] + arguments, environment: environment)
     }
 
-    func assertSuccess(_ run: StarlingBinary.Run, file: StaticString = #filePath, line: UInt = #line) {
+    func assertSuccess(_ run: ProcessOutput, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(run.status, 0, "\(run)", file: file, line: line)
         XCTAssertEqual(run.stderr, "", file: file, line: line)
     }
 
     /// Exit status 1 and one line `starling ctl: …` on standard error.
-    func assertFailure(_ run: StarlingBinary.Run, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertFailure(_ run: ProcessOutput, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(run.status, 1, "\(run)", file: file, line: line)
         XCTAssertEqual(run.stderr, "starling ctl: \(message)\n", file: file, line: line)
         XCTAssertEqual(run.stdout, "", file: file, line: line)

@@ -2,13 +2,12 @@ import Foundation
 import NIOHTTP1
 import StarlingAdmin
 import XCTest
+import StarlingTestSupport
 
 /// docs/openapi.yaml and the server agree: every route it lists answers (with path parameters
 /// naming things that exist), with a 2xx status.
 final class OpenAPITests: AdminTestCase, @unchecked Sendable {
-    static let document = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("docs/openapi.yaml")
+    static let document = repositoryRoot.appendingPathComponent("docs/openapi.yaml")
 
     /// The `METHOD path` pairs under `paths:`: paths at two spaces of indent, methods at four.
     static func routes(in text: String) -> [(method: HTTPMethod, path: String)] {
@@ -39,7 +38,7 @@ final class OpenAPITests: AdminTestCase, @unchecked Sendable {
         try await client.subscribe("openapi/#")
         _ = try await client.mqtt.publish("openapi/topic", payload: "r", qos: .atLeastOnce, retain: true)
         // The services plugin exports functions; `touch` takes no arguments.
-        let plugin = try FixturePlugin.build("services_plugin", into: directory, output: "openapi-plugin.so")
+        let plugin = try PluginBuilder.fixture("services_plugin", into: directory, output: "openapi-plugin.so")
         let parameters = ["{clientid}": "openapi-client", "{topic}": "openapi%2Ftopic", "{name}": "openapi-new",
                           "{plugin}": "openapi-plugin", "{function}": "touch"]
         let bodies = ["/api/v1/publish": #"{"topic": "openapi/x", "payload": "p"}"#,

@@ -3,6 +3,7 @@ import NIOHTTP1
 import StarlingAdmin
 import StarlingServer
 import XCTest
+import StarlingTestSupport
 
 /// An integration test with the node's HTTP API on: the node is started from a config file in a
 /// temporary directory (also its data directory), so a test can rewrite the file and reload.
@@ -24,11 +25,10 @@ class AdminTestCase: IntegrationTestCase, @unchecked Sendable {
     let logLevel = LogLevelSetting(.info)
 
     override func startNode() async throws -> BrokerProcess {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("starling-admin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = try makeTemporaryDirectory("starling-admin")
         try writeConfig(Self.initialConfig)
         let source = ConfigSource(file: configFile.path, environment: [:], overrides: CommandLineOverrides())
-        return try await BrokerProcess.start(config: try source.load(), source: source, logger: Self.quietLogger,
+        return try await BrokerProcess.start(config: try source.load(), source: source, logger: .quiet,
                                            logLevel: logLevel)
     }
 

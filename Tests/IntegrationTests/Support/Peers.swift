@@ -97,9 +97,7 @@ final class RawPeer: Sendable {
     }
 
     private static func write(_ packet: MQTTPacket, version: ProtocolVersion, on channel: any Channel) async throws {
-        var buffer = channel.allocator.buffer(capacity: MQTTPacketEncoder.encodedSize(of: packet, version: version))
-        MQTTPacketEncoder.encode(packet, version: version, into: &buffer)
-        let bytes = buffer
+        let bytes = encode([packet], version: version)
         try await withTimeout(.seconds(5), "write of \(packet.type)") { try await channel.writeAndFlush(bytes) }
     }
 }
@@ -133,14 +131,4 @@ extension MQTTPacket {
     var pubComp: PublishAck? { if case .pubcomp(let value) = self { value } else { nil } }
     var disconnect: Disconnect? { if case .disconnect(let value) = self { value } else { nil } }
     var isPingResp: Bool { if case .pingresp = self { true } else { false } }
-}
-
-extension Publish {
-    /// The payload as UTF-8 text.
-    var text: String { String(buffer: payload) }
-}
-
-extension Sequence where Element == Publish {
-    var texts: [String] { map(\.text) }
-    var topics: [String] { map(\.topic) }
 }

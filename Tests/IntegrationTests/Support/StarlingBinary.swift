@@ -6,56 +6,27 @@ import StarlingTestSupport
 /// The built `starling` executable (`.build/debug/starling`, found from this file's path), run as a
 /// child process.
 enum StarlingBinary {
-    static let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/starling")
-
-    /// What a finished run printed and its exit status.
-    struct Run: CustomStringConvertible {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var description: String { "exit \(status)\nstdout:\n\(stdout)\nstderr:\n\(stderr)" }
-    }
+    static let url = repositoryRoot.appendingPathComponent(".build/debug/starling")
 
     /// Runs `starling ARGUMENTS` to its end (at most `timeout`), with the test's environment minus
     /// every `STARLING_` variable, plus `environment`.
     static func run(_ arguments: [String], environment: [String: String] = [:],
-                    timeout: TimeInterval = 30) async throws -> Run {
+                    timeout: TimeInterval = 30) async throws -> ProcessOutput {
         let process = try makeProcess(arguments, environment: environment)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
         return try await withCheckedThrowingContinuation { continuation in
             // Blocking reads and waits stay off the concurrency pool, which the node's API uses.
             DispatchQueue.global().async {
-                do {
-                    try process.run()
-                    let killer = DispatchWorkItem { process.terminate() }
-                    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
-                    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-                    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    killer.cancel()
-                    continuation.resume(returning: Run(status: process.terminationStatus,
-                                                       stdout: String(decoding: stdout, as: UTF8.self),
-                                                       stderr: String(decoding: stderr, as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+                continuation.resume(with: Result { try process.runToEnd(timeout: timeout) })
             }
         }
     }
 
+    /// `starling ARGUMENTS`, not started, with the environment of `run`.
     static func makeProcess(_ arguments: [String], environment: [String: String]) throws -> Process {
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
             throw TestSupportError("\(url.path) is not built: run `swift build` first")
         }
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("STARLING_") }
-            .merging(environment) { _, new in new }
-        return process
+        return Process(url, arguments, environment: environment)
     }
 }
 
@@ -98,8 +69,8 @@ final class StarlingProcess: @unchecked Sendable {  // Process: started once, th
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let killer = process.signal(SIGKILL, after: 10)
+        process.waitUntilExit()
+        killer.cancel()
     }
 }

@@ -1,65 +1,70 @@
 /*
- * Detached worker threads a test plugin answers from, counted so that cleanup can wait for the
- * last one: the image is unmapped right after cleanup returns. Header-only (static functions),
- * for fixtures built with -D_POSIX_C_SOURCE=200809L -pthread.
+ * Worker threads a test plugin answers from, joined at cleanup: the image is unmapped right after
+ * cleanup returns, so every thread must have left the image's code by then. Joining is what
+ * guarantees it; a detached thread that signalled "done" may still be running its last
+ * instructions in the image. Header-only (static functions), for fixtures built with
+ * -D_POSIX_C_SOURCE=200809L -pthread.
  */
 #ifndef STARLING_TEST_WORKERS_H
 #define STARLING_TEST_WORKERS_H
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <time.h>
 
 typedef struct workers {
     pthread_mutex_t lock;
-    pthread_cond_t idle;
-    int running;
+    pthread_t *threads;
+    size_t count;
+    size_t capacity;
 } workers;
 
 static void workers_init(workers *w)
 {
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->idle, NULL);
-    w->running = 0;
+    w->threads = NULL;
+    w->count = 0;
+    w->capacity = 0;
 }
 
-/* Starts `body(arg)` on a detached thread; the thread must call workers_done(w) last.
- * Returns 0, or non-zero when no thread could be started (nothing counted). */
+/* Starts `body(arg)` on a thread of its own, joined by workers_finish.
+ * Returns 0, or non-zero when no thread could be started. */
 static int workers_spawn(workers *w, void *(*body)(void *), void *arg)
 {
-    pthread_t thread;
-    pthread_attr_t attributes;
-    int failed;
+    int failed = 0;
     pthread_mutex_lock(&w->lock);
-    w->running++;
-    pthread_mutex_unlock(&w->lock);
-    pthread_attr_init(&attributes);
-    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-    failed = pthread_create(&thread, &attributes, body, arg);
-    pthread_attr_destroy(&attributes);
-    if (failed) {
-        pthread_mutex_lock(&w->lock);
-        w->running--;
-        pthread_mutex_unlock(&w->lock);
+    if (w->count == w->capacity) {
+        size_t capacity = w->capacity ? w->capacity * 2 : 8;
+        pthread_t *grown = realloc(w->threads, capacity * sizeof *grown);
+        if (grown == NULL) failed = 1;
+        else {
+            w->threads = grown;
+            w->capacity = capacity;
+        }
     }
+    if (!failed) failed = pthread_create(&w->threads[w->count], NULL, body, arg);
+    if (!failed) w->count++;
+    pthread_mutex_unlock(&w->lock);
     return failed;
 }
 
+/* A worker's last step (kept so each worker states where it ends; joining does the waiting). */
 static void workers_done(workers *w)
 {
-    pthread_mutex_lock(&w->lock);
-    w->running--;
-    pthread_cond_broadcast(&w->idle);
-    pthread_mutex_unlock(&w->lock);
+    (void)w;
 }
 
-/* Waits until every worker has called workers_done, then releases the counter. */
+/* Waits until every worker thread has ended, then releases the list. */
 static void workers_finish(workers *w)
 {
+    size_t i;
     pthread_mutex_lock(&w->lock);
-    while (w->running > 0) pthread_cond_wait(&w->idle, &w->lock);
+    for (i = 0; i < w->count; i++) pthread_join(w->threads[i], NULL);
+    free(w->threads);
+    w->threads = NULL;
+    w->count = 0;
     pthread_mutex_unlock(&w->lock);
     pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->idle);
 }
 
 static void sleep_ms(int ms)

@@ -13,19 +13,15 @@ import StarlingTestSupport
 class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up and torn down by XCTest
     let log = LogRecorder()
     private(set) var directory: URL!
-    private var runningNode: BrokerProcess?
-    private var clients: [MQTTClient] = []
-    private let lock = NSLock()
+    private let nodeUnderTest = NodeUnderTest()
 
     override func setUp() async throws {
         try await super.setUp()
-        directory = try PluginBuilder.temporaryDirectory()
+        directory = try makeTemporaryDirectory("starling-plugins")
     }
 
     override func tearDown() async throws {
-        let clients = lock.withLock { self.clients }
-        for client in clients where client.isActive { await client.closeAbruptly() }
-        await stopNode()
+        await nodeUnderTest.close()
         try? FileManager.default.removeItem(at: directory)
         try await super.tearDown()
     }
@@ -36,47 +32,38 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
     /// Starts a node that loads `plugins` at start-up; anonymous clients allowed unless `configure` says otherwise.
     @discardableResult
     func startNode(plugins: [PluginConfig] = [], _ configure: (inout ServerConfig) -> Void = { _ in }) async throws -> BrokerProcess {
-        var settings = BrokerSettings()
-        settings.eventLoops = 2
-        settings.allowAnonymous = true
-        var config = ServerConfig(settings: settings, listeners: [ListenerConfig(name: "default", bind: "127.0.0.1", port: 0)],
-                                  logLevel: .trace, dataDir: directory.appendingPathComponent("data").path,
-                                  api: APIConfig(enabled: false), plugins: plugins)  // 18083 may be taken
+        var config = TestNode.config(logLevel: .trace, dataDir: directory.appendingPathComponent("data").path,
+                                     plugins: plugins)
         configure(&config)
-        let node = try await BrokerProcess.start(config: config, logger: log.logger())
-        lock.withLock { runningNode = node }
-        return node
+        return try await nodeUnderTest.start(config, logger: log.logger())
     }
 
+    /// The running node.
     var node: BrokerProcess {
-        get throws {
-            guard let node = lock.withLock({ runningNode }) else { throw BuildError("no node is running") }
-            return node
-        }
+        get throws { try nodeUnderTest.node }
     }
 
+    /// Stops the node gracefully (once; tear-down does it when the test did not).
     func stopNode() async {
-        let node = lock.withLock { () -> BrokerProcess? in
-            defer { runningNode = nil }
-            return runningNode
-        }
-        await node?.stop()
+        await nodeUnderTest.stop()
+    }
+
+    /// A client configuration for the node (see `NodeUnderTest.clientConfiguration`).
+    func clientConfiguration(_ clientId: String, version: ProtocolVersion = .v5) throws -> MQTTClientConfiguration {
+        try nodeUnderTest.clientConfiguration(clientId, version: version)
     }
 
     /// Connects a client; throws `MQTTClientError` (`.connectionRefused` with the CONNACK) when refused.
     func connect(_ clientId: String, version: ProtocolVersion = .v5, username: String? = nil,
                  password: String? = nil, cleanStart: Bool = true, properties: Properties = [],
                  autoAck: Bool = true) async throws -> MQTTClient {
-        let port = try node.listeners[0].address.port!
-        var configuration = MQTTClientConfiguration(port: port, version: version, clientId: clientId,
-                                                    username: username, password: password.map { Array($0.utf8) },
-                                                    connectTimeout: .seconds(5), responseTimeout: .seconds(5))
-        configuration.cleanStart = cleanStart
-        configuration.connectProperties = properties
-        configuration.autoAck = autoAck
-        let client = try await MQTTClient.connect(configuration)
-        lock.withLock { clients.append(client) }
-        return client
+        try await nodeUnderTest.connect(clientId, version: version) { configuration in
+            configuration.username = username
+            configuration.password = password.map { Array($0.utf8) }
+            configuration.cleanStart = cleanStart
+            configuration.connectProperties = properties
+            configuration.autoAck = autoAck
+        }
     }
 
     /// Connects and expects a refusal; returns the refusing CONNACK's reason code.
@@ -114,24 +101,19 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
     }
 }
 
-/// Collects what a client's message stream yields.
-final class Inbox: @unchecked Sendable {  // state behind `lock`
-    private let lock = NSLock()
-    private var messages: [Publish] = []
+/// Collects what a client's message stream yields (a `Recorder` of it), read as text.
+final class Inbox: Sendable {
+    private let messages: Recorder<Publish>
 
-    init(_ client: MQTTClient) {
-        Task {
-            for await message in client.messages { self.lock.withLock { self.messages.append(message) } }
-        }
-    }
+    init(_ client: MQTTClient) { messages = Recorder(client.messages) }
 
-    var all: [Publish] { lock.withLock { messages } }
-    var texts: [String] { all.map { String(buffer: $0.payload) } }
+    var all: [Publish] { messages.all }
+    var texts: [String] { all.texts }
 
     /// Waits for at least `count` messages and returns their payloads as text.
     @discardableResult
     func wait(for count: Int, timeout: Duration = .seconds(5)) async throws -> [String] {
-        try await waitUntil("\(count) messages (have \(all.count))", timeout: timeout) { self.all.count >= count }
+        try await messages.wait(for: count, timeout: timeout)
         return texts
     }
 }

@@ -2,12 +2,12 @@ import Foundation
 import StarlingFFI
 import StarlingPlugins
 import XCTest
+import StarlingTestSupport
 
 /// The ABI 1.2 services test plugin (Fixtures/services_plugin.c) and a Swift one exporting functions.
 extension PluginTestCase {
     func buildServicesPlugin(_ output: String = "svc.so") throws -> String {
-        try PluginBuilder.build("Tests/PluginTests/Fixtures/services_plugin.c", into: directory, output: output,
-                                extraFlags: ["-D_POSIX_C_SOURCE=200809L"])
+        try PluginBuilder.fixture("services_plugin", into: directory, output: output)
     }
 
     func buildSwiftServicesPlugin(_ output: String = "swift-svc.so") throws -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import StarlingTestSupport
 
 /// Builds the shipped Swift plugins with plugins/Makefile's swiftc line, once per test run: each
 /// takes swiftc several seconds, and every test may load the same file (the broker copies it).
@@ -15,7 +16,7 @@ enum SwiftPluginBuilder {
 
     /// plugins/auth-http/auth-http.so, built into a folder of this test run.
     static func authHTTP() throws -> String {
-        let folder = PluginBuilder.repository.appendingPathComponent("plugins/auth-http")
+        let folder = repositoryRoot.appendingPathComponent("plugins/auth-http")
         let sources = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".swift") }.sorted()
         return try build(module: "AuthHTTP", output: "auth-http.so", sources: sources.map { "plugins/auth-http/\($0)" })
     }
@@ -27,7 +28,7 @@ enum SwiftPluginBuilder {
             let path = folder.appendingPathComponent(output).path
             try PluginBuilder.run("swiftc", ["-emit-library", "-parse-as-library", "-swift-version", "6", "-module-name", module,
                                              "-I", PluginBuilder.include.path, "-o", path]
-                                            + sources.map { PluginBuilder.repository.appendingPathComponent($0).path })
+                                            + sources.map { repositoryRoot.appendingPathComponent($0).path })
             built[output] = path
             return path
         }

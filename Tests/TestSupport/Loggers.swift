@@ -1,4 +1,10 @@
+// Loggers for tests: one that writes nothing, one that hands every event to the test.
 import Logging
+
+extension Logger {
+    /// A logger that writes nothing, for nodes and brokers whose log no test reads.
+    public static let quiet = Logger(label: "starling.tests") { _ in SwiftLogNoOpLogHandler() }
+}
 
 /// A log handler for tests that assert what was logged: every event, at every level, goes to
 /// `record` with the event's own metadata and the logger's (set with `logger[metadataKey:]`).
