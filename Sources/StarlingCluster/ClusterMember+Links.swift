@@ -18,6 +18,7 @@ extension ClusterMember: MembershipOwner {
     /// Keeps the link (and tells the peer what it needs) or refuses it. Returns the refusal, which
     /// has then been sent.
     private func admitNow(_ link: PeerLink, peer: PeerIdentity) -> (RefuseReason, String)? {
+        assertOnLoop()
         switch membership.admit(link, peer: peer) {
         case .refused(let reason, let message):
             return (reason, message)
@@ -57,6 +58,8 @@ extension ClusterMember: MembershipOwner {
     }
 
     func peerGone(_ peer: String) -> (routes: Int, sessions: Int) {
+
+        assertOnLoop()
         let routes = routeStream.purge(peer)
         return (routes, registry.forget(peer))
     }

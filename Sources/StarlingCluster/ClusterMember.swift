@@ -11,14 +11,14 @@ import StarlingKernel
 ///
 /// Their state lives on one event loop (`loop`); links read on their own loops and hand changes
 /// over (see `LinkDelegate`). Every call into the kernel goes through `ClusterKernel`.
-public final class ClusterMember: ClusterAttachment, @unchecked Sendable {  // mutable state on `loop` only
+public final class ClusterMember: ClusterAttachment, LoopConfined, @unchecked Sendable {
     /// This node's name, `name@host`.
     public let name: String
     let cookie: String
     let config: ClusterConfig
     let kernel: any ClusterKernel
     let logger: Logger
-    let loop: EventLoop
+    public let loop: EventLoop
     let incarnation = UInt64.random(in: 1 ... .max)
     let forwarder: Forwarder
     let membership: Membership
@@ -92,11 +92,12 @@ public final class ClusterMember: ClusterAttachment, @unchecked Sendable {  // m
     /// Closes every link and the cluster port (peers see the links drop and keep this node as a
     /// member, so it rejoins when it comes back).
     public func stop() async {
-        try? await loop.submit { [self] in
+        let channel = try? await loop.submit { [self] in
             membership.stop()
             retained.prune(false)
+            return serverChannel
         }.get()
-        try? await serverChannel?.close()
+        try? await channel?.close()
     }
 
     // MARK: - ClusterAttachment

@@ -10,11 +10,11 @@ import NIOCore
 /// loops are batched and handed over in one task per target loop. Writes are flushed once per
 /// burst: the first write of a burst schedules one flush task, which runs after the loop has
 /// processed the current round of I/O, so a burst of reads costs one `writev` per connection.
-final class LoopContext: @unchecked Sendable {
+final class LoopContext: LoopConfined, @unchecked Sendable {
     let loop: EventLoop
     let index: Int
     unowned(unsafe) var broker: Broker!
-    let stats = LoopStats()
+    let stats: LoopStats
     let routeCache = RouteCache()
 
     private var remote: [[(Message, Delivery)]]
@@ -49,7 +49,7 @@ final class LoopContext: @unchecked Sendable {
     /// The cluster, once attached: publishes on this loop are offered to it for forwarding.
     var cluster: ClusterAttachment?
     /// Sessions of this loop behind with forwarded messages: cluster links wait for them.
-    let forwardBacklog = ForwardBacklog()
+    let forwardBacklog: ForwardBacklog
 
     /// Runs `body` with this loop's chains borrowed: no copy and no reference counting per
     /// PUBLISH. Sound because the chains are replaced only by a task of this loop, never while a
@@ -61,6 +61,7 @@ final class LoopContext: @unchecked Sendable {
 
     /// Puts `chains` in force on this loop (on the loop, between hook calls).
     func installHooks(_ chains: HookChains) {
+        assertOnLoop()
         let old = installedHooks.pointee
         installedHooks.pointee = .passRetained(InstalledHooks(chains))
         old.release()
@@ -75,12 +76,15 @@ final class LoopContext: @unchecked Sendable {
         self.settings = settings
         self.loop = loop
         self.index = index
+        self.stats = LoopStats(loop: loop)
+        self.forwardBacklog = ForwardBacklog(loop: loop)
         self.remote = Array(repeating: [], count: loopCount)
     }
 
     /// Delivers `message` to `delivery.session`, here or (batched) on the session's loop.
     @inline(__always)
     func deliver(_ message: Message, _ delivery: Delivery) {
+        assertOnLoop()
         let target = delivery.session.context
         if target === self {
             delivery.session.deliver(message, delivery)
@@ -93,6 +97,7 @@ final class LoopContext: @unchecked Sendable {
     /// A new ticket, named as the one in call until `endTicketedCall`.
     @inline(__always)
     func beginTicketedCall(_ hook: PendingHook) -> PendingTicket {
+        assertOnLoop()
         ticketCounter &+= 1
         let ticket = PendingTicket(counter: ticketCounter, hook: hook, loopIndex: index)
         ticketInCall.store(ticket.value, ordering: .releasing)
@@ -101,6 +106,7 @@ final class LoopContext: @unchecked Sendable {
 
     @inline(__always)
     func endTicketedCall() {
+        assertOnLoop()
         ticketInCall.store(0, ordering: .releasing)
         if answeredInCall.load(ordering: .relaxed) != 0 { discardUnclaimedAnswer() }
     }
@@ -115,6 +121,7 @@ final class LoopContext: @unchecked Sendable {
     /// Marks a connection as having unflushed writes.
     @inline(__always)
     func markDirty(_ connection: MQTTConnection) {
+        assertOnLoop()
         guard !connection.needsFlush else { return }
         connection.needsFlush = true
         dirty.append(connection)
@@ -131,6 +138,7 @@ final class LoopContext: @unchecked Sendable {
     /// The reusable answer for one publish's destinations (publishes on one loop never nest).
     @inline(__always)
     func takeDestinations() -> Destinations {
+        assertOnLoop()
         var taken = Destinations()
         swap(&taken, &scratch)
         return taken
@@ -138,11 +146,15 @@ final class LoopContext: @unchecked Sendable {
 
     @inline(__always)
     func returnDestinations(_ destinations: inout Destinations) {
+        assertOnLoop()
         destinations.reset()
         swap(&destinations, &scratch)
     }
 
-    func register(_ connection: MQTTConnection) { connections[ObjectIdentifier(connection)] = connection }
+    func register(_ connection: MQTTConnection) {
+        assertOnLoop()
+        connections[ObjectIdentifier(connection)] = connection
+    }
 
     /// How often the loop checks its connections for keep-alive and CONNECT timeouts. One
     /// repeated task per loop replaces a timer per connection (a scheduled task per connection
@@ -156,9 +168,14 @@ final class LoopContext: @unchecked Sendable {
             for connection in connections.values { connection.checkIdle(now: now) }
         }
     }
-    func unregister(_ connection: MQTTConnection) { connections[ObjectIdentifier(connection)] = nil }
+    func unregister(_ connection: MQTTConnection) {
+        assertOnLoop()
+        connections[ObjectIdentifier(connection)] = nil
+    }
 
     func closeAllConnections() {
+
+        assertOnLoop()
         for connection in connections.values { connection.shutDown() }
     }
 
@@ -172,6 +189,7 @@ final class LoopContext: @unchecked Sendable {
 
     /// Hands batched deliveries to their loops and flushes every dirty connection.
     func flush() {
+        assertOnLoop()
         flushScheduled = false
         for targetIndex in remote.indices where !remote[targetIndex].isEmpty {
             let batch = remote[targetIndex]

@@ -1,11 +1,12 @@
 import MQTTCore
+import NIOEmbedded
 import XCTest
 @testable import StarlingKernel
 
 /// The layout of a loop's counter block: every counter has a slot of its own.
 final class LoopStatsTests: XCTestCase {
     func testEverySlotIsDistinctAndCounts() {
-        let stats = LoopStats()
+        let stats = LoopStats(loop: EmbeddedEventLoop())
         var slots: [LoopStats.Slot] = [.messagesReceived, .messagesSent, .bytesReceived, .bytesSent, .connects]
         for raw in UInt8(1)...15 {
             let type = PacketType(rawValue: raw)!
@@ -23,7 +24,7 @@ final class LoopStatsTests: XCTestCase {
     }
 
     func testSentCountsThePacketAndItsBytes() {
-        let stats = LoopStats()
+        let stats = LoopStats(loop: EmbeddedEventLoop())
         stats.sent(.publish, bytes: 20)
         stats.sent(.publish, bytes: 22)
         stats.sent(.pingresp, bytes: 2)

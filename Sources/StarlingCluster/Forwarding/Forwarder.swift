@@ -109,7 +109,7 @@ private struct Batch {
 }
 
 /// One publishing loop's pending forwards. Touched on its loop only.
-private final class Outbox: @unchecked Sendable {
+private final class Outbox: LoopConfined, @unchecked Sendable {
     let loop: EventLoop
     /// Recent matches (topic → nodes) valid for one generation of the remote route table:
     /// publishers reuse topics, so most forwards neither walk the trie nor take its lock.
@@ -136,6 +136,8 @@ private final class Outbox: @unchecked Sendable {
     }
 
     func sharedGroups(matching topic: String, in routes: RemoteRouteTable) -> [RemoteSharedGroup] {
+
+        assertOnLoop()
         checkGeneration(routes)
         if let groups = sharedCache[topic] { return groups }
         var groups: [RemoteSharedGroup] = []
@@ -146,6 +148,8 @@ private final class Outbox: @unchecked Sendable {
     }
 
     func nodes(matching topic: String, in routes: RemoteRouteTable) -> [String] {
+
+        assertOnLoop()
         checkGeneration(routes)
         if let nodes = cache[topic] {
             return nodes
@@ -158,6 +162,8 @@ private final class Outbox: @unchecked Sendable {
     }
 
     func append(_ encoded: ByteBuffer, to node: BatchKey, forwarder: Forwarder) {
+
+        assertOnLoop()
         var encoded = encoded
         if batches[node] == nil {
             batches[node] = Batch(bytes: ByteBufferAllocator().buffer(capacity: max(1024, encoded.readableBytes)))

@@ -7,7 +7,7 @@ import StarlingKernel
 /// messages at a time, and while the rest waits (other loops running their hand-offs, subscribers
 /// behind) the link is not read, so TCP pushes back on the sending node. Owned by a `LinkHandler`,
 /// on its channel's loop.
-final class ForwardDelivery: @unchecked Sendable {  // touched on its channel's loop only
+final class ForwardDelivery: LoopConfined, @unchecked Sendable {
     /// Forwarded messages delivered in one event-loop turn. Between turns the loop reads the
     /// subscribers' acknowledgements and drains their sockets, so a large forward frame cannot
     /// overrun their in-flight windows and queues; meanwhile the link is not read (TCP pushes back).
@@ -17,6 +17,7 @@ final class ForwardDelivery: @unchecked Sendable {  // touched on its channel's 
     /// hold up every other subscriber of this peer's messages for long.
     static let patience = TimeAmount.milliseconds(200)
 
+    let loop: EventLoop
     private let kernel: any ClusterKernel
     private let logger: Logger
     /// The link's handler: handles the frames read meanwhile once a pause ends.
@@ -31,18 +32,23 @@ final class ForwardDelivery: @unchecked Sendable {  // touched on its channel's 
     private var congestedSince: NIODeadline?
     private var reading = true
 
-    init(kernel: any ClusterKernel, logger: Logger, owner: LinkHandler) {
+    init(kernel: any ClusterKernel, logger: Logger, owner: LinkHandler, loop: EventLoop) {
+        self.loop = loop
         self.kernel = kernel
         self.logger = logger
         self.owner = owner
     }
 
     /// A forward frame is still being delivered: the link handles no further frame meanwhile.
-    var isBusy: Bool { backlog != nil || waiting }
+    var isBusy: Bool {
+        assertOnLoop()
+        return backlog != nil || waiting
+    }
 
     /// Delivers a forward frame to this node's own subscribers, a turn's worth now and the rest in
     /// later turns; `stats` counts the messages in.
     func deliver(publishes: ByteBuffer, from peer: PeerIdentity, shared: Bool, stats: PeerStats, context: ChannelHandlerContext) {
+        assertOnLoop()
         backlog = (publishes, peer, shared, stats)
         step(context: context)
     }

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import StarlingKernel
 
 /// How a dialled link's handshake ended, for `ctl cluster join`.
 enum LinkOutcome: Sendable {
@@ -34,7 +35,7 @@ protocol LinkDelegate: AnyObject, Sendable {
 /// membership, route streams and forwarded messages. Runs on the link channel's loop; hands
 /// membership and route changes to its `LinkDelegate` and delivers forwarded messages right here
 /// (`ForwardDelivery`).
-final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touched on its channel's loop only
+final class LinkHandler: ChannelInboundHandler, LoopConfined, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
     private let node: any LinkDelegate
@@ -58,12 +59,15 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
         link?.channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
     }
 
+    /// The link channel's loop (from `handlerAdded` on).
+    var loop: EventLoop { link.channel.eventLoop }
+
     /// True once the handshake is done and until the link closes.
     var isEstablished: Bool { handshake.isEstablished }
 
     func handlerAdded(context: ChannelHandlerContext) {
         link = PeerLink(channel: context.channel, dialled: handshake.target != nil)
-        delivery = ForwardDelivery(kernel: node.kernel, logger: node.logger, owner: self)
+        delivery = ForwardDelivery(kernel: node.kernel, logger: node.logger, owner: self, loop: context.eventLoop)
         let timeout = node.handshakeTimeout
         context.eventLoop.scheduleTask(in: timeout) { [self] in
             switch handshake.state {
@@ -74,6 +78,8 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
     }
 
     func channelActive(context: ChannelHandlerContext) {
+
+        assertOnLoop()
         if handshake.target != nil {
             link.send(handshake.start(node.hello()))
         }
@@ -81,6 +87,8 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+
+        assertOnLoop()
         var incoming = unwrapInboundIn(data)
         if pending == nil || pending!.readableBytes == 0 {
             pending = incoming
@@ -97,6 +105,7 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
 
     /// Handles the whole frames read so far, unless a forward frame is still being delivered.
     func processFrames(context: ChannelHandlerContext) {
+        assertOnLoop()
         do {
             while !delivery.isBusy, case .some = pending,
                   let frame = try FrameCodec.decode(from: &pending!, maximumLength: maximumFrameLength) {
@@ -115,6 +124,8 @@ final class LinkHandler: ChannelInboundHandler, @unchecked Sendable {  // touche
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+
+        assertOnLoop()
         switch handshake.state {
         case .established:
             node.linkClosed(link!)

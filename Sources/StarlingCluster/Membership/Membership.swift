@@ -7,7 +7,7 @@ import StarlingKernel
 /// The cluster's members (full mesh): dialling and admitting links, failure detection by
 /// heartbeats, reconnection, and the members remembered across restarts (`MemberStore`). All
 /// state lives on `loop`, the node's loop; links hand their events over to it.
-final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state on `loop` only
+final class Membership: PeerDirectory, LoopConfined, @unchecked Sendable {
     let name: String
     let loop: EventLoop
     private let config: ClusterConfig
@@ -37,6 +37,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     /// Loads the remembered members and the seeds, and starts the heartbeats (which dial them).
     func start(seeds: [String]) {
+        assertOnLoop()
         var known = store.load()
         for seed in seeds {
             if let address = PeerAddress(parsing: seed), !known.contains(where: { $0.name == address.name }) {
@@ -55,6 +56,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     /// Stops the heartbeats and closes every link (peers keep this node as a member).
     func stop() {
+        assertOnLoop()
         stopped = true
         heartbeat?.cancel()
         for member in members.values { member.link?.retire() }
@@ -62,17 +64,25 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     // MARK: - PeerDirectory
 
-    var links: [PeerLink] { members.values.compactMap(\.link) }
+    var links: [PeerLink] {
+        assertOnLoop()
+        return members.values.compactMap(\.link)
+    }
 
-    func link(of peer: String) -> PeerLink? { members[peer]?.link }
+    func link(of peer: String) -> PeerLink? {
+        assertOnLoop()
+        return members[peer]?.link
+    }
 
     var upNodes: [String] {
-        [name] + members.values.filter { $0.state == .up && $0.link != nil }.map(\.address.name)
+        assertOnLoop()
+        return [name] + members.values.filter { $0.state == .up && $0.link != nil }.map(\.address.name)
     }
 
     /// Every member's address, this node's included.
     var knownAddresses: [PeerAddress] {
-        [PeerAddress(name: name, port: port)] + members.values.map(\.address)
+        assertOnLoop()
+        return [PeerAddress(name: name, port: port)] + members.values.map(\.address)
     }
 
     // MARK: - Links
@@ -120,6 +130,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     /// A link finished its handshake: keep it or refuse it.
     func admit(_ link: PeerLink, peer: PeerIdentity) -> Admission {
+        assertOnLoop()
         let peerName = peer.address.name
         if stopped {
             link.send(.refuse(.notClustered, message: "\(name) is shutting down"))
@@ -164,12 +175,14 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     /// After an admitted link got the routes and retained messages: tells a dialled peer every
     /// member, and every other member about the peer.
     func announce(_ link: PeerLink, peer: PeerAddress) {
+        assertOnLoop()
         if link.dialled { link.send(.members(knownAddresses)) }
         for other in members.values where other.address.name != peer.name { other.link?.send(.members([peer])) }
     }
 
     /// Members a peer told about: dial those this node has no link to.
     func learn(_ addresses: [PeerAddress]) {
+        assertOnLoop()
         guard !stopped else { return }
         for address in addresses where address.name != name {
             if let member = members[address.name] {
@@ -183,6 +196,8 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     }
 
     func linkClosed(_ link: PeerLink) {
+
+        assertOnLoop()
         guard let peer = link.peer.load(), let member = members[peer.address.name], member.link === link else { return }
         declareDown(member, reason: link.retired.load(ordering: .relaxed) ? "link closed" : "link lost")
     }
@@ -199,6 +214,8 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     }
 
     func peerLeft(_ peer: PeerIdentity, link: PeerLink) {
+
+        assertOnLoop()
         let peerName = peer.address.name
         guard let member = members[peerName], member.link === link else { return }
         members[peerName] = nil
@@ -229,6 +246,8 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
     }
 
     func persist() {
+
+        assertOnLoop()
         do {
             try store.save(members.values.map(\.address))
         } catch {
@@ -246,6 +265,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     /// `ctl cluster join`: dials `address` unless it is up; `outcome` hears how the handshake ends.
     func join(_ address: PeerAddress, outcome: @escaping @Sendable (LinkOutcome) -> Void) -> JoinStart {
+        assertOnLoop()
         if let member = members[address.name], member.state == .up { return .alreadyUp }
         let wasKnown = members[address.name] != nil
         if !wasKnown { members[address.name] = Peer(address: address) }
@@ -255,6 +275,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     /// A node that could not be joined is not remembered.
     func forgetUnjoined(_ address: PeerAddress) {
+        assertOnLoop()
         if let member = members[address.name], member.link == nil {
             members[address.name] = nil
             persist()
@@ -263,11 +284,13 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     /// Sends `leave` on every link; the futures complete once written.
     func farewells() -> [EventLoopFuture<Void>] {
-        members.values.compactMap { $0.link?.sendWithFuture(.leave) }
+        assertOnLoop()
+        return members.values.compactMap { $0.link?.sendWithFuture(.leave) }
     }
 
     /// Closes every link and forgets every member; returns their names.
     func removeAll() -> [String] {
+        assertOnLoop()
         for member in members.values { member.link?.retire() }
         let peers = Array(members.keys)
         members.removeAll()
@@ -277,6 +300,7 @@ final class Membership: PeerDirectory, @unchecked Sendable {  // mutable state o
 
     /// The members for `ctl cluster status`, by name.
     func snapshots(routes: RemoteRouteTable) -> [PeerSnapshot] {
+        assertOnLoop()
         let stats = forwarder.allStats
         return members.values.sorted { $0.address.name < $1.address.name }.map { member in
             let peerStats = stats[member.address.name]

@@ -6,9 +6,9 @@ import StarlingKernel
 /// releases of the ids connecting here, the answers to peers' requests for the ids this node
 /// owns or holds, and the resync of the owners whenever the members change. The entries and the
 /// open requests are the `ClientRegistry`'s; everything runs on `loop`, the node's loop.
-final class RegistryService: @unchecked Sendable {  // mutable state on `loop` only
+final class RegistryService: LoopConfined, @unchecked Sendable {
     private let name: String
-    private let loop: EventLoop
+    let loop: EventLoop
     private let kernel: any ClusterKernel
     private let peers: any PeerDirectory
     private let logger: Logger
@@ -28,7 +28,10 @@ final class RegistryService: @unchecked Sendable {  // mutable state on `loop` o
     }
 
     /// Entries this node owns.
-    var count: Int { clients.count }
+    var count: Int {
+        assertOnLoop()
+        return clients.count
+    }
 
     /// See `ClusterAttachment.claimSession`: the claim, then, when another node held the id, the
     /// take-over of its session.
@@ -102,6 +105,7 @@ final class RegistryService: @unchecked Sendable {  // mutable state on `loop` o
     /// A peer's registry frame (on `loop`): claims and releases for ids this node owns, the
     /// peer's snapshot, answers to this node's requests, and take-over requests.
     func received(_ frame: Frame, from peer: PeerIdentity, link: PeerLink) {
+        assertOnLoop()
         let peerName = peer.address.name
         guard peers.link(of: peerName) === link else { return }
         switch frame {
@@ -129,6 +133,7 @@ final class RegistryService: @unchecked Sendable {  // mutable state on `loop` o
     /// The members changed: tells every owner which of its ids this node holds, and keeps this
     /// node's own entries for the ids it owns now.
     func resync() {
+        assertOnLoop()
         let owners = peers.upNodes
         var byOwner = Dictionary(uniqueKeysWithValues: owners.map { ($0, [String]()) })
         for clientId in kernel.localClientIds() {
@@ -147,6 +152,7 @@ final class RegistryService: @unchecked Sendable {  // mutable state on `loop` o
     /// their new owners. Returns how many entries went.
     @discardableResult
     func forget(_ peer: String) -> Int {
+        assertOnLoop()
         let purged = clients.purge(node: peer)
         clients.abandon(peer: peer)
         resync()
@@ -154,5 +160,8 @@ final class RegistryService: @unchecked Sendable {  // mutable state on `loop` o
     }
 
     /// This node left the cluster: it owns no entry any more.
-    func removeAll() { clients.removeAll() }
+    func removeAll() {
+        assertOnLoop()
+        clients.removeAll()
+    }
 }

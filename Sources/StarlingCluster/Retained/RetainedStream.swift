@@ -6,10 +6,10 @@ import StarlingKernel
 /// peer (drained on `loop`, the node's loop), sends the whole replicated set to a peer whose link
 /// came up, applies what peers send (on their links' loops: the store has its own lock), and
 /// prunes old tombstones every ten minutes. The encoding and the rules are `RetainedReplicator`'s.
-final class RetainedStream: @unchecked Sendable {  // `pruning` on `loop` only
+final class RetainedStream: LoopConfined, @unchecked Sendable {  // `pruning` on `loop` only
     private let replicator = RetainedReplicator()
     private let kernel: any ClusterKernel
-    private let loop: EventLoop
+    let loop: EventLoop
     private let peers: any PeerDirectory
     private let logger: Logger
     private var pruning: RepeatedTask?
@@ -23,6 +23,7 @@ final class RetainedStream: @unchecked Sendable {  // `pruning` on `loop` only
 
     /// Starts (`true`) or stops pruning retained tombstones, on `loop`.
     func prune(_ on: Bool) {
+        assertOnLoop()
         pruning?.cancel()
         pruning = nil
         guard on else { return }
@@ -40,6 +41,7 @@ final class RetainedStream: @unchecked Sendable {  // `pruning` on `loop` only
 
     /// Sends the recorded local retained changes to every peer.
     private func drain() {
+        assertOnLoop()
         let entries = replicator.take()
         guard !entries.isEmpty else { return }
         let frames = RetainedReplicator.frames(entries)
@@ -50,6 +52,7 @@ final class RetainedStream: @unchecked Sendable {  // `pruning` on `loop` only
 
     /// Sends this node's whole replicated set to a peer whose link came up.
     func sendSnapshot(to link: PeerLink) {
+        assertOnLoop()
         for frame in RetainedReplicator.frames(RetainedReplicator.snapshot(of: kernel)) { link.send(frame) }
     }
 

@@ -1,6 +1,7 @@
 import Atomics
 import NIOConcurrencyHelpers
 import NIOCore
+import StarlingKernel
 
 /// The route stream between nodes. Each node owns its routes: it streams its adds and deletes to
 /// every peer in order, sends a full snapshot when a link comes up, and keeps what each peer
@@ -8,8 +9,8 @@ import NIOCore
 ///
 /// Local changes are recorded under the router's lock (any thread) and drained on `loop`, the
 /// node's loop, where everything else here happens.
-final class RouteStream: @unchecked Sendable {  // mutable state on `loop` only
-    private let loop: EventLoop
+final class RouteStream: LoopConfined, @unchecked Sendable {
+    let loop: EventLoop
     private let peers: any PeerDirectory
     /// The other nodes' routes.
     let routes: RemoteRouteTable
@@ -25,7 +26,10 @@ final class RouteStream: @unchecked Sendable {  // mutable state on `loop` only
     }
 
     /// The local filters when the cluster attached to the kernel (on `loop`).
-    func attached(with filters: [String]) { localFilters = Set(filters) }
+    func attached(with filters: [String]) {
+        assertOnLoop()
+        localFilters = Set(filters)
+    }
 
     /// Records a local change (any thread; under the router's lock: never blocks).
     func record(_ op: RouteOp) {
@@ -37,6 +41,7 @@ final class RouteStream: @unchecked Sendable {  // mutable state on `loop` only
 
     /// Applies recorded local route changes and streams them to every peer, in order.
     func drain() {
+        assertOnLoop()
         drainScheduled.store(false, ordering: .releasing)
         let ops = pendingOps.withLockedValue { ops in
             defer { ops.removeAll(keepingCapacity: true) }
@@ -58,11 +63,13 @@ final class RouteStream: @unchecked Sendable {  // mutable state on `loop` only
 
     /// Sends every local route to a peer whose link came up.
     func sendSnapshot(to link: PeerLink) {
+        assertOnLoop()
         link.send(.routeSnapshot(filters: localFilters.sorted()))
     }
 
     /// A peer's snapshot or ops, from its current link (others are stale: ignored).
     func received(_ frame: Frame, from peer: PeerIdentity, link: PeerLink) {
+        assertOnLoop()
         let peerName = peer.address.name
         guard peers.link(of: peerName) === link else { return }
         switch frame {
@@ -79,5 +86,8 @@ final class RouteStream: @unchecked Sendable {  // mutable state on `loop` only
 
     /// Forgets `peer`'s routes; returns how many.
     @discardableResult
-    func purge(_ peer: String) -> Int { routes.purge(node: peer) }
+    func purge(_ peer: String) -> Int {
+        assertOnLoop()
+        return routes.purge(node: peer)
+    }
 }

@@ -63,6 +63,7 @@ extension MQTTConnection {
 
     /// Forgets the will: the session ends without it (kicked, or the node stops).
     func dropWill() {
+        assertOnLoop()
         switch phase {
         case .claimingSession(let claim): claim.will = nil
         case .connected(let client): client.will = nil
@@ -76,6 +77,7 @@ extension MQTTConnection {
     /// Sends a 5.0 DISCONNECT with `reasonCode` (3.1.1 has none) and closes. The will stays set:
     /// a connection the server closes for a fault publishes its will.
     func disconnect(_ reasonCode: ReasonCode, reason: String, takenOver: Bool = false) {
+        assertOnLoop()
         guard isOpen else { return }
         if version == .v5 && canSend {
             var properties = Properties()
@@ -112,6 +114,7 @@ extension MQTTConnection {
     /// Closes the channel after flushing what was written. `reason` and `cause` say why, for the
     /// disconnect's announcement; `takenOver`: the session has gone to another connection.
     func close(reason: DisconnectReason? = nil, cause: CloseCause? = nil, takenOver: Bool = false) {
+        assertOnLoop()
         guard isOpen else { return }
         move(to: .closing(ConnectionEnding(phase, reason: reason, cause: cause, takenOver: takenOver)))
         needsFlush = false
@@ -122,6 +125,7 @@ extension MQTTConnection {
     /// The client id connected again elsewhere: sends DISCONNECT 0x8E (5.0), closes, and gives
     /// the will (if any) with its delay to the session to decide on.
     func takeOver() -> (message: Message, delay: UInt32)? {
+        assertOnLoop()
         let taken: LastWill?
         switch phase {
         case .claimingSession(let claim): taken = claim.will
@@ -138,6 +142,7 @@ extension MQTTConnection {
 
     /// The node is stopping: 5.0 clients hear why.
     func shutDown() {
+        assertOnLoop()
         dropWill()
         disconnect(.serverShuttingDown, reason: "server shutting down")
     }

@@ -97,6 +97,7 @@ extension MQTTConnection {
     /// The session is claimed: sends CONNACK and attaches the session, then runs what arrived in
     /// the meantime.
     func completeConnect(session: Session, sessionPresent: Bool, ackProperties: Properties) {
+        assertOnLoop()
         guard case .claimingSession(let claim) = phase else {
             // The socket closed during the hand-over: the session stays, without a connection.
             return sessionClaimedAfterClose(session)

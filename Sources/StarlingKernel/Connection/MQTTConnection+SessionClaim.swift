@@ -19,6 +19,7 @@ struct SessionClaimRequest {
 /// CONNACK's properties.
 extension MQTTConnection {
     func claimSession(_ request: SessionClaimRequest) {
+        assertOnLoop()
         let session = Session(clientId: clientId, context: loopContext, broker: broker)
         session.expiryInterval = request.expiry
         session.username = username

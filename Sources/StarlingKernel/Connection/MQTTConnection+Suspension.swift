@@ -70,6 +70,7 @@ extension MQTTConnection {
 
     /// The answer for `ticket` (on this loop): resumes the waiting step, then the held packets.
     func resume(_ ticket: UInt64, _ completion: HookCompletion, timedOut: Bool = false) {
+        assertOnLoop()
         guard isOpen, let suspension, suspension.ticket.value == ticket else { return }
         self.suspension = nil
         suspension.timeout.cancel()
@@ -79,6 +80,7 @@ extension MQTTConnection {
 
     /// The client went while an answer was pending: the ticket closes, a late answer is dropped.
     func cancel(_ suspension: Suspension) {
+        assertOnLoop()
         suspension.timeout.cancel()
         broker.hooks.tickets.close(suspension.ticket.value)
     }

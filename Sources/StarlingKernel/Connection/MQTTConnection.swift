@@ -4,12 +4,13 @@ import NIOCore
 
 /// One client connection: decodes packets, drives the session's protocol flows and writes
 /// the answers. Lives on its channel's event loop; all its state is touched only there.
-final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
+final class MQTTConnection: ChannelInboundHandler, LoopConfined, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let broker: Broker
     let loopContext: LoopContext
+    var loop: EventLoop { loopContext.loop }
     let listenerLimit: ConnectionLimit
     /// The broker's logger with this connection's peer and client id, built only when something
     /// is logged (an idle connection keeps no metadata of its own).
@@ -120,6 +121,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+
+        assertOnLoop()
         var incoming = unwrapInboundIn(data)
         guard isOpen else { return }
         lastActivity = .now()
@@ -251,6 +254,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// Closes the connection when it has been silent too long: no CONNECT within
     /// `connectTimeout`, or nothing within its keep-alive timeout.
     func checkIdle(now: NIODeadline) {
+        assertOnLoop()
         // A client waiting for a hook's answer is not read from; the pending timeout bounds the wait.
         guard suspension == nil else { return }
         switch phase {
@@ -286,6 +290,7 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     /// forbids it (the message is then dropped for this client, as 5.0 requires).
     @discardableResult
     func sendPublish(_ pending: PendingMessage, packetId: UInt16?, dup: Bool) -> Bool {
+        assertOnLoop()
         guard canSend else { return false }
         let message = pending.message
         let stats = loopContext.stats
@@ -342,6 +347,8 @@ final class MQTTConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func flush() {
+
+        assertOnLoop()
         needsFlush = false
         guard isOpen else { return }
         channelContext.flush()

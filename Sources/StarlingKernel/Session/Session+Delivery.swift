@@ -8,6 +8,7 @@ extension Session {
     /// Delivers `message` as `delivery` describes: sent now if the client can take it,
     /// queued otherwise (bounded). Must run on this session's loop.
     func deliver(_ message: Message, _ delivery: Delivery) {
+        assertOnLoop()
         switch lifecycle {
         case .installing, .active, .leaving: break
         case .replaced(let successor):
@@ -35,6 +36,7 @@ extension Session {
 
     /// Sends a retained message matched by a new subscription (RETAIN flag set).
     func deliverRetained(_ message: Message, options: SubscriptionOptions) {
+        assertOnLoop()
         let pending = PendingMessage(message: message, qos: min(message.qos, options.qos), retain: true,
                                      identifiers: options.identifier.map { [$0] } ?? [], sharedGroup: nil)
         send(pending)
@@ -121,6 +123,7 @@ extension Session {
     /// Moves queued messages to the client while its window and socket allow: first the
     /// in-flight messages of an earlier connection, then the queue.
     func pump() {
+        assertOnLoop()
         guard let connection else { return }
         while let packetId = awaitingRedelivery.first, onTheWire < connection.sendQuota {
             awaitingRedelivery.removeFirst()
@@ -164,6 +167,7 @@ extension Session {
 
     /// PUBACK (QoS 1) — returns false when no such message was in flight.
     func acknowledged(_ packetId: UInt16) -> Bool {
+        assertOnLoop()
         guard let entry = inflight[packetId], entry.phase == .awaitingAck, entry.pending.qos == .atLeastOnce else {
             return false
         }
@@ -175,6 +179,7 @@ extension Session {
 
     /// PUBREC (QoS 2, first half) — returns false when no such message was in flight.
     func received(_ packetId: UInt16, reasonCode: ReasonCode) -> Bool {
+        assertOnLoop()
         guard var entry = inflight[packetId], entry.pending.qos == .exactlyOnce else { return false }
         if reasonCode.isError {
             forget(packetId)
@@ -188,6 +193,7 @@ extension Session {
 
     /// PUBCOMP (QoS 2, second half) — returns false when no such message was awaiting it.
     func completed(_ packetId: UInt16) -> Bool {
+        assertOnLoop()
         guard let entry = inflight[packetId], entry.phase == .awaitingComplete else { return false }
         forget(packetId)
         context.noteAcked(entry.pending, by: clientId, username: lastConnection?.username, packetId: packetId)
@@ -199,11 +205,13 @@ extension Session {
 
     /// Records an incoming QoS 2 PUBLISH; false means it is a duplicate already routed.
     func beginIncomingExactlyOnce(_ packetId: UInt16) -> Bool {
-        awaitingRelease.insert(packetId).inserted
+        assertOnLoop()
+        return awaitingRelease.insert(packetId).inserted
     }
 
     /// PUBREL from the client; false when the id was unknown.
     func releaseIncoming(_ packetId: UInt16) -> Bool {
-        awaitingRelease.remove(packetId) != nil
+        assertOnLoop()
+        return awaitingRelease.remove(packetId) != nil
     }
 }

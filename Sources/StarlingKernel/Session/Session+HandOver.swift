@@ -18,7 +18,7 @@ extension Session {
     /// current connection (5.0: DISCONNECT 0x8E). With `resume` the state moves to `next`;
     /// otherwise the session ends here. `completion` runs on this loop with the state to install.
     func handOver(to next: Successor, resume: Bool, completion: @escaping (SessionState?) -> Void) {
-        loop.preconditionInEventLoop()
+        assertOnLoop()
         switch lifecycle {
         case .installing(var waiting):
             waiting.append { [self] in handOver(to: next, resume: resume, completion: completion) }
@@ -94,6 +94,7 @@ extension Session {
     /// Hands the shared-subscription messages this member holds unacknowledged (in flight or
     /// queued) to other members of their groups, since this member has gone.
     func redispatchSharedMessages() {
+        assertOnLoop()
         var handed: [(Message, Delivery)] = []
         for (packetId, entry) in inflight where entry.pending.sharedGroup != nil && entry.phase == .awaitingAck {
             if let target = broker.router.redispatchTarget(for: entry.pending.sharedGroup!, topic: entry.pending.message.topic,

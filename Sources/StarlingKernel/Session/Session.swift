@@ -9,7 +9,7 @@ import NIOCore
 ///
 /// A client that resumes its session on a new connection gets a new `Session` object on that
 /// connection's loop; the old one hands its state over and forwards stragglers to its successor.
-final class Session: @unchecked Sendable {
+final class Session: LoopConfined, @unchecked Sendable {
     let clientId: String
     let context: LoopContext
     unowned let broker: Broker
@@ -105,7 +105,7 @@ final class Session: @unchecked Sendable {
     /// `fromAnotherNode`: the state moved here from another cluster node, so its subscriptions
     /// enter this node's router now (a local hand-over rebinds them in the router itself).
     func install(_ state: SessionState?, fromAnotherNode: Bool = false) {
-        loop.preconditionInEventLoop()
+        assertOnLoop()
         if let state {
             if fromAnotherNode { broker.router.subscribeAll(self, filters: state.subscriptions) }
             subscriptions = state.subscriptions
@@ -130,7 +130,7 @@ final class Session: @unchecked Sendable {
     /// Attaches a live connection: redelivers what is in flight (DUP, same packet ids, within the
     /// new connection's receive maximum) and sends what is queued.
     func attach(_ connection: MQTTConnection) {
-        loop.preconditionInEventLoop()
+        assertOnLoop()
         self.connection = connection
         online.store(true, ordering: .relaxed)
         expiryTimer?.cancel()
@@ -143,7 +143,7 @@ final class Session: @unchecked Sendable {
     /// The connection went away. `will` is the will to publish (already cleared on a normal
     /// DISCONNECT); it waits for its delay unless the session ends first.
     func connectionClosed(_ closed: MQTTConnection, will: Message?, willDelay: UInt32) {
-        loop.preconditionInEventLoop()
+        assertOnLoop()
         guard connection === closed else { return }
         connection = nil
         awaitingRedelivery.removeAll()
@@ -176,7 +176,7 @@ final class Session: @unchecked Sendable {
     /// Ends the session: its subscriptions leave the route table, its queue is discarded and a
     /// pending will is published now (the session ending is one of the will's triggers).
     func end(_ reason: SessionEndReason) {
-        loop.preconditionInEventLoop()
+        assertOnLoop()
         switch lifecycle {
         case .installing, .active: break
         case .replaced, .leaving, .left, .ended: return
@@ -202,11 +202,14 @@ final class Session: @unchecked Sendable {
 
     /// Records a subscription; returns true when the filter was not subscribed before.
     func addSubscription(_ filter: String, options: SubscriptionOptions) -> Bool {
+        assertOnLoop()
         subscriptions[filter] = options
         return broker.router.subscribe(self, filter: filter, options: options)
     }
 
     func removeSubscription(_ filter: String) -> Bool {
+
+        assertOnLoop()
         guard subscriptions.removeValue(forKey: filter) != nil else { return false }
         return broker.router.unsubscribe(self, filter: filter)
     }
@@ -236,6 +239,7 @@ final class Session: @unchecked Sendable {
     /// Closes the connection (5.0: DISCONNECT 0x98 administrative action) and discards the
     /// session, without its will. Runs on the session's loop.
     func kick() {
+        assertOnLoop()
         expiryInterval = 0
         kicked = true
         if let connection {

@@ -1,5 +1,6 @@
 import Atomics
 import MQTTCore
+import NIOCore
 
 /// Counters of one event loop, in one block of memory of their own.
 ///
@@ -7,7 +8,7 @@ import MQTTCore
 /// read-modify-write, no lock prefix, and no cache line shared with another loop (the block is
 /// aligned to and padded to whole cache lines). Anyone may read them, with relaxed loads, to add
 /// up all loops (`Broker.stats`); a reader sees each counter's latest or a slightly older value.
-final class LoopStats: @unchecked Sendable {  // the block is written by one thread, read atomically
+final class LoopStats: LoopConfined, @unchecked Sendable {  // written on `loop` only, read atomically from anywhere
     typealias DropReason = MessageDropReason
 
     /// A counter's place in the block.
@@ -54,8 +55,11 @@ final class LoopStats: @unchecked Sendable {  // the block is written by one thr
     private typealias AtomicSlot = AtomicsStorage<Int>
     private static let cacheLine = 128
     private let block: UnsafeMutablePointer<AtomicSlot>
+    /// The loop that writes the counters.
+    let loop: EventLoop
 
-    init() {
+    init(loop: EventLoop) {
+        self.loop = loop
         let bytes = (Slot.count * MemoryLayout<AtomicSlot>.stride + Self.cacheLine - 1)
             / Self.cacheLine * Self.cacheLine
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.cacheLine)
@@ -70,6 +74,7 @@ final class LoopStats: @unchecked Sendable {  // the block is written by one thr
 
     /// Adds `amount` to a counter. Call only on the counters' loop.
     @inline(__always) func add(_ slot: Slot, _ amount: Int = 1) {
+        assertOnLoop()
         let counter = UnsafeAtomic<Int>(at: block + slot.index)
         counter.store(counter.load(ordering: .relaxed) &+ amount, ordering: .relaxed)
     }
