@@ -8,7 +8,7 @@ import StarlingKernel
 
 /// A C function pointer and the plugin's opaque user data, carried into closures that run on
 /// event loops. The plugin owns both; the broker never dereferences `userData`.
-struct CCallback<Function>: @unchecked Sendable {
+struct CCallback<Function>: @unchecked Sendable {  // immutable; the plugin owns what it points to
     let function: Function
     let userData: UnsafeMutableRawPointer?
 }

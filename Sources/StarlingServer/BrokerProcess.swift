@@ -263,7 +263,7 @@ public struct NodeStartError: Error, CustomStringConvertible {
 
 /// SIGINT and SIGTERM, caught from the moment this is created (before any listener opens,
 /// so an early signal still stops the node gracefully).
-final class TerminationSignals: @unchecked Sendable {
+final class TerminationSignals: @unchecked Sendable {  // its state under `lock`
     private let lock = NIOLock()
     private var fired = false
     private var continuation: CheckedContinuation<Void, Never>?

@@ -3,7 +3,7 @@ import MQTTCore
 
 /// The local route table: which sessions subscribe to which filters, normal and shared.
 /// Read on every publish under a shared lock, written on (un)subscribe under an exclusive one.
-final class Router: @unchecked Sendable {
+final class Router: @unchecked Sendable {  // its tree under `lock`
     private let lock = ReadWriteLock()
     private let root = TopicNode()
     private let currentStrategy: ManagedAtomic<Int>

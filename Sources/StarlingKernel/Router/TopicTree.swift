@@ -8,7 +8,7 @@ struct Subscriber {
 }
 
 /// The members of one shared subscription group at one filter.
-final class SharedGroup: @unchecked Sendable {
+final class SharedGroup: @unchecked Sendable {  // mutated under the router's write lock only
     let key: SharedGroupKey
     /// Members in join order; mutated only under the router's write lock.
     var members: [Subscriber] = []

@@ -6,7 +6,7 @@ import Darwin
 
 /// A reader-writer lock for read-mostly shared state (the route table): many publishers
 /// match concurrently, (un)subscribes take it exclusively. Never held across I/O.
-final class ReadWriteLock: @unchecked Sendable {
+final class ReadWriteLock: @unchecked Sendable {  // a pthread rwlock, safe from any thread
     private let rwlock: UnsafeMutablePointer<pthread_rwlock_t>
 
     init() {
