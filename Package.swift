@@ -7,10 +7,11 @@ let swiftPluginExports: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/plugins/exports.map"], .when(platforms: [.linux])),
 ]
 
-/// The targets on the path of every message (decode, route, fan out, encode; hooks; forwarding)
-/// drop the run-time exclusivity checks in release builds: 18 a message (fan-in QoS 0; 9 remain inside
-/// SwiftNIO), a call each into the runtime, about 4 % of broker CPU (docs/benchmarks.md). Debug builds, which
-/// the tests run, keep them, and the compiler's static checks apply to both.
+/// The broker's own targets on the path of every message (the kernel, the plugin bridge, the
+/// cluster) drop Swift's run-time exclusivity checks in release builds, where a measurement showed
+/// it pays (docs/benchmarks.md, "exclusivity"). Debug builds, which the tests run, keep them, and the
+/// compiler's static checks apply to both. `MQTTCore` and `MQTTClient` carry no unsafe flags, so that
+/// another package can depend on them (SwiftPM refuses unsafe flags in a dependency).
 let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
@@ -18,11 +19,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "starling", targets: ["starling"]),
+        // The codec and the client, for bridges and tools in other packages. The kernel is not offered
+        // as a library: the broker is extended through the C plugin ABI (include/starling/plugin.h).
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
         .library(name: "MQTTClient", targets: ["MQTTClient"]),
-        .library(name: "StarlingKernel", targets: ["StarlingKernel"]),
-        .library(name: "StarlingPlugins", targets: ["StarlingPlugins"]),
-        .library(name: "StarlingMetrics", targets: ["StarlingMetrics"]),
         // The Swift plugins we ship, each a shared object exporting the header's three entry points
         // (.build/<config>/libstarling-hello-swift.so, libstarling-auth-http.so).
         .library(name: "starling-hello-swift", type: .dynamic, targets: ["HelloSwiftPlugin"]),
@@ -42,8 +42,7 @@ let package = Package(
         // MQTT 3.1, 3.1.1 and 5.0 packets as values and their codec. No I/O.
         .target(
             name: "MQTTCore",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
-            swiftSettings: hotPath
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
         // Sessions, routing, retained messages, shared subscriptions, limits: the broker's kernel.
         .target(

@@ -145,8 +145,10 @@ bench() {
   else
     set -- "$mqbench" "$@"
   fi
-  # in the background and waited for, so that an INT/TERM trap runs at once (and stops it)
-  timeout 900 "$@" -h 127.0.0.1 -p "$port" -t 600 -D 60 > "$work/mqbench.out" 2> "$work/mqbench.err" &
+  # in the background and waited for, so that an INT/TERM trap runs at once (and stops it).
+  # -k 600: under valgrind the subscriber's PINGRESP can wait behind a backlog of QoS 0 messages for
+  # longer than mqbench's default 60 s keep-alive, and libmosquitto would then drop the connection.
+  timeout 900 "$@" -h 127.0.0.1 -p "$port" -t 600 -D 60 -k 600 > "$work/mqbench.out" 2> "$work/mqbench.err" &
   mqpid=$!
   wait "$mqpid" || rc=$?
   mqpid=""
