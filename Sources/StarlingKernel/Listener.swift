@@ -15,14 +15,21 @@ public enum ListenerTuning {
     public static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 64 * 1024, high: 512 * 1024)
 
     /// A server bootstrap for MQTT over TCP on `group`, handing connections to `broker`.
-    public static func tcpBootstrap(group: EventLoopGroup, broker: Broker, limit: ConnectionLimit) -> ServerBootstrap {
+    /// - Parameter prepare: adds the handlers that go before MQTT in each connection's pipeline
+    ///   (the server's TLS handlers); runs on the connection's loop.
+    public static func tcpBootstrap(group: EventLoopGroup, broker: Broker, limit: ConnectionLimit,
+                                    prepare: (@Sendable (Channel) throws -> Void)? = nil) -> ServerBootstrap {
         ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.recvAllocator, value: receiveAllocator)
             .childChannelOption(.writeBufferWaterMark, value: writeBufferWaterMark)
-            .childChannelInitializer { channel in broker.configure(channel: channel, limit: limit) }
+            .childChannelInitializer { channel in
+                guard let prepare else { return broker.configure(channel: channel, limit: limit) }
+                return channel.eventLoop.makeCompletedFuture { try prepare(channel) }
+                    .flatMap { broker.configure(channel: channel, limit: limit) }
+            }
     }
 }
 

@@ -88,8 +88,9 @@ public final class BrokerProcess: Sendable {
     /// every enabled listener, then the HTTP API, and starts the `$SYS` topics. Logs
     /// `listening on HOST:PORT` for each listener and `api listening on HOST:PORT` for the API.
     ///
-    /// Throws `NodeStartError` when a listener or the API cannot bind, or (exit status 2) when a
-    /// plugin does not load and `plugin_loader.on_error` is `stop`.
+    /// Throws `NodeStartError` when a listener or the API cannot bind, or (exit status 2) when a TLS
+    /// listener's certificate, key or CA file does not load, or a plugin does not load and
+    /// `plugin_loader.on_error` is `stop`.
     /// - Parameters:
     ///   - source: where `config` came from, read again by a reload (none: a reload fails).
     ///   - logLevel: the level the process's log handlers follow, set by a reload.
@@ -104,19 +105,33 @@ public final class BrokerProcess: Sendable {
         var channels: [Channel] = []
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
         var cluster: ClusterMember?
+        let enabled = config.listeners.filter(\.enabled)
+        let tlsFailures = TLSHandshakeFailures(listeners: enabled.filter(\.kind.usesTLS).map(\.qualifiedName))
         do {
+            // Every TLS listener's files are read and its context made before any listener binds.
+            var tlsSetups: [String: TLSListenerSetup] = [:]
+            for listener in enabled where listener.kind.usesTLS {
+                do {
+                    tlsSetups[listener.qualifiedName] = try TLSListenerSetup(listener: listener, failures: tlsFailures, logger: logger)
+                } catch {
+                    throw NodeStartError(message: error.description, exitCode: 2)
+                }
+            }
             try await loadPlugins(config, into: plugins, logger: logger)
-            for listener in config.listeners where listener.enabled {
+            for listener in enabled {
                 let channel: Channel
                 do {
                     let limit = ConnectionLimit(maximum: listener.maxConnections)
+                    let tls = tlsSetups[listener.qualifiedName]
                     let bootstrap: ServerBootstrap
                     switch listener.kind {
-                    case .tcp:
-                        bootstrap = ListenerTuning.tcpBootstrap(group: group, broker: broker, limit: limit)
-                    case .ws:
+                    case .tcp, .ssl:
+                        var prepare: (@Sendable (Channel) throws -> Void)?
+                        if let tls { prepare = { channel in try tls.addHandlers(to: channel) } }
+                        bootstrap = ListenerTuning.tcpBootstrap(group: group, broker: broker, limit: limit, prepare: prepare)
+                    case .ws, .wss:
                         bootstrap = WebSocketListener.bootstrap(group: group, broker: broker, limit: limit,
-                                                                path: listener.path)
+                                                                path: listener.path, tls: tls)
                     }
                     channel = try await bootstrap.bind(host: listener.bind, port: listener.port).get()
                 } catch {
@@ -149,7 +164,7 @@ public final class BrokerProcess: Sendable {
                     admin = try await AdminServer.start(
                         configuration: AdminServer.Configuration(
                             bind: config.api.bind, port: config.api.port, dataDir: config.dataDir,
-                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker), cluster: cluster)],
+                            extraRoutes: [prometheusRoute(MetricsExporter(broker: broker), cluster: cluster, tls: tlsFailures)],
                             metrics: cluster.map { [clusterMetrics($0)] } ?? [],
                             plugins: PluginController(manager: plugins), cluster: cluster.map(ClusterController.init)),
                         broker: broker, node: controller, group: group, logger: logger)
@@ -203,12 +218,13 @@ public final class BrokerProcess: Sendable {
 }
 
 /// `GET /api/v1/prometheus`: the node's metrics in the Prometheus text format (with the cluster's
-/// forward counters when the node is clustered).
-private func prometheusRoute(_ exporter: MetricsExporter, cluster: ClusterMember?) -> AdminRoute {
+/// forward counters when the node is clustered, and the TLS handshake failures when it has a TLS listener).
+private func prometheusRoute(_ exporter: MetricsExporter, cluster: ClusterMember?, tls: TLSHandshakeFailures) -> AdminRoute {
     AdminRoute(.GET, "/api/v1/prometheus") { request in
         try request.query.rejectUnknown([])
         var text = exporter.prometheusText()
         if let cluster { text += clusterPrometheusText(cluster) }
+        text += tls.prometheusText()
         return .text(text, contentType: MetricsExporter.contentType)
     }
 }
@@ -256,7 +272,7 @@ extension ServerConfig {
 /// A node that could not start, with a message naming the cause.
 public struct NodeStartError: Error, CustomStringConvertible {
     public let message: String
-    /// The exit status `starling start` ends with: 2 for a plugin that does not load, 1 otherwise.
+    /// The exit status `starling start` ends with: 2 for a plugin or a TLS file that does not load, 1 otherwise.
     public var exitCode: Int32 = 1
     public var description: String { message }
 }

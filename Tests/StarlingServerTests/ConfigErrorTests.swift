@@ -52,7 +52,7 @@ final class ConfigErrorTests: ConfigTestCase {
         ])
         try assertError("[mqttt]\nx = 1", mentions: ["unknown section [mqttt]", "known sections: node, log, listeners, mqtt, session, sys, api"])
         try assertError("verbose = true", mentions: ["unknown section [verbose]"])
-        try assertError("[listeners.ssl.default]\nport = 1", mentions: ["unknown listener kind 'ssl'", "known kinds: tcp"])
+        try assertError("[listeners.quic.default]\nport = 1", mentions: ["unknown listener kind 'quic'", "known kinds: tcp"])
         try assertError("[listeners.tcp.\"bad name\"]\nport = 1", mentions: ["invalid listener name 'bad name'"])
     }
 
@@ -94,7 +94,7 @@ final class ConfigErrorTests: ConfigTestCase {
             (["STARLING_MQTTT__MAX_PACKET_SIZE": "1"], ["unknown section [mqttt] in STARLING_MQTTT__MAX_PACKET_SIZE"]),
             (["STARLING_MQTT__RETAIN_AVAILABLE": "yes"], ["STARLING_MQTT__RETAIN_AVAILABLE = \"yes\": expected true or false"]),
             (["STARLING_MQTT__KEEPALIVE_MULTIPLIER": "x"], ["STARLING_MQTT__KEEPALIVE_MULTIPLIER = \"x\""]),
-            (["STARLING_LISTENERS__SSL__DEFAULT__PORT": "1"], ["unknown listener kind 'ssl' in STARLING_LISTENERS__SSL__DEFAULT__PORT"]),
+            (["STARLING_LISTENERS__QUIC__DEFAULT__PORT": "1"], ["unknown listener kind 'quic' in STARLING_LISTENERS__QUIC__DEFAULT__PORT"]),
             (["STARLING_LISTENERS__TCP__PORT": "1"], ["STARLING_LISTENERS__TCP__PORT", "STARLING_LISTENERS__<KIND>__<NAME>__<KEY>"]),
             (["STARLING_LISTENERS__TCP__NEW__BIND": "::"],
              ["STARLING_LISTENERS__TCP__NEW__BIND adds listener tcp.new", "set STARLING_LISTENERS__TCP__NEW__PORT"]),

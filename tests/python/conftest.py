@@ -159,6 +159,27 @@ def starling_binary() -> Path:
     return p
 
 
+def run_to_exit(tmp_path: Path, text: str, command: str = "start", timeout: float = 10) -> tuple[int, str]:
+    """Runs `starling COMMAND` with config file `text` (start: on free ports) until it exits; fails the
+    test if it keeps running. Returns (exit status, stderr)."""
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    binary = starling_binary()
+    if not binary.exists():
+        pytest.fail(f"Starling binary not found at {binary}", pytrace=False)
+    flags = ["--bind", "127.0.0.1", "--port", "0", "--api-port", "0", "--log-level", "debug"] if command == "start" else []
+    proc = subprocess.Popen([str(binary), command, *flags, "--config", str(cfg)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        pytest.fail(f"starling kept running with a bad config:\n{text}\nstderr:\n{stderr}", pytrace=False)
+    return proc.returncode, stderr
+
+
 def merged_config(config: dict | None) -> dict[str, dict[str, Any]]:
     """Accepts {"mqtt": {...}} or {"mqtt.key": value}; returns sections -> keys (only those given)."""
     out: dict[str, dict[str, Any]] = {}

@@ -1,12 +1,8 @@
 """The config file contract: documented keys accepted, unknown keys and bad values refused."""
 
-import os
-import signal
-import subprocess
-
 import pytest
 
-from conftest import STARLING_DEFAULTS, RawToml, assert_broker_serves, starling_binary, to_toml
+from conftest import STARLING_DEFAULTS, RawToml, assert_broker_serves, run_to_exit, to_toml
 
 
 def test_full_documented_config_is_accepted(broker_factory):
@@ -16,21 +12,7 @@ def test_full_documented_config_is_accepted(broker_factory):
 
 
 def run_with_config(tmp_path, text: str, timeout: float = 10):
-    cfg = tmp_path / "bad.toml"
-    cfg.write_text(text)
-    binary = starling_binary()
-    if not binary.exists():
-        pytest.fail(f"Starling binary not found at {binary}", pytrace=False)
-    proc = subprocess.Popen([str(binary), "start", "--bind", "127.0.0.1", "--port", "0", "--api-port", "0", "--log-level",
-                             "debug", "--config", str(cfg)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        _, stderr = proc.communicate()
-        pytest.fail(f"starling kept running with a bad config:\n{text}\nstderr:\n{stderr}", pytrace=False)
-    return proc.returncode, stderr
+    return run_to_exit(tmp_path, text, timeout=timeout)
 
 
 BAD = [

@@ -35,8 +35,7 @@ extension ServerConfig {
         var changes: [SettingChange] = []
         for section in ConfigSchema.sections {
             for key in section.keys where key.aliasOf == nil && key.render(self) != key.render(other) {
-                changes.append(SettingChange(key: "\(section.name).\(key.name)", old: key.secret ? key.render(self).map { _ in "(hidden)" } : key.render(self),
-                                             new: key.secret ? key.render(other).map { _ in "(hidden)" } : key.render(other)))
+                changes.append(SettingChange(key: "\(section.name).\(key.name)", old: key.reported(self), new: key.reported(other)))
             }
         }
         var names = listeners.map(\.qualifiedName)
@@ -50,6 +49,10 @@ extension ServerConfig {
             }
             for key in ConfigSchema.listenerKeys where key.render(old) != key.render(new) {
                 changes.append(SettingChange(key: "listeners.\(name).\(key.name)", old: key.render(old), new: key.render(new)))
+            }
+            for key in ConfigSchema.sslOptionKeys where key.render(old.ssl) != key.render(new.ssl) {
+                changes.append(SettingChange(key: "listeners.\(name).ssl_options.\(key.name)",
+                                             old: key.reported(old.ssl), new: key.reported(new.ssl)))
             }
         }
         if plugins != other.plugins {
@@ -67,5 +70,12 @@ extension ServerConfig {
     private static func inlineTable(_ listener: ListenerConfig) -> String {
         let pairs = ConfigSchema.listenerKeys.compactMap { key in key.render(listener).map { "\(key.name) = \($0)" } }
         return "{ " + pairs.joined(separator: ", ") + " }"
+    }
+}
+
+extension ConfigKey {
+    /// The value as a change report shows it: rendered, or "(hidden)" for a secret; nil when unset.
+    func reported(_ target: Target) -> String? {
+        secret ? render(target).map { _ in "(hidden)" } : render(target)
     }
 }

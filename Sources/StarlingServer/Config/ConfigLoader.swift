@@ -78,6 +78,15 @@ struct ConfigLoader {
                 let index = try listenerIndex(kind: kind, name: name, origin: origin)
                 let section = "listeners.\(kindName).\(name)"
                 for (key, value) in try Self.table(node, at: section, origin: origin) {
+                    if key == Self.sslOptionsKey {
+                        try Self.requireTLS(kind, section: section, origin: origin)
+                        let optionsSection = "\(section).\(key)"
+                        for (option, optionValue) in try Self.table(value, at: optionsSection, origin: origin) {
+                            try Self.set(option, in: ConfigSchema.sslOptionKeys, section: optionsSection,
+                                         raw: Self.raw(optionValue), target: &config.listeners[index].ssl, origin: origin)
+                        }
+                        continue
+                    }
                     try Self.set(key, in: ConfigSchema.listenerKeys, section: section, raw: Self.raw(value),
                                  target: &config.listeners[index], origin: origin)
                 }
@@ -127,18 +136,27 @@ struct ConfigLoader {
             throw ConfigError("\(variable): plugins are configured as [[plugins]] entries in the config file or with --plugin PATH")
         }
         if path[0] == "listeners" {
-            guard path.count == 4 else {
-                throw ConfigError("\(variable): a listener variable is STARLING_LISTENERS__<KIND>__<NAME>__<KEY>")
+            let isSSLOption = path.count == 5 && path[3] == Self.sslOptionsKey
+            guard path.count == 4 || isSSLOption else {
+                throw ConfigError("\(variable): a listener variable is STARLING_LISTENERS__<KIND>__<NAME>__<KEY> "
+                    + "or STARLING_LISTENERS__<KIND>__<NAME>__SSL_OPTIONS__<KEY>")
             }
             let kind = try Self.listenerKind(path[1], origin: origin)
             let exists = config.listeners.contains { $0.kind == kind && $0.name.lowercased() == path[2] }
-            let portVariable = variable.components(separatedBy: "__").dropLast().joined(separator: "__") + "__PORT"
+            let portVariable = variable.components(separatedBy: "__").prefix(3).joined(separator: "__") + "__PORT"
             if !exists && environment[portVariable] == nil {
                 throw ConfigError("\(variable) adds listener \(kind.rawValue).\(path[2]), which needs a port: set \(portVariable)")
             }
             let index = try listenerIndex(kind: kind, name: path[2], origin: origin)
-            try Self.set(path[3], in: ConfigSchema.listenerKeys, section: path[..<3].joined(separator: "."), raw: raw,
-                         target: &config.listeners[index], origin: origin)
+            let section = path[..<3].joined(separator: ".")
+            if isSSLOption {
+                try Self.requireTLS(kind, section: section, origin: origin)
+                try Self.set(path[4], in: ConfigSchema.sslOptionKeys, section: "\(section).\(Self.sslOptionsKey)", raw: raw,
+                             target: &config.listeners[index].ssl, origin: origin)
+            } else {
+                try Self.set(path[3], in: ConfigSchema.listenerKeys, section: section, raw: raw,
+                             target: &config.listeners[index], origin: origin)
+            }
         } else if let section = ConfigSchema.section(named: path[0]) {
             try Self.set(path[1...].joined(separator: "__"), in: section.keys, section: section.name, raw: raw,
                          target: &config, origin: origin)
@@ -187,8 +205,11 @@ struct ConfigLoader {
         guard !enabled.isEmpty else {
             throw ConfigError("no enabled listener: enable one in a [listeners.tcp.NAME] section")
         }
-        for listener in config.listeners where listener.kind != .ws && listener.path != "/mqtt" {
-            throw ConfigError("listeners.\(listener.qualifiedName).path: only WebSocket (ws) listeners have a path")
+        for listener in config.listeners where !listener.kind.isWebSocket && listener.path != "/mqtt" {
+            throw ConfigError("listeners.\(listener.qualifiedName).path: only WebSocket (ws, wss) listeners have a path")
+        }
+        for listener in enabled where listener.kind.usesTLS {
+            _ = try TLSServerContext.make(for: listener)
         }
         var seen: [String: String] = [:]
         for listener in enabled where listener.port != 0 {
@@ -221,6 +242,15 @@ struct ConfigLoader {
     }
 
     // MARK: Shared steps
+
+    /// The table of a TLS listener's certificate options: `[listeners.ssl.NAME.ssl_options]`.
+    static let sslOptionsKey = "ssl_options"
+
+    /// Refuses `ssl_options` on a listener that does not speak TLS.
+    private static func requireTLS(_ kind: ListenerKind, section: String, origin: ConfigOrigin) throws(ConfigError) {
+        guard !kind.usesTLS else { return }
+        throw ConfigError("unknown key '\(section).\(sslOptionsKey)'\(origin.whereNote): only ssl and wss listeners have ssl_options")
+    }
 
     /// Stores `raw` into `target` through the key named `keyName` of `keys`.
     private static func set<Target>(

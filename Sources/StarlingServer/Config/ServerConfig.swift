@@ -11,14 +11,26 @@ public enum ListenerKind: String, Sendable, Equatable, CaseIterable {
     case tcp
     /// MQTT over WebSocket (binary frames, subprotocol `mqtt`), as browsers and EMQX's port 8083 speak it.
     case ws
+    /// MQTT over TLS (EMQX's and Mosquitto's port 8883).
+    case ssl
+    /// MQTT over WebSocket over TLS (EMQX's port 8084).
+    case wss
 
     /// The port a listener of this kind takes when its section names none.
     public var defaultPort: Int {
         switch self {
         case .tcp: return 1883
         case .ws: return 8083
+        case .ssl: return 8883
+        case .wss: return 8084
         }
     }
+
+    /// True for the kinds that speak TLS and have `ssl_options`.
+    public var usesTLS: Bool { self == .ssl || self == .wss }
+
+    /// True for the kinds that speak WebSocket and have a `path`.
+    public var isWebSocket: Bool { self == .ws || self == .wss }
 }
 
 /// One socket the node accepts MQTT connections on: `[listeners.KIND.NAME]` in the config file.
@@ -35,15 +47,19 @@ public struct ListenerConfig: Sendable, Equatable {
     public var enabled: Bool
     /// The most connections this listener accepts at once.
     public var maxConnections: Int
-    /// The HTTP path a WebSocket listener upgrades on (`ws` listeners only).
+    /// The HTTP path a WebSocket listener upgrades on (`ws` and `wss` listeners only).
     public var path: String
+    /// The certificate, key and client checks of an `ssl` or `wss` listener (`ssl_options`).
+    public var ssl: SSLOptions
 
-    /// A listener; the defaults are those of the built-in `tcp.default`.
+    /// A listener; the defaults are those of the built-in `tcp.default` (`ssl`: no certificate, every other
+    /// `ssl_options` key at its default).
     public init(
         kind: ListenerKind = .tcp, name: String, bind: String = "127.0.0.1", port: Int = 1883,
-        enabled: Bool = true, maxConnections: Int = 1_000_000, path: String = "/mqtt"
+        enabled: Bool = true, maxConnections: Int = 1_000_000, path: String = "/mqtt", ssl: SSLOptions? = nil
     ) {
         self.path = path
+        self.ssl = ssl ?? SSLOptions()
         self.kind = kind
         self.name = name
         self.bind = bind
@@ -138,6 +154,11 @@ public struct ServerConfig: Sendable, Equatable {
             lines.append("[listeners.\(listener.qualifiedName)]")
             lines += ConfigSchema.listenerKeys.map { $0.renderLine(listener) }
             lines.append("")
+            if listener.kind.usesTLS {
+                lines.append("[listeners.\(listener.qualifiedName).ssl_options]")
+                lines += ConfigSchema.sslOptionKeys.map { $0.renderLine(listener.ssl) }
+                lines.append("")
+            }
         }
         for plugin in plugins {
             lines += plugin.renderTOML()

@@ -11,8 +11,10 @@ enum WebSocketListener {
     /// The subprotocols MQTT clients ask for, in our order of preference.
     static let subprotocols = ["mqtt", "mqttv3.1"]
 
-    /// A bootstrap whose connections end up in the same MQTT handler as TCP ones.
-    static func bootstrap(group: EventLoopGroup, broker: Broker, limit: ConnectionLimit, path: String) -> ServerBootstrap {
+    /// A bootstrap whose connections end up in the same MQTT handler as TCP ones; with `tls`
+    /// (a `wss` listener), TLS comes first in each connection's pipeline.
+    static func bootstrap(group: EventLoopGroup, broker: Broker, limit: ConnectionLimit, path: String,
+                          tls: TLSListenerSetup? = nil) -> ServerBootstrap {
         ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -37,6 +39,9 @@ enum WebSocketListener {
                             try operations.addHandler(WebSocketMQTTFramer())
                         }.flatMap { broker.configure(channel: channel, limit: limit) }
                     })
+                if let tls {
+                    do { try tls.addHandlers(to: channel) } catch { return channel.eventLoop.makeFailedFuture(error) }
+                }
                 return channel.pipeline.configureHTTPServerPipeline(
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                 ).flatMapThrowing {

@@ -1,0 +1,160 @@
+import Foundation
+@testable import StarlingServer
+import StarlingTestSupport
+import XCTest
+
+/// `[listeners.ssl.NAME]` and `[listeners.wss.NAME]` with their `ssl_options`: the file, the
+/// environment, rendering, and the checks of the certificate, key and CA files (made with `openssl`).
+final class TLSConfigTests: ConfigTestCase {
+    /// A CA, a server certificate and key signed by it, and another key, in the test's directory.
+    private func makeCertificates() throws -> (ca: String, cert: String, key: String, otherKey: String) {
+        let dir = directory.path
+        func openssl(_ arguments: [String]) throws {
+            let output = try Process(URL(fileURLWithPath: "/usr/bin/openssl"), arguments, environment: [:]).runToEnd(timeout: 30)
+            XCTAssertEqual(output.status, 0, "openssl \(arguments): \(output)")
+        }
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try openssl(["req", "-x509"] + key + ["-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem", "-days", "30",
+                                               "-subj", "/CN=Test CA"])
+        try openssl(["req", "-new"] + key + ["-keyout", "\(dir)/server.key", "-out", "\(dir)/server.csr", "-subj", "/CN=localhost"])
+        try openssl(["x509", "-req", "-in", "\(dir)/server.csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
+                     "-CAcreateserial", "-out", "\(dir)/server.pem", "-days", "30"])
+        try openssl(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "\(dir)/other.key"])
+        return ("\(dir)/ca.pem", "\(dir)/server.pem", "\(dir)/server.key", "\(dir)/other.key")
+    }
+
+    func testSSLAndWSSListenersWithTheirOptions() throws {
+        let files = try makeCertificates()
+        let config = try load("""
+            [listeners.ssl.default]
+            [listeners.ssl.default.ssl_options]
+            certfile = "\(files.cert)"
+            keyfile = "\(files.key)"
+            cacertfile = "\(files.ca)"
+            verify = "verify_peer"
+            fail_if_no_peer_cert = true
+            versions = ["tlsv1.2"]
+            ciphers = ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"]
+            handshake_timeout = "500ms"
+            [listeners.wss.default]
+            max_connections = 10
+            [listeners.wss.default.ssl_options]
+            certfile = "\(files.cert)"
+            keyfile = "\(files.key)"
+            """)
+        XCTAssertEqual(config.listeners.map(\.qualifiedName), ["ssl.default", "wss.default"])
+        let ssl = config.listeners[0], wss = config.listeners[1]
+        XCTAssertEqual([ssl.port, wss.port, wss.maxConnections], [8883, 8084, 10])
+        XCTAssertEqual(wss.path, "/mqtt")
+        XCTAssertEqual(ssl.ssl, SSLOptions(certfile: files.cert, keyfile: files.key, cacertfile: files.ca, verify: .verifyPeer,
+                                           failIfNoPeerCert: true, versions: [.tlsv12],
+                                           ciphers: ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"],
+                                           handshakeTimeoutMilliseconds: 500))
+        XCTAssertEqual(wss.ssl, SSLOptions(certfile: files.cert, keyfile: files.key))
+        XCTAssertEqual(wss.ssl.versions, [.tlsv13, .tlsv12])
+        XCTAssertEqual(wss.ssl.handshakeTimeoutMilliseconds, 15_000)
+        XCTAssertEqual(try load(config.renderTOML()), config)
+        XCTAssertTrue(config.renderTOML().contains("[listeners.ssl.default.ssl_options]\ncertfile = \"\(files.cert)\""))
+    }
+
+    func testEnvironmentSetsSSLOptionsAndAddedListenersNeedAPort() throws {
+        let files = try makeCertificates()
+        let env = [
+            "STARLING_LISTENERS__SSL__DEFAULT__SSL_OPTIONS__CERTFILE": files.cert,
+            "STARLING_LISTENERS__SSL__DEFAULT__SSL_OPTIONS__KEYFILE": files.key,
+            "STARLING_LISTENERS__SSL__DEFAULT__SSL_OPTIONS__VERSIONS": "tlsv1.3",
+            "STARLING_LISTENERS__SSL__DEFAULT__SSL_OPTIONS__HANDSHAKE_TIMEOUT": "2s",
+        ]
+        try assertError(nil, env: env, mentions: ["STARLING_LISTENERS__SSL__DEFAULT__SSL_OPTIONS__CERTFILE adds listener ssl.default",
+                                                  "set STARLING_LISTENERS__SSL__DEFAULT__PORT"])
+        let config = try load(nil, env: env.merging(["STARLING_LISTENERS__SSL__DEFAULT__PORT": "0"]) { $1 })
+        XCTAssertEqual(config.listeners.map(\.qualifiedName), ["tcp.default", "ssl.default"])
+        XCTAssertEqual(config.listeners[1].ssl, SSLOptions(certfile: files.cert, keyfile: files.key, versions: [.tlsv13],
+                                                           handshakeTimeoutMilliseconds: 2000))
+        try assertError(nil, env: ["STARLING_LISTENERS__TCP__DEFAULT__SSL_OPTIONS__CERTFILE": files.cert],
+                        mentions: ["only ssl and wss listeners have ssl_options"])
+    }
+
+    func testBadValuesNameKeyValueAndWhatIsAllowed() throws {
+        let files = try makeCertificates()
+        let base = "[listeners.ssl.a]\n[listeners.ssl.a.ssl_options]\ncertfile = \"\(files.cert)\"\nkeyfile = \"\(files.key)\"\n"
+        let cases: [(String, [String])] = [
+            ("verify = \"verify_always\"", ["listeners.ssl.a.ssl_options.verify = \"verify_always\"", "one of verify_peer, verify_none"]),
+            ("versions = [\"tlsv1.1\"]", ["listeners.ssl.a.ssl_options.versions = [\"tlsv1.1\"]", "\"tlsv1.3\" and \"tlsv1.2\""]),
+            ("versions = []", ["listeners.ssl.a.ssl_options.versions = []", "a non-empty list"]),
+            ("handshake_timeout = \"soon\"", ["listeners.ssl.a.ssl_options.handshake_timeout = \"soon\"", "a duration"]),
+            ("fail_if_no_peer_cert = \"yes\"", ["fail_if_no_peer_cert = \"yes\"", "true or false"]),
+            ("certfiles = \"x\"", ["unknown key 'listeners.ssl.a.ssl_options.certfiles'", "known keys in [listeners.ssl.a.ssl_options]"]),
+            ("ciphers = [\"NO-SUCH-CIPHER\"]", ["listeners.ssl.a.ssl_options.ciphers: unknown TLS 1.2 cipher suite \"NO-SUCH-CIPHER\""]),
+            ("verify = \"verify_peer\"", ["listeners.ssl.a.ssl_options.cacertfile: not set", "verify_peer"]),
+            ("fail_if_no_peer_cert = true", ["listeners.ssl.a.ssl_options.fail_if_no_peer_cert = true: needs verify = \"verify_peer\""]),
+        ]
+        for (line, parts) in cases { try assertError(base + line + "\n", mentions: parts) }
+        try assertError("[listeners.tcp.a.ssl_options]\ncertfile = \"x\"\n", mentions: ["only ssl and wss listeners have ssl_options"])
+        try assertError("[listeners.ssl.a]\npath = \"/x\"\n", mentions: ["only WebSocket (ws, wss) listeners have a path"])
+        try assertError("[listeners.quic.a]\nport = 1\n", mentions: ["unknown listener kind 'quic'", "tcp, ws, ssl, wss"])
+    }
+
+    func testAListenerOpensOnlyWithCertfileAndKeyfile() throws {
+        let files = try makeCertificates()
+        try assertError("[listeners.ssl.default]\nport = 8883\n", mentions: [
+            "listeners.ssl.default.ssl_options.certfile: not set; an ssl listener opens only when certfile and keyfile are set"])
+        try assertError("[listeners.wss.w.ssl_options]\ncertfile = \"\(files.cert)\"\n", mentions: [
+            "listeners.wss.w.ssl_options.keyfile: not set"])
+        // A disabled listener is not checked.
+        XCTAssertEqual(try load("[listeners.tcp.default]\n[listeners.ssl.off]\nenabled = false\n").listeners.count, 2)
+    }
+
+    func testBadFilesNameTheKeyTheFileAndTheFault() throws {
+        let files = try makeCertificates()
+        let missing = directory.appendingPathComponent("missing.pem").path
+        func config(cert: String = files.cert, key: String = files.key, ca: String? = nil) -> String {
+            "[listeners.ssl.default.ssl_options]\ncertfile = \"\(cert)\"\nkeyfile = \"\(key)\"\n" + (ca.map { "cacertfile = \"\($0)\"\n" } ?? "")
+        }
+        try assertError(config(cert: missing), mentions: [
+            "listeners.ssl.default.ssl_options.certfile = \"\(missing)\": cannot read the file: No such file or directory"])
+        try assertError(config(key: missing), mentions: ["listeners.ssl.default.ssl_options.keyfile = \"\(missing)\": cannot read"])
+        try assertError(config(cert: files.key), mentions: ["ssl_options.certfile = \"\(files.key)\": holds no PEM certificate"])
+        try assertError(config(key: files.cert), mentions: ["ssl_options.keyfile = \"\(files.cert)\": holds no PEM private key"])
+        try assertError(config(key: files.otherKey), mentions: [
+            "ssl_options.keyfile = \"\(files.otherKey)\": the key does not match the certificate in listeners.ssl.default.ssl_options.certfile"])
+        try assertError(config(ca: files.key), mentions: ["ssl_options.cacertfile = \"\(files.key)\": holds no PEM certificate"])
+        try assertError(config(ca: directory.path), mentions: ["ssl_options.cacertfile = \"\(directory.path)\": cannot read the file"])
+        XCTAssertEqual(try load(config(ca: files.ca)).listeners[0].ssl.cacertfile, files.ca)
+    }
+
+    func testChangedSSLOptionsAreReportedWithThePasswordHidden() {
+        func config(_ certfile: String, _ password: String) -> ServerConfig {
+            ServerConfig(listeners: [ListenerConfig(kind: .ssl, name: "a", port: 8883,
+                                                    ssl: SSLOptions(certfile: certfile, keyfile: "k.pem", password: password))])
+        }
+        let changes = config("a.pem", "one").changes(to: config("b.pem", "two"))
+        XCTAssertEqual(changes.map(\.key), ["listeners.ssl.a.ssl_options.certfile", "listeners.ssl.a.ssl_options.password"])
+        XCTAssertEqual(changes.map(\.new), ["\"b.pem\"", "(hidden)"])
+        XCTAssertFalse(ServerConfig.isLive(key: changes[0].key))
+        XCTAssertTrue(config("a.pem", "one").renderTOML().contains("# password: set (hidden)"))
+    }
+
+    func testHandshakeFailureReasons() {
+        struct Failure: Error, CustomStringConvertible { let description: String }
+        let cases: [(String, Bool, TLSHandshakeFailureReason)] = [
+            ("handshakeFailed(sslError([error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED]))", false, .untrusted),
+            ("handshakeFailed(sslError([error:1000007d:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED]))", true, .expired),
+            ("sslError([error:100000c7:SSL routines:OPENSSL_internal:PEER_DID_NOT_RETURN_A_CERTIFICATE])", false, .noCertificate),
+            ("sslError([error:100000f0:SSL routines:OPENSSL_internal:UNSUPPORTED_PROTOCOL])", false, .version),
+            ("sslError([error:1000009c:SSL routines:OPENSSL_internal:HTTP_REQUEST])", false, .notTLS),
+            ("sslError([error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER])", false, .notTLS),
+            ("uncleanShutdown", false, .other),
+        ]
+        for (text, expired, reason) in cases {
+            XCTAssertEqual(TLSHandshakeFailureReason.classify(Failure(description: text), certificateExpired: expired), reason, text)
+        }
+        XCTAssertEqual(TLSHandshakeFailureReason.summary(of: Failure(description: cases[0].0)), "CERTIFICATE_VERIFY_FAILED")
+        XCTAssertEqual(TLSHandshakeFailureReason.summary(of: Failure(description: "uncleanShutdown")), "uncleanShutdown")
+        let failures = TLSHandshakeFailures(listeners: ["ssl.a"])
+        failures.record(.expired, listener: "ssl.a")
+        XCTAssertTrue(failures.prometheusText().contains("starling_tls_handshake_failures_total{listener=\"ssl.a\",reason=\"expired\"} 1\n"))
+        XCTAssertTrue(failures.prometheusText().contains("starling_tls_handshake_failures_total{listener=\"ssl.a\",reason=\"timeout\"} 0\n"))
+        XCTAssertEqual(TLSHandshakeFailures(listeners: []).prometheusText(), "")
+    }
+}
