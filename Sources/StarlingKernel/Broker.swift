@@ -55,12 +55,15 @@ public final class Broker: Sendable {
         preconditionFailure("event loop \(loop) does not belong to this broker's group")
     }
 
-    /// Sets up an accepted channel: the MQTT connection handler and socket options.
-    public func configure(channel: Channel, limit: ConnectionLimit) -> EventLoopFuture<Void> {
+    /// Sets up an accepted channel: the MQTT connection handler and socket options. `security`:
+    /// what TLS below it already knows (a connection set up after its handshake); a connection
+    /// whose handshake is still to come hears it from a `TransportSecurity` user event instead.
+    public func configure(channel: Channel, limit: ConnectionLimit,
+                          security: TransportSecurity? = nil) -> EventLoopFuture<Void> {
         let context = self.context(for: channel.eventLoop)
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(
-                MQTTConnection(broker: self, loopContext: context, listenerLimit: limit))
+                MQTTConnection(broker: self, loopContext: context, listenerLimit: limit, transportSecurity: security))
         }
     }
 

@@ -65,6 +65,11 @@ public struct MQTTLimits: Sendable, Equatable {
     public var serverKeepAlive: Int = 0
     /// A connection is closed after `keepalive × multiplier` seconds without a packet.
     public var keepAliveMultiplier: Double = 1.5
+    /// The part of a TLS client's verified certificate that replaces the user name it sent
+    /// (`mqtt.peer_cert_as_username`), before authentication; no effect without TLS.
+    public var peerCertAsUsername: PeerCertificateField = .none
+    /// The same for the client id (`mqtt.peer_cert_as_clientid`).
+    public var peerCertAsClientId: PeerCertificateField = .none
 
     public init() {}
 }

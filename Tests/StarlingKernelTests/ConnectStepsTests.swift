@@ -48,6 +48,28 @@ final class ConnectValidationTests: XCTestCase {
 
     private func payload(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 
+    func testCertificateIdentityReplacesWhatTheClientSent() {
+        var limits = MQTTLimits()
+        let connect = Connect(clientIdentifier: "own-id", username: "mallory")
+        let security = TransportSecurity(protocolVersion: "tlsv1.3", peerCommonName: "alice",
+                                         peerDistinguishedName: "CN=alice,O=Example")
+        func apply(_ security: TransportSecurity?) -> (Connect, [String]) {
+            ConnectValidation.certificateIdentity(connect, security: security, limits: limits)
+        }
+        XCTAssertEqual(apply(security).0, connect, "none: the client's own")
+        limits.peerCertAsUsername = .cn
+        limits.peerCertAsClientId = .dn
+        let (replaced, log) = apply(security)
+        XCTAssertEqual(replaced.username, "alice")
+        XCTAssertEqual(replaced.clientIdentifier, "CN=alice,O=Example")
+        XCTAssertEqual(log, [#"username "mallory" -> "alice""#, #"client id "own-id" -> "CN=alice,O=Example""#])
+        XCTAssertEqual(apply(nil).0, connect, "without TLS the settings do nothing")
+        XCTAssertEqual(apply(TransportSecurity(protocolVersion: "tlsv1.2")).0, connect, "nor without a certificate")
+        limits.peerCertAsClientId = .none
+        let noCommonName = TransportSecurity(protocolVersion: "tlsv1.3", peerDistinguishedName: "O=Example")
+        XCTAssertEqual(apply(noCommonName).0, connect, "a certificate without the field leaves the client's own")
+    }
+
     func testWillQoSAboveTheMaximumIsRefused() {
         let qos2 = Will(topic: "w", payload: payload([1]), qos: .exactlyOnce)
         XCTAssertEqual(refusalCode(will(qos2) { $0.maxQoS = 1 }), 0x9B)

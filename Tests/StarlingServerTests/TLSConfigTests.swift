@@ -1,5 +1,6 @@
 import Foundation
 @testable import StarlingServer
+import StarlingKernel
 import StarlingTestSupport
 import XCTest
 
@@ -156,5 +157,57 @@ final class TLSConfigTests: ConfigTestCase {
         XCTAssertTrue(failures.prometheusText().contains("starling_tls_handshake_failures_total{listener=\"ssl.a\",reason=\"expired\"} 1\n"))
         XCTAssertTrue(failures.prometheusText().contains("starling_tls_handshake_failures_total{listener=\"ssl.a\",reason=\"timeout\"} 0\n"))
         XCTAssertEqual(TLSHandshakeFailures(listeners: []).prometheusText(), "")
+    }
+
+    func testPeerCertIdentityKeysFromTheFileAndTheEnvironment() throws {
+        XCTAssertEqual(ServerConfig().settings.mqtt.peerCertAsUsername, PeerCertificateField.none)
+        XCTAssertEqual(ServerConfig().settings.mqtt.peerCertAsClientId, PeerCertificateField.none)
+        let config = try load("[mqtt]\npeer_cert_as_username = \"CN\"\npeer_cert_as_clientid = \"dn\"\n")
+        XCTAssertEqual(config.settings.mqtt.peerCertAsUsername, .cn)
+        XCTAssertEqual(config.settings.mqtt.peerCertAsClientId, .dn)
+        XCTAssertTrue(config.renderTOML().contains("peer_cert_as_username = \"cn\"\npeer_cert_as_clientid = \"dn\""))
+        XCTAssertEqual(try load(config.renderTOML()), config)
+        let fromEnv = try load(nil, env: ["STARLING_MQTT__PEER_CERT_AS_USERNAME": "dn", "STARLING_MQTT__PEER_CERT_AS_CLIENTID": "cn"])
+        XCTAssertEqual(fromEnv.settings.mqtt.peerCertAsUsername, .dn)
+        XCTAssertEqual(fromEnv.settings.mqtt.peerCertAsClientId, .cn)
+        try assertError("[mqtt]\npeer_cert_as_username = \"email\"\n",
+                        mentions: ["mqtt.peer_cert_as_username = \"email\"", "one of none, cn, dn"])
+        try assertError(nil, env: ["STARLING_MQTT__PEER_CERT_AS_CLIENTID": "subject"],
+                        mentions: ["STARLING_MQTT__PEER_CERT_AS_CLIENTID", "one of none, cn, dn"])
+    }
+
+    /// The subject of openssl-made certificates, against what `openssl x509 -nameopt RFC2253,-esc_msb` prints.
+    func testCertificateSubjectAsOpenSSLPrintsIt() throws {
+        let dir = directory.path
+        func openssl(_ arguments: [String]) throws -> String {
+            let output = try Process(URL(fileURLWithPath: "/usr/bin/openssl"), arguments, environment: [:]).runToEnd(timeout: 30)
+            XCTAssertEqual(output.status, 0, "openssl \(arguments): \(output)")
+            return output.stdout
+        }
+        let subjects = ["/C=GB/O=Example, Inc./OU=dev+OU=ops/CN=alice", "/CN= spaced #name /emailAddress=a@example.com",
+                        "/DC=org/DC=example/UID=u1/CN=bob;<x>", "/O=Übung \"quoted\"/CN=first/CN=last"]
+        /// The DER bytes of the PEM certificate at `path`.
+        func der(_ path: String) throws -> [UInt8] {
+            let base64 = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+            return [UInt8](try XCTUnwrap(Data(base64Encoded: base64)))
+        }
+        for (index, subject) in subjects.enumerated() {
+            let pem = "\(dir)/subject\(index).pem"
+            _ = try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                             "-keyout", "\(dir)/subject\(index).key", "-out", pem, "-days", "1", "-utf8", "-multivalue-rdn",
+                             "-subj", subject])
+            // Non-ASCII as UTF-8 (RFC 4514), where OpenSSL's RFC2253 alone would print "\C3\9C".
+            let printed = try openssl(["x509", "-in", pem, "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb"])
+                .trimmingCharacters(in: .newlines)
+            let parsed = try XCTUnwrap(CertificateSubject(certificateDER: der(pem)), subject)
+            XCTAssertEqual("subject=" + parsed.distinguishedName, printed, subject)
+        }
+        let alice = try XCTUnwrap(CertificateSubject(certificateDER: der("\(dir)/subject0.pem")))
+        XCTAssertEqual(alice.commonName, "alice")
+        let last = try XCTUnwrap(CertificateSubject(certificateDER: der("\(dir)/subject3.pem")))
+        XCTAssertEqual(last.commonName, "last")
+        XCTAssertNil(CertificateSubject(certificateDER: [0x30, 0x03, 0x02, 0x01, 0x00]))
+        XCTAssertNil(CertificateSubject(certificateDER: [0x30, 0x80]))
+        XCTAssertEqual(CertificateSubject.escaped("#a, b "), "\\#a\\, b\\ ")
     }
 }

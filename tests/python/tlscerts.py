@@ -46,8 +46,10 @@ def _ca(d: Path, name: str) -> tuple[Path, Path]:
     return d / f"{name}.pem", d / f"{name}.key"
 
 
-def _signed(d: Path, name: str, cn: str, ca: str, usage: str, san: str | None = None) -> tuple[Path, Path]:
-    openssl("req", "-new", *KEY, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cn}", cwd=d)
+def _signed(d: Path, name: str, cn: str, ca: str, usage: str, san: str | None = None,
+            subject: str | None = None) -> tuple[Path, Path]:
+    openssl("req", "-new", *KEY, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject or f"/CN={cn}",
+            cwd=d)
     ext = d / f"{name}.ext"
     ext.write_text(f"extendedKeyUsage={usage}\n" + (f"subjectAltName={san}\n" if san else ""))
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
@@ -101,3 +103,16 @@ def make_certs(d: Path) -> Certs:
                  untrusted=untrusted, untrusted_key=untrusted_key, expired=expired, expired_key=expired_key,
                  expired_server=expired_server, other_key=d / "other.key", encrypted_key=d / "server-encrypted.key",
                  no_cert=d / "other.key")
+
+
+def client_with_subject(certs: Certs, name: str, subject: str) -> tuple[Path, Path]:
+    """A client certificate and its key signed by `certs.ca`, with `subject` in openssl's form
+    ("/C=GB/O=Example/CN=alice")."""
+    return _signed(certs.dir, name, "", "ca", "clientAuth", subject=subject)
+
+
+def rfc2253_subject(cert: Path) -> str:
+    """The certificate's subject as `openssl x509 -nameopt RFC2253` prints it (CN=alice,O=Example,C=GB)."""
+    done = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-subject", "-nameopt", "RFC2253"],
+                          capture_output=True, text=True, timeout=30, check=True)
+    return done.stdout.strip().removeprefix("subject=")

@@ -18,6 +18,10 @@ struct ClientJSON: Encodable, Sendable {
     var subscriptionsCount: Int
     var inflight: Int
     var queued: Int
+    /// The last connection's TLS version ("tlsv1.3"); absent (not null) without TLS.
+    var tlsVersion: String?
+    /// The subject CN of the last connection's verified client certificate; absent without one.
+    var peerCertCn: String?
 
     init(_ info: ClientInfo) {
         clientid = info.clientId
@@ -32,6 +36,8 @@ struct ClientJSON: Encodable, Sendable {
         subscriptionsCount = info.subscriptions
         inflight = info.inflight
         queued = info.queued
+        tlsVersion = info.tlsVersion
+        peerCertCn = info.peerCertCommonName
     }
 
     /// `1.2.3.4:5` or `[::1]:5` as its address and port.

@@ -15,6 +15,26 @@ enum ConnectValidation {
         }
     }
 
+    /// The CONNECT with the client certificate's identity put in (`mqtt.peer_cert_as_username`,
+    /// `mqtt.peer_cert_as_clientid`): the certificate's CN or DN replaces the user name or client id
+    /// the client sent; a certificate without that field, or a connection without TLS, leaves the
+    /// client's own. `replaced` names what changed, for the debug log.
+    static func certificateIdentity(_ connect: Connect, security: TransportSecurity?, limits: MQTTLimits)
+        -> (connect: Connect, replaced: [String]) {
+        guard let security else { return (connect, []) }
+        var connect = connect
+        var replaced: [String] = []
+        if let username = security.value(of: limits.peerCertAsUsername) {
+            replaced.append("username \(connect.username.map { "\"\($0)\"" } ?? "(none)") -> \"\(username)\"")
+            connect.username = username
+        }
+        if let clientId = security.value(of: limits.peerCertAsClientId) {
+            replaced.append("client id \"\(connect.clientIdentifier)\" -> \"\(clientId)\"")
+            connect.clientIdentifier = clientId
+        }
+        return (connect, replaced)
+    }
+
     /// The client id to use: the client's, or `assign()` for an empty one where the protocol
     /// allows it (5.0, or 3.1.1 with clean session); no longer than `maxClientIdLength` bytes.
     static func clientId(_ connect: Connect, limits: MQTTLimits, assign: () -> String) -> Result<String, Refusal> {

@@ -79,7 +79,10 @@ struct LastWill {
 
 /// `.authenticating`: the CONNECT being decided.
 final class ConnectAttempt {
+    /// The CONNECT, with the client certificate's identity put in where the settings ask for it.
     let connect: Connect
+    /// The client id the CONNECT itself carried (empty: the client is told the id it got).
+    let sentClientId: String
     /// The enhanced-authentication exchange, when the CONNECT named an Authentication Method.
     var exchange: AuthExchange?
     /// A hook's answer the next step waits for.
@@ -87,8 +90,9 @@ final class ConnectAttempt {
     /// Taken by the limits step; held while the will is checked, then by the claim.
     var slot: ConnectionSlot?
 
-    init(_ connect: Connect) {
+    init(_ connect: Connect, sentClientId: String? = nil) {
         self.connect = connect
+        self.sentClientId = sentClientId ?? connect.clientIdentifier
     }
 }
 

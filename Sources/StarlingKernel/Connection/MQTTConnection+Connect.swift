@@ -10,15 +10,21 @@ import NIOCore
 /// 4. the session's claim (`claimSession`, `MQTTConnection+SessionClaim`);
 /// 5. `completeConnect`: CONNACK, the session attached, the client announced.
 extension MQTTConnection {
-    /// CONNECT arrived: records what it says of the client, checks the client id, and asks the hooks.
-    func handleConnect(_ connect: Connect) {
+    /// CONNECT arrived: records what it says of the client (with the client certificate's identity
+    /// where the settings ask for it), checks the client id, and asks the hooks.
+    func handleConnect(_ sent: Connect) {
+        let (connect, replaced) = ConnectValidation.certificateIdentity(sent, security: transportSecurity,
+                                                                        limits: loopContext.settings.mqtt)
+        if !replaced.isEmpty {
+            logger.debug("identity from the client certificate: \(replaced.joined(separator: ", "))")
+        }
         version = connect.protocolVersion
         username = connect.username
         cleanStart = connect.cleanStart
         if version == .v5 {
             requestProblemInformation = connect.properties.requestProblemInformation != 0
         }
-        move(to: .authenticating(ConnectAttempt(connect)))
+        move(to: .authenticating(ConnectAttempt(connect, sentClientId: sent.clientIdentifier)))
         clientId = connect.clientIdentifier
         switch ConnectValidation.clientId(connect, limits: loopContext.settings.mqtt, assign: Self.makeClientId) {
         case .failure(let refusal): return refuse(refusal)
@@ -43,7 +49,7 @@ extension MQTTConnection {
         case .failure(let refusal): return refuse(refusal)
         case .success(let valid): will = valid
         }
-        let negotiated = negotiate(connect, exchange: attempt.exchange)
+        let negotiated = negotiate(connect, sentClientId: attempt.sentClientId, exchange: attempt.exchange)
         claimSession(SessionClaimRequest(expiry: negotiated.sessionExpiry, resume: !connect.cleanStart, slot: slot,
                                          will: will, ackProperties: negotiated.ackProperties))
     }
@@ -81,8 +87,9 @@ extension MQTTConnection {
 
     /// Agrees the session's expiry, the client's limits and the keep alive (`ConnectNegotiation`)
     /// and applies them to the connection.
-    private func negotiate(_ connect: Connect, exchange: AuthExchange?) -> ConnectNegotiation {
-        let assignedClientId = clientId == connect.clientIdentifier ? nil : clientId
+    /// `sentClientId`: the id in the client's CONNECT; an empty one is told the id it got.
+    private func negotiate(_ connect: Connect, sentClientId: String, exchange: AuthExchange?) -> ConnectNegotiation {
+        let assignedClientId = sentClientId.isEmpty ? clientId : nil
         let negotiated = ConnectNegotiation(connect, clientId: clientId, assignedClientId: assignedClientId,
                                             authentication: authenticationMethod.map { ($0, exchange?.successData) },
                                             settings: loopContext.settings)
@@ -114,7 +121,7 @@ extension MQTTConnection {
         session.recordConnection(ConnectionInfo(
             username: username, peer: channelContext.remoteAddress.flatMap(Self.describe),
             protocolVersion: version, keepAlive: negotiatedKeepAlive, cleanStart: cleanStart,
-            connectedAt: Int64(NIODeadline.wallClockNow)))
+            connectedAt: Int64(NIODeadline.wallClockNow), security: transportSecurity))
         sendConnAck(connAck)
         move(to: .connected(ConnectedClient(claim)))
         logger.debug("client connected", metadata: ["protocol": "\(version)", "session_present": "\(sessionPresent)"])

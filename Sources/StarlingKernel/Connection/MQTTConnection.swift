@@ -48,6 +48,9 @@ final class MQTTConnection: ChannelInboundHandler, LoopConfined, @unchecked Send
     var requestProblemInformation = true
     /// The MQTT 5 Authentication Method the client connected with (nil: none).
     var authenticationMethod: String?
+    /// TLS below MQTT: given at creation (WebSocket over TLS, set up after the handshake) or by
+    /// the listener's `TransportSecurity` event when the handshake completes, before any CONNECT.
+    var transportSecurity: TransportSecurity?
 
     // Keep alive.
     var keepAliveTimeout: TimeAmount?
@@ -56,8 +59,10 @@ final class MQTTConnection: ChannelInboundHandler, LoopConfined, @unchecked Send
     /// Set while the connection has writes waiting for the loop's flush.
     var needsFlush = false
 
-    init(broker: Broker, loopContext: LoopContext, listenerLimit: ConnectionLimit) {
+    init(broker: Broker, loopContext: LoopContext, listenerLimit: ConnectionLimit,
+         transportSecurity: TransportSecurity? = nil) {
         self.broker = broker
+        self.transportSecurity = transportSecurity
         self.listenerLimit = listenerLimit
         self.loopContext = loopContext
         self.decoder = MQTTPacketDecoder(version: nil, maximumPacketSize: loopContext.settings.mqtt.maxPacketSize,
@@ -96,6 +101,15 @@ final class MQTTConnection: ChannelInboundHandler, LoopConfined, @unchecked Send
         move(to: .awaitingConnect)
         lastActivity = .now()
         loopContext.register(self)
+    }
+
+    /// A TLS listener's handshake completed: what it knows of the peer, kept for CONNECT.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let security = event as? TransportSecurity {
+            transportSecurity = security
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     /// The channel has gone: settles what the connection owes (see `ConnectionEnding`).

@@ -10,6 +10,8 @@ public struct ConnectionInfo: Sendable, Equatable {
     public var cleanStart: Bool
     /// When the connection was accepted, in seconds since 1970.
     public var connectedAt: Int64
+    /// TLS below MQTT; nil for a plain TCP or WebSocket connection.
+    public var security: TransportSecurity? = nil
 }
 
 /// A client session at one moment, as the kernel reports it to the operator (the HTTP API
@@ -29,6 +31,10 @@ public struct ClientInfo: Sendable, Equatable {
     public var subscriptions: Int
     public var inflight: Int
     public var queued: Int
+    /// The TLS version of the last connection ("tlsv1.3"); nil without TLS.
+    public var tlsVersion: String? = nil
+    /// The subject CN of the last connection's verified client certificate; nil without one.
+    public var peerCertCommonName: String? = nil
 }
 
 /// One subscription of one session.

@@ -228,7 +228,9 @@ final class Session: LoopConfined, @unchecked Sendable {
                    connected: connection != nil, keepAlive: lastConnection?.keepAlive ?? 0,
                    cleanStart: lastConnection?.cleanStart ?? true, connectedAt: lastConnection?.connectedAt,
                    sessionExpiryInterval: expiryInterval, subscriptions: subscriptions.count,
-                   inflight: inflight.count, queued: queue.count)
+                   inflight: inflight.count, queued: queue.count,
+                   tlsVersion: lastConnection?.security?.protocolVersion,
+                   peerCertCommonName: lastConnection?.security?.peerCommonName)
     }
 
     /// This session's subscriptions, for the management API.

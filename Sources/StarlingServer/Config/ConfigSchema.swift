@@ -135,6 +135,8 @@ enum ConfigSchema {
             .seconds("server_keepalive", 0...65_535, \.settings.mqtt.serverKeepAlive),
             .number("keepalive_multiplier", greaterThan: 1.0, atMost: 10.0, \.settings.mqtt.keepAliveMultiplier),
             .choice("shared_subscription_strategy", \.settings.sharedSubscription.strategy),
+            .choice("peer_cert_as_username", \.settings.mqtt.peerCertAsUsername),
+            .choice("peer_cert_as_clientid", \.settings.mqtt.peerCertAsClientId),
         ]),
         ConfigSection(name: "session", keys: [
             .int("receive_maximum", 1...65_535, \.settings.session.receiveMaximum),

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import NIOTLS
+import StarlingKernel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,6 +38,25 @@ struct TLSListenerSetup: Sendable {
         }
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.pipeline.syncOperations.addHandler(monitor)
+    }
+
+    /// What the kernel is told of a connection whose handshake has completed: the TLS version and
+    /// the verified client certificate's subject (none without a certificate). Nil when the
+    /// pipeline has no TLS handler. On the channel's loop.
+    static func transportSecurity(of pipeline: ChannelPipeline.SynchronousOperations) -> TransportSecurity? {
+        guard let handler = try? pipeline.handler(type: NIOSSLServerHandler.self) else { return nil }
+        let version = switch handler.tlsVersion {
+        case .tlsv1?: "tlsv1"
+        case .tlsv11?: "tlsv1.1"
+        case .tlsv12?: "tlsv1.2"
+        case .tlsv13?: "tlsv1.3"
+        case nil: "unknown"
+        }
+        guard let der = try? handler.peerCertificate?.toDERBytes(), let subject = CertificateSubject(certificateDER: der) else {
+            return TransportSecurity(protocolVersion: version)
+        }
+        return TransportSecurity(protocolVersion: version, peerCommonName: subject.commonName,
+                                 peerDistinguishedName: subject.distinguishedName)
     }
 }
 
@@ -192,6 +212,12 @@ final class TLSHandshakeMonitor: ChannelInboundHandler, RemovableChannelHandler 
         if state == .handshaking, let tlsEvent = event as? TLSUserEvent, case .handshakeCompleted = tlsEvent {
             state = .completed
             timer?.cancel()
+            // Ahead of any decrypted byte (NIOSSL reads application data only after this event),
+            // so the MQTT connection knows it before a CONNECT arrives. Over WebSocket the MQTT
+            // handler comes later and is given it when it is added (`WebSocketListener`).
+            if let security = TLSListenerSetup.transportSecurity(of: context.pipeline.syncOperations) {
+                context.fireUserInboundEventTriggered(security)
+            }
             context.fireUserInboundEventTriggered(event)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             return

@@ -37,7 +37,10 @@ enum WebSocketListener {
                             let responder = try operations.handler(type: NotWebSocketResponder.self)
                             operations.removeHandler(responder, promise: nil)
                             try operations.addHandler(WebSocketMQTTFramer())
-                        }.flatMap { broker.configure(channel: channel, limit: limit) }
+                        }.flatMap {
+                            let security = tls == nil ? nil : TLSListenerSetup.transportSecurity(of: channel.pipeline.syncOperations)
+                            return broker.configure(channel: channel, limit: limit, security: security)
+                        }
                     })
                 if let tls {
                     do { try tls.addHandlers(to: channel) } catch { return channel.eventLoop.makeFailedFuture(error) }
