@@ -237,16 +237,9 @@ private func clusterPrometheusText(_ cluster: ClusterMember) -> String {
         ("starling_cluster_forwarded_in_total", "messages another node forwarded here", { $0.in }),
         ("starling_cluster_forwards_lost_total", "forwards lost: no live link, a failed write or a full link buffer", { $0.lost }),
     ]
-    var lines: [String] = []
-    for metric in series {
-        lines.append("# HELP \(metric.name) \(metric.help)")
-        lines.append("# TYPE \(metric.name) counter")
-        for peer in counts {
-            let label = peer.peer.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            lines.append("\(metric.name){peer=\"\(label)\"} \(metric.value(peer))")
-        }
-    }
-    return lines.joined(separator: "\n") + "\n"
+    return series.map { metric in
+        prometheusCounter(metric.name, help: metric.help, samples: counts.map { ([("peer", $0.peer)], metric.value($0)) })
+    }.joined()
 }
 
 /// The cluster's counters for `GET /api/v1/metrics`: forwards out, in and lost, in all and per node.

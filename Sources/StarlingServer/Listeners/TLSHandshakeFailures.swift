@@ -48,29 +48,23 @@ public final class TLSHandshakeFailures: Sendable {
     /// Counters at zero for every reason of each listener (`KIND.NAME`).
     public init(listeners: [String]) {
         self.listeners = listeners
-        counts = NIOLockedValueBox(Dictionary(uniqueKeysWithValues: listeners.map { ($0, [:]) }))
+        counts = NIOLockedValueBox([:])
     }
 
     func record(_ reason: TLSHandshakeFailureReason, listener: String) {
         counts.withLockedValue { $0[listener, default: [:]][reason, default: 0] += 1 }
     }
 
-    /// The failures counted for `listener` with `reason`.
-    public func count(listener: String, reason: TLSHandshakeFailureReason) -> Int {
-        counts.withLockedValue { $0[listener]?[reason] ?? 0 }
-    }
-
     /// The counter in the Prometheus text format, every reason of every TLS listener; empty without one.
     public func prometheusText() -> String {
         guard !listeners.isEmpty else { return "" }
-        let name = "starling_tls_handshake_failures_total"
-        var lines = ["# HELP \(name) TLS handshakes that failed, by listener and reason", "# TYPE \(name) counter"]
         let snapshot = counts.withLockedValue { $0 }
-        for listener in listeners {
-            for reason in TLSHandshakeFailureReason.allCases {
-                lines.append("\(name){listener=\"\(listener)\",reason=\"\(reason.rawValue)\"} \(snapshot[listener]?[reason] ?? 0)")
+        let samples = listeners.flatMap { listener in
+            TLSHandshakeFailureReason.allCases.map { reason in
+                ([("listener", listener), ("reason", reason.rawValue)], snapshot[listener]?[reason] ?? 0)
             }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return prometheusCounter("starling_tls_handshake_failures_total",
+                                 help: "TLS handshakes that failed, by listener and reason", samples: samples)
     }
 }
