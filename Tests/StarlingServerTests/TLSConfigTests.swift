@@ -124,6 +124,35 @@ final class TLSConfigTests: ConfigTestCase {
         XCTAssertEqual(try load(config(ca: files.ca)).listeners[0].ssl.cacertfile, files.ca)
     }
 
+    func testAPIAndClusterSSLOptionsFromTheFileAndTheEnvironment() throws {
+        let files = try makeCertificates()
+        let config = try load("""
+            [api]
+            port = 18443
+            [api.ssl_options]
+            certfile = "\(files.cert)"
+            keyfile = "\(files.key)"
+            [cluster.ssl_options]
+            certfile = "\(files.cert)"
+            """, env: ["STARLING_CLUSTER__SSL_OPTIONS__KEYFILE": files.key, "STARLING_API__SSL_OPTIONS__CACERTFILE": files.ca])
+        XCTAssertEqual(config.api.ssl, SSLOptions(certfile: files.cert, keyfile: files.key, cacertfile: files.ca))
+        XCTAssertEqual(config.clusterSSL, SSLOptions(certfile: files.cert, keyfile: files.key))
+        XCTAssertTrue(config.api.ssl.isConfigured)
+        XCTAssertFalse(ServerConfig().api.ssl.isConfigured)
+        XCTAssertEqual(try load(config.renderTOML()), config)
+        XCTAssertTrue(config.renderTOML().contains("[api.ssl_options]\ncertfile = \"\(files.cert)\""))
+        XCTAssertEqual(config.changes(to: ServerConfig()).map(\.key).filter { $0.contains("ssl_options") },
+                       ["api.ssl_options.certfile", "api.ssl_options.keyfile", "api.ssl_options.cacertfile",
+                        "cluster.ssl_options.certfile", "cluster.ssl_options.keyfile"])
+        // The API's files are checked like a listener's; a disabled API is not checked.
+        try assertError("[api.ssl_options]\ncertfile = \"\(files.cert)\"\n", mentions: [
+            "api.ssl_options.keyfile: not set; the API serves HTTPS when certfile and keyfile are both set"])
+        try assertError("[api.ssl_options]\ncertfile = \"\(files.cert)\"\nkeyfile = \"\(files.otherKey)\"\n", mentions: [
+            "api.ssl_options.keyfile = \"\(files.otherKey)\": the key does not match the certificate in api.ssl_options.certfile"])
+        XCTAssertFalse(try load("[api]\nenabled = false\n[api.ssl_options]\nkeyfile = \"nowhere\"\n").api.enabled)
+        try assertError("[node.ssl_options]\ncertfile = \"x\"\n", mentions: ["node.ssl_options"])
+    }
+
     func testChangedSSLOptionsAreReportedWithThePasswordHidden() {
         func config(_ certfile: String, _ password: String) -> ServerConfig {
             ServerConfig(listeners: [ListenerConfig(kind: .ssl, name: "a", port: 8883,

@@ -9,6 +9,8 @@ public struct APIConfig: Sendable, Equatable {
     public var bind: String
     /// The port to bind; 0 picks a free one.
     public var port: Int
+    /// `[api.ssl_options]`: the API serves HTTPS when `certfile` and `keyfile` are set.
+    public var ssl = SSLOptions()
 
     /// The defaults: enabled, on 127.0.0.1:18083.
     public init(enabled: Bool = true, bind: String = "127.0.0.1", port: Int = 18083) {

@@ -37,6 +37,9 @@ extension ServerConfig {
             for key in section.keys where key.aliasOf == nil && key.render(self) != key.render(other) {
                 changes.append(SettingChange(key: "\(section.name).\(key.name)", old: key.reported(self), new: key.reported(other)))
             }
+            if let sslOptions = section.sslOptions {
+                changes += Self.sslChanges(self[keyPath: sslOptions], other[keyPath: sslOptions], table: "\(section.name).ssl_options")
+            }
         }
         var names = listeners.map(\.qualifiedName)
         names += other.listeners.map(\.qualifiedName).filter { !names.contains($0) }
@@ -50,15 +53,19 @@ extension ServerConfig {
             for key in ConfigSchema.listenerKeys where key.render(old) != key.render(new) {
                 changes.append(SettingChange(key: "listeners.\(name).\(key.name)", old: key.render(old), new: key.render(new)))
             }
-            for key in ConfigSchema.sslOptionKeys where key.render(old.ssl) != key.render(new.ssl) {
-                changes.append(SettingChange(key: "listeners.\(name).ssl_options.\(key.name)",
-                                             old: key.reported(old.ssl), new: key.reported(new.ssl)))
-            }
+            changes += Self.sslChanges(old.ssl, new.ssl, table: "listeners.\(name).ssl_options")
         }
         if plugins != other.plugins {
             changes.append(SettingChange(key: "plugins", old: Self.pluginList(plugins), new: Self.pluginList(other.plugins)))
         }
         return changes
+    }
+
+    /// The keys of one `ssl_options` table whose values differ.
+    private static func sslChanges(_ old: SSLOptions, _ new: SSLOptions, table: String) -> [SettingChange] {
+        ConfigSchema.sslOptionKeys.filter { $0.render(old) != $0.render(new) }.map { key in
+            SettingChange(key: "\(table).\(key.name)", old: key.reported(old), new: key.reported(new))
+        }
     }
 
     /// The `[[plugins]]` entries as a TOML array of their paths, e.g. `["a.so", "b.so"]`.

@@ -60,6 +60,10 @@ struct ConfigLoader {
                 config.plugins = try PluginConfig.entries(node, origin: origin)
             } else if let section = ConfigSchema.section(named: sectionName) {
                 for (key, value) in try Self.table(node, at: sectionName, origin: origin) {
+                    if key == Self.sslOptionsKey, let sslOptions = section.sslOptions {
+                        try applySSLOptionsTable(value, at: "\(sectionName).\(key)", to: sslOptions, origin: origin)
+                        continue
+                    }
                     try Self.set(key, in: section.keys, section: sectionName, raw: Self.raw(value), target: &config, origin: origin)
                 }
             } else {
@@ -80,17 +84,23 @@ struct ConfigLoader {
                 for (key, value) in try Self.table(node, at: section, origin: origin) {
                     if key == Self.sslOptionsKey {
                         try Self.requireTLS(kind, section: section, origin: origin)
-                        let optionsSection = "\(section).\(key)"
-                        for (option, optionValue) in try Self.table(value, at: optionsSection, origin: origin) {
-                            try Self.set(option, in: ConfigSchema.sslOptionKeys, section: optionsSection,
-                                         raw: Self.raw(optionValue), target: &config.listeners[index].ssl, origin: origin)
-                        }
+                        try applySSLOptionsTable(value, at: "\(section).\(key)", to: \.listeners[index].ssl, origin: origin)
                         continue
                     }
                     try Self.set(key, in: ConfigSchema.listenerKeys, section: section, raw: Self.raw(value),
                                  target: &config.listeners[index], origin: origin)
                 }
             }
+        }
+    }
+
+    /// An `ssl_options` table's keys, into the options at `target`.
+    private mutating func applySSLOptionsTable(
+        _ node: TOMLValueConvertible, at path: String, to target: WritableKeyPath<ServerConfig, SSLOptions>, origin: ConfigOrigin
+    ) throws(ConfigError) {
+        for (option, value) in try Self.table(node, at: path, origin: origin) {
+            try Self.set(option, in: ConfigSchema.sslOptionKeys, section: path, raw: Self.raw(value),
+                         target: &config[keyPath: target], origin: origin)
         }
     }
 
@@ -157,6 +167,10 @@ struct ConfigLoader {
                 try Self.set(path[3], in: ConfigSchema.listenerKeys, section: section, raw: raw,
                              target: &config.listeners[index], origin: origin)
             }
+        } else if let section = ConfigSchema.section(named: path[0]), let sslOptions = section.sslOptions,
+                  path.count == 3, path[1] == Self.sslOptionsKey {
+            try Self.set(path[2], in: ConfigSchema.sslOptionKeys, section: "\(section.name).\(Self.sslOptionsKey)", raw: raw,
+                         target: &config[keyPath: sslOptions], origin: origin)
         } else if let section = ConfigSchema.section(named: path[0]) {
             try Self.set(path[1...].joined(separator: "__"), in: section.keys, section: section.name, raw: raw,
                          target: &config, origin: origin)
@@ -220,6 +234,10 @@ struct ConfigLoader {
             seen[address] = listener.qualifiedName
         }
         try validateCluster(seen)
+        if config.api.enabled, config.api.ssl.isConfigured {
+            _ = try TLSServerContext.make(config.api.ssl, prefix: "api.ssl_options",
+                                          whenSet: "the API serves HTTPS when certfile and keyfile are both set")
+        }
         if config.api.enabled, config.api.port != 0, let listener = seen["\(config.api.bind):\(config.api.port)"] {
             throw ConfigError("api.port \(config.api.port): listener \(listener) already binds \(config.api.bind):\(config.api.port)")
         }
@@ -243,7 +261,8 @@ struct ConfigLoader {
 
     // MARK: Shared steps
 
-    /// The table of a TLS listener's certificate options: `[listeners.ssl.NAME.ssl_options]`.
+    /// The table of TLS certificate options: `[listeners.ssl.NAME.ssl_options]` (and `wss`),
+    /// `[api.ssl_options]`, `[cluster.ssl_options]`.
     static let sslOptionsKey = "ssl_options"
 
     /// Refuses `ssl_options` on a listener that does not speak TLS.

@@ -102,6 +102,8 @@ extension ClosedRange where Bound == Int {
 struct ConfigSection: Sendable {
     let name: String
     let keys: [ConfigKey<ServerConfig>]
+    /// Where the section's `[NAME.ssl_options]` table goes, for a section that has one.
+    var sslOptions: (WritableKeyPath<ServerConfig, SSLOptions> & Sendable)? = nil
 }
 
 /// Every key the configuration knows. The TOML file, the environment, `renderTOML()` and the
@@ -155,7 +157,7 @@ enum ConfigSchema {
             .bool("enabled", \.api.enabled),
             .string("bind", \.api.bind, expected: hostExpected, valid: { isValidHost($0[...]) }),
             .int("port", 0...65_535, \.api.port),
-        ]),
+        ], sslOptions: \ServerConfig.api.ssl),
         ConfigSection(name: "cluster", keys: [
             {
                 var key = ConfigKey<ServerConfig>.string(
@@ -180,7 +182,7 @@ enum ConfigSchema {
                   render: { "[" + $0.map(tomlQuoted).joined(separator: ", ") + "]" }),
             .milliseconds("heartbeat_interval", 10...60_000, \.cluster.heartbeatIntervalMilliseconds),
             .milliseconds("down_after", 20...600_000, \.cluster.downAfterMilliseconds),
-        ]),
+        ], sslOptions: \ServerConfig.clusterSSL),
         ConfigSection(name: "authentication", keys: [
             .choice("no_match", \.settings.authentication.noMatch),
         ]),

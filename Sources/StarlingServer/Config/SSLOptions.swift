@@ -35,6 +35,10 @@ public struct SSLOptions: Sendable, Equatable {
     public var ciphers: [String] = []
     /// How long a client has to finish its handshake, in milliseconds.
     public var handshakeTimeoutMilliseconds = 15_000
+
+    /// True when the table names a certificate or a key: for `[api.ssl_options]` and
+    /// `[cluster.ssl_options]`, the sign that TLS is wanted (and then both must be set).
+    public var isConfigured: Bool { certfile != nil || keyfile != nil }
 }
 
 extension ConfigSchema {

@@ -98,6 +98,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var pluginLoader: PluginLoaderSettings
     /// The cluster: cookie, cluster port, seeds, failure detection (`[cluster]`).
     public var cluster: ClusterConfig
+    /// `[cluster.ssl_options]`: the cluster links speak TLS when `certfile` and `keyfile` are set.
+    public var clusterSSL = SSLOptions()
 
     /// A configuration; the defaults are those of a node started with no file, variable or flag.
     public init(
@@ -149,6 +151,11 @@ public struct ServerConfig: Sendable, Equatable {
             lines.append("[\(section.name)]")
             lines += section.keys.map { $0.renderLine(self) }
             lines.append("")
+            if let sslOptions = section.sslOptions {
+                lines.append("[\(section.name).ssl_options]")
+                lines += ConfigSchema.sslOptionKeys.map { $0.renderLine(self[keyPath: sslOptions]) }
+                lines.append("")
+            }
         }
         for listener in listeners {
             lines.append("[listeners.\(listener.qualifiedName)]")
