@@ -31,11 +31,15 @@ public final class AdminServer: Sendable {
         public var plugins: (any PluginControl)?
         /// The node's cluster membership, for `/api/v1/cluster`; nil: the node has no cookie.
         public var cluster: (any ClusterControl)?
+        /// Puts TLS first in an accepted connection's pipeline (the node's `[api.ssl_options]`);
+        /// nil serves plain HTTP.
+        public var secure: (@Sendable (any Channel) throws -> Void)?
 
         public init(bind: String = "127.0.0.1", port: Int = 18083, dataDir: String = "data",
                     extraRoutes: [AdminRoute] = [], metrics: [MetricsProvider] = [], plugins: (any PluginControl)? = nil,
-                    cluster: (any ClusterControl)? = nil) {
+                    cluster: (any ClusterControl)? = nil, secure: (@Sendable (any Channel) throws -> Void)? = nil) {
             self.cluster = cluster
+            self.secure = secure
             self.bind = bind
             self.port = port
             self.dataDir = dataDir
@@ -59,7 +63,8 @@ public final class AdminServer: Sendable {
         self.sampler = sampler
     }
 
-    /// Loads the API keys and binds the API on `group`. Logs `api listening on HOST:PORT`.
+    /// Loads the API keys and binds the API on `group`. Logs `api listening on HOST:PORT` (with
+    /// `scheme=https` when it serves TLS).
     /// - Throws: `AdminServerError` naming the key file or the address that failed.
     public static func start(configuration: Configuration, broker: Broker, node: any ProcessControl,
                              group: any EventLoopGroup, logger: Logger) async throws -> AdminServer {
@@ -94,6 +99,7 @@ public final class AdminServer: Sendable {
                          metadata: ["peer": "\(request.remoteAddress.map { "\($0)" } ?? "-")"])
             return response
         }
+        let secure = configuration.secure
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -101,6 +107,7 @@ public final class AdminServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try secure?(channel)
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try channel.pipeline.syncOperations.addHandlers(
                             HTTPRequestCollector(maxBodySize: maxBodySize), AdminRequestHandler(respond: respond))
@@ -111,7 +118,8 @@ public final class AdminServer: Sendable {
             throw AdminServerError(description: "cannot listen on \(host):\(configuration.port) (api): \(error)")
         }
         let address = channel.localAddress!
-        logger.info("api listening on \(host):\(address.port ?? configuration.port)")
+        logger.info("api listening on \(host):\(address.port ?? configuration.port)",
+                    metadata: ["scheme": "\(secure == nil ? "http" : "https")"])
         let peaks = context.peaks
         let sampler = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(5)) { _ in
             peaks.sample(broker)

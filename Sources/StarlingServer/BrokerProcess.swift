@@ -106,13 +106,22 @@ public final class BrokerProcess: Sendable {
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
         var cluster: ClusterMember?
         let enabled = config.listeners.filter(\.enabled)
-        let tlsFailures = TLSHandshakeFailures(listeners: enabled.filter(\.kind.usesTLS).map(\.qualifiedName))
+        let apiTLS = config.api.enabled && config.api.ssl.isConfigured
+        let tlsFailures = TLSHandshakeFailures(listeners: enabled.filter(\.kind.usesTLS).map(\.qualifiedName) + (apiTLS ? ["api"] : []))
         do {
             // Every TLS listener's files are read and its context made before any listener binds.
             var tlsSetups: [String: TLSListenerSetup] = [:]
             for listener in enabled where listener.kind.usesTLS {
                 do {
                     tlsSetups[listener.qualifiedName] = try TLSListenerSetup(listener: listener, failures: tlsFailures, logger: logger)
+                } catch {
+                    throw NodeStartError(message: error.description, exitCode: 2)
+                }
+            }
+            var apiSetup: TLSListenerSetup?
+            if apiTLS {
+                do {
+                    apiSetup = try TLSListenerSetup(api: config.api, failures: tlsFailures, logger: logger)
                 } catch {
                     throw NodeStartError(message: error.description, exitCode: 2)
                 }
@@ -126,9 +135,8 @@ public final class BrokerProcess: Sendable {
                     let bootstrap: ServerBootstrap
                     switch listener.kind {
                     case .tcp, .ssl:
-                        var prepare: (@Sendable (Channel) throws -> Void)?
-                        if let tls { prepare = { channel in try tls.addHandlers(to: channel) } }
-                        bootstrap = ListenerTuning.tcpBootstrap(group: group, broker: broker, limit: limit, prepare: prepare)
+                        bootstrap = ListenerTuning.tcpBootstrap(group: group, broker: broker, limit: limit,
+                                                                prepare: tls?.channelSecurer)
                     case .ws, .wss:
                         bootstrap = WebSocketListener.bootstrap(group: group, broker: broker, limit: limit,
                                                                 path: listener.path, tls: tls)
@@ -149,6 +157,7 @@ public final class BrokerProcess: Sendable {
                     ListenerDescription(name: listener.qualifiedName, type: listener.kind.rawValue, bind: listener.bind,
                                         port: address.port ?? listener.port, maxConnections: listener.maxConnections)
                 },
+                tlsContexts: (Array(tlsSetups.values) + [apiSetup].compactMap { $0 }).map(\.context),
                 logLevel: logLevel, logger: logger)
             if config.cluster.isEnabled {
                 do {
@@ -166,7 +175,8 @@ public final class BrokerProcess: Sendable {
                             bind: config.api.bind, port: config.api.port, dataDir: config.dataDir,
                             extraRoutes: [prometheusRoute(MetricsExporter(broker: broker), cluster: cluster, tls: tlsFailures)],
                             metrics: cluster.map { [clusterMetrics($0)] } ?? [],
-                            plugins: PluginController(manager: plugins), cluster: cluster.map(ClusterController.init)),
+                            plugins: PluginController(manager: plugins), cluster: cluster.map(ClusterController.init),
+                            secure: apiSetup.map(\.channelSecurer)),
                         broker: broker, node: controller, group: group, logger: logger)
                 } catch {
                     throw NodeStartError(message: "\(error)")

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOSSL
 import StarlingAdmin
 import StarlingKernel
 
@@ -12,12 +13,15 @@ final class ProcessController: ProcessControl {
     private let source: ConfigSource?
     private let logLevel: LogLevelSetting?
     private let logger: Logger
+    /// The TLS servers whose certificates a reload reads again.
+    private let tlsContexts: [ReloadableTLSContext]
     /// The configuration in force: the one the node started with, its live settings replaced by
     /// each reload. Also serializes reloads.
     private let running: NIOLockedValueBox<ServerConfig>
 
     init(config: ServerConfig, source: ConfigSource?, broker: Broker, listeners: [ListenerDescription],
-         logLevel: LogLevelSetting?, logger: Logger) {
+         tlsContexts: [ReloadableTLSContext] = [], logLevel: LogLevelSetting?, logger: Logger) {
+        self.tlsContexts = tlsContexts
         self.nodeDescription = NodeDescription(name: config.settings.nodeName, version: starlingVersion,
                                                startedAt: .now(), listeners: listeners)
         self.broker = broker
@@ -39,17 +43,35 @@ final class ProcessController: ProcessControl {
             logger.error("reload failed, nothing changed: \(error)")
             throw ReloadError(error.description)
         }
-        let report = running.withLockedValue { running in
+        let outcome = running.withLockedValue { running -> Result<ReloadReport, ReloadError> in
+            // Every certificate is read before anything changes: one that does not load fails the
+            // whole reload, and the certificates in force stay.
+            var renewed: [(server: ReloadableTLSContext, context: NIOSSLContext)] = []
+            for server in tlsContexts {
+                do throws(ConfigError) {
+                    if let context = try server.renewed(for: loaded) { renewed.append((server, context)) }
+                } catch {
+                    logger.error("reload failed, nothing changed: \(error)")
+                    return .failure(ReloadError(error.description))
+                }
+            }
+            for (server, context) in renewed { server.install(context) }
             let changes = running.changes(to: loaded)
             let applied = running.applyingLiveSettings(of: loaded)
             // `allow_anonymous` left automatic is resolved against the listeners in force.
             broker.update(settings: applied.resolvedSettings(logger: logger))
             logLevel?.level = applied.logLevel
             running = applied
-            return ReloadReport(changed: changes.filter { ServerConfig.isLive(key: $0.key) },
-                                restartRequired: changes.filter { !ServerConfig.isLive(key: $0.key) })
+            return .success(ReloadReport(changed: changes.filter { ServerConfig.isLive(key: $0.key) },
+                                restartRequired: changes.filter { !ServerConfig.isLive(key: $0.key) },
+                                certificatesReloaded: renewed.map { $0.server.table }))
         }
-        logger.info("configuration reloaded", metadata: ["changed": "\(report.changed.map(\.key))"])
+        let report = try outcome.get()
+        logger.info("configuration reloaded", metadata: ["changed": "\(report.changed.map { $0.key })"])
+        if !report.certificatesReloaded.isEmpty {
+            logger.info("TLS certificates read again; new connections get them",
+                        metadata: ["tables": "\(report.certificatesReloaded)"])
+        }
         if !report.restartRequired.isEmpty {
             logger.warning("changed settings take effect only after a restart",
                            metadata: ["keys": "\(report.restartRequired.map(\.key))"])

@@ -105,6 +105,11 @@ def make_certs(d: Path) -> Certs:
                  no_cert=d / "other.key")
 
 
+def server_certificate(certs: Certs, name: str) -> tuple[Path, Path]:
+    """Another server certificate for localhost and 127.0.0.1 signed by `certs.ca`: NAME.pem, NAME.key."""
+    return _signed(certs.dir, name, "localhost", "ca", "serverAuth", "DNS:localhost,IP:127.0.0.1")
+
+
 def client_with_subject(certs: Certs, name: str, subject: str) -> tuple[Path, Path]:
     """A client certificate and its key signed by `certs.ca`, with `subject` in openssl's form
     ("/C=GB/O=Example/CN=alice")."""

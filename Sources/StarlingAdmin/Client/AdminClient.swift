@@ -14,6 +14,8 @@ public struct AdminClient: Sendable {
     public var connectTimeout: TimeAmount = .seconds(5)
     /// The whole exchange, from connect to the last byte of the answer.
     public var requestTimeout: TimeAmount = .seconds(30)
+    /// HTTPS: how the connection is secured; nil speaks plain HTTP.
+    public var tls: AdminClientTLS?
 
     public init(host: String, port: Int, credentials: (key: String, secret: String)? = nil) {
         self.host = host
@@ -21,8 +23,11 @@ public struct AdminClient: Sendable {
         self.credentials = credentials
     }
 
-    /// `HOST:PORT`, as messages name the node (`[::1]:18083` for IPv6).
-    public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// `HOST:PORT`, as messages name the node (`[::1]:18083` for IPv6), behind `https://` over TLS.
+    public var address: String {
+        let hostPort = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        return tls == nil ? hostPort : "https://\(hostPort)"
+    }
 
     /// Sends one request and returns the answer, whatever its status.
     /// - Parameters:
@@ -35,8 +40,9 @@ public struct AdminClient: Sendable {
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(connectTimeout)
-                .channelInitializer { channel in
+                .channelInitializer { [host, tls] channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try tls?.secure(channel, host)
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
                     }
@@ -75,6 +81,12 @@ public struct AdminClient: Sendable {
             throw error
         } catch {
             channel.close(promise: nil)
+            if let tls, let failure = tls.describe(error) {
+                throw .failed(address: address, reason: "TLS: \(failure)")
+            }
+            if tls == nil, error as? ChannelError == .eof {
+                throw .failed(address: address, reason: "the node closed the connection without answering (does its API serve HTTPS? then use --api https://HOST:PORT)")
+            }
             throw .failed(address: address, reason: "\(error)")
         }
     }
@@ -91,6 +103,21 @@ public struct AdminClient: Sendable {
         }
         if let error = error as? SocketAddressError { return "cannot resolve host: \(error)" }
         return "\(error)"
+    }
+}
+
+/// How an HTTPS connection is secured; the TLS library stays with the caller.
+public struct AdminClientTLS: Sendable {
+    /// Puts TLS first in a new connection's pipeline; the second argument is the host dialed,
+    /// which the server's certificate must name.
+    public var secure: @Sendable (any Channel, String) throws -> Void
+    /// A TLS failure in a few words, or nil for an error that is not one.
+    public var describe: @Sendable (any Error) -> String?
+
+    public init(secure: @escaping @Sendable (any Channel, String) throws -> Void,
+                describe: @escaping @Sendable (any Error) -> String?) {
+        self.secure = secure
+        self.describe = describe
     }
 }
 

@@ -58,10 +58,14 @@ public struct ReloadReport: Sendable, Codable, Equatable {
     public var changed: [SettingChange]
     /// Changed settings that take effect only when the node restarts.
     public var restartRequired: [SettingChange]
+    /// The `ssl_options` tables whose certificate, key and CA files were read again: connections
+    /// accepted from now on get their new contents.
+    public var certificatesReloaded: [String]
 
-    public init(changed: [SettingChange], restartRequired: [SettingChange]) {
+    public init(changed: [SettingChange], restartRequired: [SettingChange], certificatesReloaded: [String] = []) {
         self.changed = changed
         self.restartRequired = restartRequired
+        self.certificatesReloaded = certificatesReloaded
     }
 }
 

@@ -235,8 +235,7 @@ struct ConfigLoader {
         }
         try validateCluster(seen)
         if config.api.enabled, config.api.ssl.isConfigured {
-            _ = try TLSServerContext.make(config.api.ssl, prefix: "api.ssl_options",
-                                          whenSet: "the API serves HTTPS when certfile and keyfile are both set")
+            _ = try TLSServerContext.make(config.api.ssl, prefix: TLSListenerSetup.apiTable, whenSet: TLSListenerSetup.apiWhenSet)
         }
         if config.api.enabled, config.api.port != 0, let listener = seen["\(config.api.bind):\(config.api.port)"] {
             throw ConfigError("api.port \(config.api.port): listener \(listener) already binds \(config.api.bind):\(config.api.port)")

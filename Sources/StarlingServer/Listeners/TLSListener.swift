@@ -3,11 +3,12 @@ import NIOCore
 import NIOSSL
 import StarlingKernel
 
-/// The TLS side of an `ssl` or `wss` listener: its `NIOSSLContext`, made once when the node starts,
-/// and what each accepted connection puts first in its pipeline.
+/// The TLS side of an `ssl` or `wss` listener or of the HTTP API: its `NIOSSLContext`, made when
+/// the node starts and renewed by a reload, and what each accepted connection puts first in its
+/// pipeline.
 struct TLSListenerSetup: Sendable {
-    let context: NIOSSLContext
-    /// `KIND.NAME`, the `listener` label of the failure counter.
+    let context: ReloadableTLSContext
+    /// `KIND.NAME` (or `api`), the `listener` label of the failure counter.
     let listener: String
     let handshakeTimeout: TimeAmount
     let failures: TLSHandshakeFailures
@@ -15,23 +16,52 @@ struct TLSListenerSetup: Sendable {
 
     /// Reads and checks the listener's files (see ``TLSServerContext/make(for:)``).
     init(listener: ListenerConfig, failures: TLSHandshakeFailures, logger: Logger) throws(ConfigError) {
-        context = try TLSServerContext.make(for: listener)
+        let name = listener.qualifiedName
+        context = try ReloadableTLSContext(
+            table: "listeners.\(name).ssl_options", options: listener.ssl,
+            select: { config in config.listeners.first { $0.qualifiedName == name && $0.enabled }?.ssl }
+        ) { options throws(ConfigError) in
+            var listener = listener
+            listener.ssl = options
+            return try TLSServerContext.make(for: listener)
+        }
         self.listener = listener.qualifiedName
         handshakeTimeout = .milliseconds(Int64(listener.ssl.handshakeTimeoutMilliseconds))
         self.failures = failures
         self.logger = logger
     }
 
+    /// The HTTP API's TLS, from `[api.ssl_options]`; failures are counted as listener `api`.
+    init(api: APIConfig, failures: TLSHandshakeFailures, logger: Logger) throws(ConfigError) {
+        context = try ReloadableTLSContext(
+            table: Self.apiTable, options: api.ssl, select: { config in config.api.enabled ? config.api.ssl : nil }
+        ) { options throws(ConfigError) in
+            try TLSServerContext.make(options, prefix: Self.apiTable, whenSet: Self.apiWhenSet)
+        }
+        listener = "api"
+        handshakeTimeout = .milliseconds(Int64(api.ssl.handshakeTimeoutMilliseconds))
+        self.failures = failures
+        self.logger = logger
+    }
+
+    static let apiTable = "api.ssl_options"
+    static let apiWhenSet = "the API serves HTTPS when certfile and keyfile are both set"
+
     /// Puts `NIOSSLServerHandler` first in `channel`'s pipeline, and behind it the monitor that
     /// counts a failed handshake and closes a connection whose handshake does not finish in time.
     func addHandlers(to channel: Channel) throws {
         let monitor = TLSHandshakeMonitor(listener: listener, timeout: handshakeTimeout, failures: failures, logger: logger)
-        let handler = try NIOSSLServerHandler.observing(context: context) { result, certificate in
+        let handler = try NIOSSLServerHandler.observing(context: context.current) { result, certificate in
             monitor.observe(result, certificate)
             return result
         }
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.pipeline.syncOperations.addHandler(monitor)
+    }
+
+    /// ``addHandlers(to:)`` as a closure, for servers that take one.
+    var channelSecurer: @Sendable (any Channel) throws -> Void {
+        { channel in try addHandlers(to: channel) }
     }
 
     /// What the kernel is told of a connection whose handshake has completed: the TLS version and

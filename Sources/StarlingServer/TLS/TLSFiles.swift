@@ -63,7 +63,7 @@ struct TLSFiles {
     }
 
     /// Every PEM certificate in a file; at least one.
-    private static func certificates(_ key: FileKey) throws(ConfigError) -> [NIOSSLCertificate] {
+    static func certificates(_ key: FileKey) throws(ConfigError) -> [NIOSSLCertificate] {
         let bytes = try key.read()
         guard let certificates = try? NIOSSLCertificate.fromPEMBytes(bytes), !certificates.isEmpty else {
             throw key.fault("holds no PEM certificate")
@@ -75,13 +75,15 @@ struct TLSFiles {
         ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(time)))
     }
 
-    /// A key naming a file, and the error messages about that file.
+    /// A key (or a command-line flag) naming a file, and the error messages about that file.
     struct FileKey {
         let name: String
         let path: String
+        /// True for a command-line flag: messages say `--cacert FILE:` rather than `key = "FILE":`.
+        var isFlag = false
 
         func fault(_ what: String) -> ConfigError {
-            ConfigError("\(name) = \(tomlQuoted(path)): \(what)")
+            ConfigError(isFlag ? "\(name) \(path): \(what)" : "\(name) = \(tomlQuoted(path)): \(what)")
         }
 
         /// The file's bytes, or an error with the system's reason (no such file, permission denied, …).

@@ -6,9 +6,19 @@ import StarlingServer
 /// The options every `starling ctl` command takes, before or after its subcommand:
 /// `starling ctl --api H:P clients list` and `starling ctl clients list --api H:P` are the same.
 struct CtlOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The node's API address (or STARLING_CTL_API; else api.bind and api.port of the config; else 127.0.0.1:18083).",
+    @Option(help: ArgumentHelp("The node's API address, https://HOST:PORT for an API over TLS (or STARLING_CTL_API; else api.bind, api.port and api.ssl_options of the config; else 127.0.0.1:18083).",
                                valueName: "host:port"))
     var api: String?
+
+    @Option(help: ArgumentHelp("With https: the CA (PEM) the API's certificate must chain to (or STARLING_CTL_CACERT; else the system's trust store).",
+                               valueName: "file"))
+    var cacert: String?
+
+    @Option(help: ArgumentHelp("With https: a client certificate (PEM) for an API that asks for one; with --keyfile.", valueName: "file"))
+    var certfile: String?
+
+    @Option(help: ArgumentHelp("With https: the client certificate's private key (PEM, unencrypted).", valueName: "file"))
+    var keyfile: String?
 
     @Option(help: ArgumentHelp("An API key and its secret (or STARLING_CTL_KEY).", valueName: "key:secret"))
     var key: String?
@@ -26,6 +36,9 @@ struct CtlOptions: ParsableArguments {
             result.api = result.api ?? options.api
             result.key = result.key ?? options.key
             result.config = result.config ?? options.config
+            result.cacert = result.cacert ?? options.cacert
+            result.certfile = result.certfile ?? options.certfile
+            result.keyfile = result.keyfile ?? options.keyfile
             result.json = result.json || options.json
         }
         return result
@@ -34,8 +47,18 @@ struct CtlOptions: ParsableArguments {
     /// The API client these options describe, with the environment and the config file filling
     /// what the flags leave out.
     func client(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AdminClient {
-        let (host, port) = try address(environment: environment)
+        let (host, port, secure) = try address(environment: environment)
         var client = AdminClient(host: host, port: port)
+        if secure {
+            do {
+                client.tls = try AdminClientTLS.make(cacert: cacert ?? environment["STARLING_CTL_CACERT"],
+                                                     certificate: certfile, key: keyfile)
+            } catch {
+                throw CtlFailure(error.message)
+            }
+        } else if cacert != nil || certfile != nil || keyfile != nil {
+            throw CtlFailure("--cacert, --certfile and --keyfile are for an API over TLS: give --api https://HOST:PORT")
+        }
         if let pair = key ?? environment["STARLING_CTL_KEY"] {
             guard let colon = pair.firstIndex(of: ":"), colon != pair.startIndex else {
                 throw CtlFailure("--key (or STARLING_CTL_KEY) must be KEY:SECRET")
@@ -45,12 +68,15 @@ struct CtlOptions: ParsableArguments {
         return client
     }
 
-    private func address(environment: [String: String]) throws -> (String, Int) {
+    /// The API's host, port, and whether it speaks TLS.
+    private func address(environment: [String: String]) throws -> (String, Int, Bool) {
         if let text = api ?? environment["STARLING_CTL_API"] {
-            guard let address = Self.parse(address: text) else {
-                throw CtlFailure("--api (or STARLING_CTL_API) must be HOST:PORT, not '\(text)'")
+            let secure = text.hasPrefix("https://")
+            let hostPort = secure ? String(text.dropFirst(8)) : text.hasPrefix("http://") ? String(text.dropFirst(7)) : text
+            guard let (host, port) = Self.parse(address: hostPort) else {
+                throw CtlFailure("--api (or STARLING_CTL_API) must be HOST:PORT or https://HOST:PORT, not '\(text)'")
             }
-            return address
+            return (host, port, secure)
         }
         let loaded: ServerConfig
         do {
@@ -64,7 +90,7 @@ struct CtlOptions: ParsableArguments {
         case "::": "::1"
         case let bind: bind
         }
-        return (host, loaded.api.port)
+        return (host, loaded.api.port, loaded.api.ssl.isConfigured)
     }
 
     /// `HOST:PORT`, `[IPv6]:PORT`.

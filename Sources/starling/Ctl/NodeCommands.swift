@@ -64,6 +64,10 @@ struct CtlReload: CtlCommand {
         }
         session.say(changed.isEmpty ? "reloaded: no live setting changed" : (["reloaded, now in force:"] + changed.map(line)).joined(separator: "\n"))
         if !pending.isEmpty { session.say((["changed, but needs a restart:"] + pending.map(line)).joined(separator: "\n")) }
+        let certificates = report.field("certificates_reloaded")?.arrayValue ?? []
+        if !certificates.isEmpty {
+            session.say((["certificates read again (new connections get them):"] + certificates.map { "  \($0.cell)" }).joined(separator: "\n"))
+        }
     }
 }
 

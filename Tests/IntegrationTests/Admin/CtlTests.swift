@@ -182,7 +182,7 @@ final class CtlTests: AdminTestCase, @unchecked Sendable {
                       "cannot reach the node at 127.0.0.1:1: connection refused")
         assertFailure(try await ctlRaw(["clients", "list"], environment: ["STARLING_CTL_API": "127.0.0.1:1"]),
                       "cannot reach the node at 127.0.0.1:1: connection refused")
-        assertFailure(try await ctlRaw(["status", "--api", "nonsense"]), "--api (or STARLING_CTL_API) must be HOST:PORT, not 'nonsense'")
+        assertFailure(try await ctlRaw(["status", "--api", "nonsense"]), "--api (or STARLING_CTL_API) must be HOST:PORT or https://HOST:PORT, not 'nonsense'")
     }
 
     /// SIGHUP makes a real `starling start` reload its config file.
