@@ -89,7 +89,8 @@ final class HeaderTests: XCTestCase {
         XCTAssertTrue(makefile.contains("cc -std=c99 -Wall -Wextra -Werror -fPIC -shared -Wl,-Bsymbolic -Iinclude"))
         for (source, output) in [("plugins/hello-c/hello.c", "hello-c.so"),
                                  ("plugins/acl-deny-topic-c/acl_deny_topic.c", "acl-deny-topic-c.so"),
-                                 ("plugins/auth-password-file/auth_password_file.c", "auth-password-file.so")] {
+                                 ("plugins/auth-password-file/auth_password_file.c", "auth-password-file.so"),
+                                 ("plugins/auth-cert/auth_cert.c", "auth-cert.so")] {
             let plugin = try PluginBuilder.build(source, into: directory, output: output)
             let symbols = try PluginBuilder.run("nm", ["-D", "--defined-only", plugin])
                 .split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
