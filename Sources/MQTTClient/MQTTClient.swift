@@ -50,6 +50,7 @@ public final class MQTTClient: Sendable {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try configuration.transportHandlers?(channel)
                     let decoder = MQTTPacketDecoder(version: configuration.version, expectsConnectFirst: false)
                     let handler = MQTTClientHandler(
                         configuration: configuration, messages: messagesContinuation,

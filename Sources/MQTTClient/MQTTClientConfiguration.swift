@@ -32,6 +32,10 @@ public struct MQTTClientConfiguration: Sendable {
     /// CONNECT or a re-authentication, with the AUTH to send back (nil: close the connection). Put
     /// the Authentication Method (and first data) in `connectProperties`.
     public var authenticate: (@Sendable (Auth) -> Auth?)? = nil
+    /// Adds the handlers of a transport below MQTT (TLS, say, from the caller's TLS library) to a
+    /// new connection's pipeline, ahead of the MQTT codec; nil: plain TCP. Runs on the channel's
+    /// event loop.
+    public var transportHandlers: (@Sendable (any Channel) throws -> Void)? = nil
 
     public init(host: String = "127.0.0.1", port: Int = 1883, version: ProtocolVersion = .v5, clientId: String,
                 cleanStart: Bool = true, keepAlive: UInt16 = 60, username: String? = nil, password: [UInt8]? = nil,

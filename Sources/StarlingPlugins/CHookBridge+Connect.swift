@@ -25,7 +25,7 @@ extension CHookBridge {
                         event.auth_method_len = methodLength
                         event.reason_code = Int32(ReasonCode.notAuthorized.rawValue)
                         event.ticket = request.ticket?.value ?? 0
-                        let result = function(&event, userData)
+                        let result = event.call(function, userData, certificate: request.transportSecurity)
                         return decision(result, hook: "client_connect", ticket: event.ticket) {
                             Self.connAckRefusal(event.reason_code, instance: instance)
                         }

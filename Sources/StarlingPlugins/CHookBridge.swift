@@ -36,7 +36,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                         event.protocol_version = Int32(request.protocolVersion.rawValue)
                         event.reason_code = Int32(ReasonCode.badUserNameOrPassword.rawValue)
                         event.ticket = ticket(request.ticket)
-                        let result = function(&event, userData)
+                        let result = event.call(function, userData, certificate: request.transportSecurity)
                         return decision(result, hook: "authenticate", ticket: event.ticket) {
                             Self.connAckRefusal(event.reason_code, instance: instance)
                         }
@@ -54,8 +54,9 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
     }
 
     /// Calls the plugin with `event` pointing into the publisher's C strings (made once per
-    /// connection) and the PUBLISH's topic and payload, borrowed. Static, so that the closures
-    /// capture plain values and nothing is retained on the way: this runs for every PUBLISH.
+    /// connection), its certificate's strings and the PUBLISH's topic and payload, borrowed.
+    /// Static, so that the closures capture plain values and nothing is retained on the way (but
+    /// a TLS client's `TransportSecurity`): this runs for every PUBLISH.
     private static func callAuthorizePublish(_ function: starling_hook_fn, _ userData: UnsafeMutableRawPointer?,
                                              _ request: borrowing PublishAuthorizationRequest,
                                              _ publish: borrowing Publish,
@@ -71,12 +72,13 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
             event.peer_address = publisher.peerCString.baseAddress
             event.peer_address_len = publisher.peerCString.count
         }
+        let security = request.transportSecurity
         return withCStrings(publish.topic, payload: publish.payload) { topic, payload in
             event.topic = topic.pointer
             event.topic_len = topic.count
             event.payload = payload.baseAddress?.assumingMemoryBound(to: UInt8.self)
             event.payload_len = payload.count
-            return function(&event, userData)
+            return event.call(function, userData, certificate: security)
         }
     }
 
@@ -97,7 +99,7 @@ struct CHookBridge: @unchecked Sendable {  // a C function pointer and the plugi
                         event.ticket = ticket(request.ticket)
                         event.peer_address = peer
                         event.peer_address_len = request.peer.utf8.count
-                        return function(&event, userData)
+                        return event.call(function, userData, certificate: request.transportSecurity)
                     }
                 }
             }

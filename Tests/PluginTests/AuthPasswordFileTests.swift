@@ -99,22 +99,3 @@ final class AuthPasswordFileTests: PluginTestCase, @unchecked Sendable {
         try await log.wait(for: "cannot read password_file \(passwordFile.path): No such file or directory")
     }
 }
-
-/// On a broker of ABI 1.0 (a host table without verify_password), init fails and says why.
-final class AuthPasswordFileOldBrokerTests: XCTestCase {
-    func testInitFailsWithAClearLineOnABrokerWithoutVerifyPassword() throws {
-        let directory = try makeTemporaryDirectory("starling-plugins")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let plugin = try PluginBuilder.build("plugins/auth-password-file/auth_password_file.c", into: directory,
-                                             output: "auth-password-file.so")
-        let host = directory.appendingPathComponent("old-broker").path
-        try PluginBuilder.run("cc", ["-std=c99", "-Wall", "-Wextra", "-Werror", "-I", PluginBuilder.include.path, "-o", host,
-                                     PluginBuilder.fixtures.appendingPathComponent("old_broker_host.c").path, "-ldl"])
-        let output = try PluginBuilder.run(host, [plugin, "/nonexistent"])
-        XCTAssertEqual(output, """
-            log 5 this broker lacks verify_password (plugin ABI 1.1): upgrade the broker to use auth-password-file
-            init returned 1
-
-            """)
-    }
-}

@@ -113,7 +113,7 @@ final class PluginLifecycleTests: PluginTestCase, @unchecked Sendable {
         let frozen = PluginBuilder.fixtures.appendingPathComponent("abi-v1")
         let plugin = try PluginBuilder.testPlugin(into: directory, output: "v1-plugin.so", include: frozen)
         try await startNode(plugins: [entry(plugin, ["users": "alice:secret", "deny_publish": "old/", "notify": "1"])])
-        try await log.wait(for: "test: init abi  1.3")  // a 1.0 plugin is told the broker's minor, 3
+        try await log.wait(for: "test: init abi  1.4")  // a 1.0 plugin is told the broker's minor, 4
         let client = try await connect("v1-client", username: "alice", password: "secret")
         try await log.wait(for: "connected v1-client protocol 5")
         let denied = try await client.publish("old/1", payload: "x", qos: .atLeastOnce)

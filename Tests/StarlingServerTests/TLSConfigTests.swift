@@ -9,19 +9,8 @@ import XCTest
 final class TLSConfigTests: ConfigTestCase {
     /// A CA, a server certificate and key signed by it, and another key, in the test's directory.
     private func makeCertificates() throws -> (ca: String, cert: String, key: String, otherKey: String) {
-        let dir = directory.path
-        func openssl(_ arguments: [String]) throws {
-            let output = try Process(URL(fileURLWithPath: "/usr/bin/openssl"), arguments, environment: [:]).runToEnd(timeout: 30)
-            XCTAssertEqual(output.status, 0, "openssl \(arguments): \(output)")
-        }
-        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try openssl(["req", "-x509"] + key + ["-keyout", "\(dir)/ca.key", "-out", "\(dir)/ca.pem", "-days", "30",
-                                               "-subj", "/CN=Test CA"])
-        try openssl(["req", "-new"] + key + ["-keyout", "\(dir)/server.key", "-out", "\(dir)/server.csr", "-subj", "/CN=localhost"])
-        try openssl(["x509", "-req", "-in", "\(dir)/server.csr", "-CA", "\(dir)/ca.pem", "-CAkey", "\(dir)/ca.key",
-                     "-CAcreateserial", "-out", "\(dir)/server.pem", "-days", "30"])
-        try openssl(["genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "\(dir)/other.key"])
-        return ("\(dir)/ca.pem", "\(dir)/server.pem", "\(dir)/server.key", "\(dir)/other.key")
+        let certificates = try TestCertificates(in: directory)
+        return (certificates.ca, certificates.server, certificates.serverKey, try certificates.key("other"))
     }
 
     func testSSLAndWSSListenersWithTheirOptions() throws {
@@ -215,11 +204,6 @@ final class TLSConfigTests: ConfigTestCase {
         }
         let subjects = ["/C=GB/O=Example, Inc./OU=dev+OU=ops/CN=alice", "/CN= spaced #name /emailAddress=a@example.com",
                         "/DC=org/DC=example/UID=u1/CN=bob;<x>", "/O=Übung \"quoted\"/CN=first/CN=last"]
-        /// The DER bytes of the PEM certificate at `path`.
-        func der(_ path: String) throws -> [UInt8] {
-            let base64 = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
-            return [UInt8](try XCTUnwrap(Data(base64Encoded: base64)))
-        }
         for (index, subject) in subjects.enumerated() {
             let pem = "\(dir)/subject\(index).pem"
             _ = try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -238,5 +222,24 @@ final class TLSConfigTests: ConfigTestCase {
         XCTAssertNil(CertificateSubject(certificateDER: [0x30, 0x03, 0x02, 0x01, 0x00]))
         XCTAssertNil(CertificateSubject(certificateDER: [0x30, 0x80]))
         XCTAssertEqual(CertificateSubject.escaped("#a, b "), "\\#a\\, b\\ ")
+    }
+
+    /// Certificates as plugins get them (`peer_cert_pem`): byte for byte what `openssl x509` wrote,
+    /// 64-character base64 lines ending in "\n", one block after another.
+    func testCertificatePEMAsOpenSSLWritesIt() throws {
+        let certificates = try TestCertificates(in: directory)
+        let ca = try String(contentsOfFile: certificates.ca, encoding: .utf8)
+        let server = try String(contentsOfFile: certificates.server, encoding: .utf8)
+        XCTAssertEqual(CertificatePEM.encode([try der(certificates.server)]), server)
+        XCTAssertEqual(CertificatePEM.encode([try der(certificates.server), try der(certificates.ca)]), server + ca)
+        XCTAssertEqual(CertificatePEM.encode([Array(repeating: 0xFF, count: 48)]),
+                       "-----BEGIN CERTIFICATE-----\n" + String(repeating: "/", count: 64) + "\n-----END CERTIFICATE-----\n")
+        XCTAssertEqual(CertificatePEM.encode([]), "")
+    }
+
+    /// The DER bytes of the PEM certificate at `path`.
+    private func der(_ path: String) throws -> [UInt8] {
+        let base64 = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        return [UInt8](try XCTUnwrap(Data(base64Encoded: base64)))
     }
 }

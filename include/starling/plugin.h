@@ -58,8 +58,9 @@
  *   the message, subscription and session hooks ("ABI 1.2: message, subscription and session
  *   hooks") and broker services: subscribing on the plugin's own behalf, metrics, timers and
  *   functions exported for calls through libffi ("ABI 1.2: services"). Minor 3 adds the client's
- *   address to the authorize events ("ABI 1.3"). Nothing of a later version is declared before the
- *   broker does it.
+ *   address to the authorize events ("ABI 1.3"); minor 4 the client's verified TLS certificate
+ *   (subject DN, CN, PEM chain) to the client_connect, authenticate and authorize events ("ABI
+ *   1.4"). Nothing of a later version is declared before the broker does it.
  *
  * ==========================================================================================
  * Threads
@@ -131,8 +132,11 @@ extern "C" {
  *       hooks 1-3 must export it).
  *   3 - the client's address (peer_address, peer_address_len) in the authorize_publish and
  *       authorize_subscribe events.
+ *   4 - the client's verified TLS certificate (peer_cert_dn, peer_cert_cn, peer_cert_pem and
+ *       their lengths) in the client_connect, authenticate, authorize_publish and
+ *       authorize_subscribe events.
  */
-#define STARLING_PLUGIN_ABI_MINOR 3
+#define STARLING_PLUGIN_ABI_MINOR 4
 
 /**
  * True when the struct at `ptr` (of type `type`, whose first field is `size_t struct_size`) is
@@ -448,6 +452,33 @@ typedef struct starling_authenticate_event {
      * password are valid during the call only: copy what the later answer needs.
      */
     uint64_t ticket;
+    /* ----- ABI 1.4: the client certificate ----- check STARLING_HAS_MEMBER(event, starling_authenticate_event, peer_cert_pem) */
+    /*
+     * The TLS certificate the client presented and the listener verified (an ssl or wss listener
+     * with ssl_options.verify = "verify_peer"). All six are NULL and 0 for a client that presented
+     * none or came over a listener without TLS (tcp, ws). The three come together: checking
+     * peer_cert_pem with STARLING_HAS_MEMBER covers the others. Each string is NUL-terminated and
+     * its length leaves the NUL out; compare by the length, since a certificate, unlike MQTT, may
+     * put a NUL inside a name. The same for every event of one connection.
+     */
+    /**
+     * The certificate's subject in RFC 4514 form, the most specific part first, as
+     * `openssl x509 -noout -subject -nameopt RFC2253,-esc_msb` prints it: "CN=alice,O=Example,C=GB".
+     */
+    const char *peer_cert_dn;
+    size_t peer_cert_dn_len;
+    /** The subject's common name (its last CN, unescaped: "alice"); NULL when it has none. */
+    const char *peer_cert_cn;
+    size_t peer_cert_cn_len;
+    /**
+     * The verified chain in PEM, the client's own certificate first: per certificate
+     * "-----BEGIN CERTIFICATE-----\n", its DER in base64 lines of 64 characters each ending in
+     * "\n", "-----END CERTIFICATE-----\n" - what `openssl x509` writes. This broker gives the
+     * client's certificate alone (its issuers are the listener's cacertfile); read the first block
+     * for the client's own certificate, as later brokers may append its issuers.
+     */
+    const char *peer_cert_pem;
+    size_t peer_cert_pem_len;
 } starling_authenticate_event;
 
 /** STARLING_HOOK_AUTHORIZE_PUBLISH. */
@@ -482,6 +513,14 @@ typedef struct starling_authorize_publish_event {
      */
     const char *peer_address;
     size_t peer_address_len;
+    /* ----- ABI 1.4: the client certificate ----- check STARLING_HAS_MEMBER(event, starling_authorize_publish_event, peer_cert_pem) */
+    /** The client's verified TLS certificate, as in starling_authenticate_event (NULL, 0: none). */
+    const char *peer_cert_dn;
+    size_t peer_cert_dn_len;
+    const char *peer_cert_cn;
+    size_t peer_cert_cn_len;
+    const char *peer_cert_pem;
+    size_t peer_cert_pem_len;
 } starling_authorize_publish_event;
 
 /** STARLING_HOOK_AUTHORIZE_SUBSCRIBE. */
@@ -516,6 +555,14 @@ typedef struct starling_authorize_subscribe_event {
      */
     const char *peer_address;
     size_t peer_address_len;
+    /* ----- ABI 1.4: the client certificate ----- check STARLING_HAS_MEMBER(event, starling_authorize_subscribe_event, peer_cert_pem) */
+    /** The client's verified TLS certificate, as in starling_authenticate_event (NULL, 0: none). */
+    const char *peer_cert_dn;
+    size_t peer_cert_dn_len;
+    const char *peer_cert_cn;
+    size_t peer_cert_cn_len;
+    const char *peer_cert_pem;
+    size_t peer_cert_pem_len;
 } starling_authorize_subscribe_event;
 
 /** STARLING_HOOK_CLIENT_CONNECTED. */
@@ -601,6 +648,14 @@ typedef struct starling_client_connect_event {
     void *reserved[8];
     /** Non-zero: the callback may return STARLING_PENDING (as starling_authenticate_event's). */
     uint64_t ticket;
+    /* ----- ABI 1.4: the client certificate ----- check STARLING_HAS_MEMBER(event, starling_client_connect_event, peer_cert_pem) */
+    /** The client's verified TLS certificate, as in starling_authenticate_event (NULL, 0: none). */
+    const char *peer_cert_dn;
+    size_t peer_cert_dn_len;
+    const char *peer_cert_cn;
+    size_t peer_cert_cn_len;
+    const char *peer_cert_pem;
+    size_t peer_cert_pem_len;
 } starling_client_connect_event;
 
 /** Which step of MQTT 5 enhanced authentication a starling_enhanced_auth_event is. */

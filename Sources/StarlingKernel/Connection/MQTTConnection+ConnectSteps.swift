@@ -14,7 +14,8 @@ extension MQTTConnection {
         var request = ClientConnectRequest(clientId: clientId, username: connect.username, peer: peerDescription,
                                            protocolVersion: version, keepAlive: Int(connect.keepAlive),
                                            cleanStart: connect.cleanStart, hasWill: connect.will != nil,
-                                           authenticationMethod: connect.properties.authenticationMethod, ticket: ticket)
+                                           authenticationMethod: connect.properties.authenticationMethod, ticket: ticket,
+                                           transportSecurity: transportSecurity)
         let outcome = hooks.run(from: start) { $0(&request) }
         if endTicketedCall(ticket, outcome, .clientConnect(connect, hooks)) { return }
         if case .decided(.deny(let code), let owner, _) = outcome {

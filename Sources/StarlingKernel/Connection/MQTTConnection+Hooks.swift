@@ -26,7 +26,8 @@ extension MQTTConnection {
         }
         let ticket = loopContext.beginTicketedCall(.authenticate)
         let request = AuthenticationRequest(clientId: clientId, username: connect.username, password: connect.password,
-                                            peer: peerDescription, protocolVersion: version, ticket: ticket)
+                                            peer: peerDescription, protocolVersion: version, ticket: ticket,
+                                            transportSecurity: transportSecurity)
         let outcome = hooks.run(from: start) { $0(request) }
         if endTicketedCall(ticket, outcome, .authenticate(connect, hooks)) { return }
         switch outcome {
@@ -73,7 +74,8 @@ extension MQTTConnection {
         let cap = progress.qos
         var request = SubscribeAuthorizationRequest(clientId: clientId, username: username, filter: progress.filter,
                                                     qos: cap, ticket: ticket,
-                                                    peer: publisher._withUnsafeGuaranteedRef { $0.peer })
+                                                    peer: publisher._withUnsafeGuaranteedRef { $0.peer },
+                                                    transportSecurity: transportSecurity)
         let outcome = hooks.run(from: start) { hook in
             let decision = hook(&request)
             if request.qos > cap { request.qos = cap }  // hooks may only lower it

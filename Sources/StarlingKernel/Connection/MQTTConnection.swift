@@ -30,8 +30,8 @@ final class MQTTConnection: ChannelInboundHandler, LoopConfined, @unchecked Send
     var version = ProtocolVersion.v3_1_1
     var clientId = ""
     var username: String?
-    /// `clientId`, `username` and the peer as the authorize hooks see them, made at the first will,
-    /// PUBLISH or SUBSCRIBE that needs authorization (all three are fixed by then): the peer is
+    /// `clientId`, `username`, the peer and its certificate as the authorize hooks see them, made at
+    /// the first will, PUBLISH or SUBSCRIBE that needs authorization (all are fixed by then): the peer is
     /// described once per connection. Unmanaged, holding one reference (released in `deinit`), so
     /// that handing it to a request costs no reference counting.
     private var publisherIdentity: Unmanaged<ClientIdentity>?
@@ -76,7 +76,8 @@ final class MQTTConnection: ChannelInboundHandler, LoopConfined, @unchecked Send
     /// This client as the publisher of an authorization request (see `publisherIdentity`).
     var publisher: Unmanaged<ClientIdentity> {
         if let publisherIdentity { return publisherIdentity }
-        let identity = Unmanaged.passRetained(ClientIdentity(clientId: clientId, username: username, peer: peerDescription))
+        let identity = Unmanaged.passRetained(ClientIdentity(clientId: clientId, username: username, peer: peerDescription,
+                                                             transportSecurity: transportSecurity))
         publisherIdentity = identity
         return identity
     }

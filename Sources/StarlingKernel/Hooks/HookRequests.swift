@@ -11,11 +11,14 @@ public struct AuthenticationRequest: Sendable {
     public var protocolVersion: ProtocolVersion
     /// Set when the hook may answer `.pending` (then complete with this ticket).
     public var ticket: PendingTicket? = nil
+    /// The client's TLS and verified certificate; nil over plain TCP or WebSocket.
+    public var transportSecurity: TransportSecurity? = nil
 }
 
-/// Who a request comes from: a connected client's id, user name and address, fixed once its
-/// CONNECT is accepted. Immutable; made once per connection, it also keeps them as NUL-terminated
-/// UTF-8 for the C plugin bridge, which then hands them to a plugin on every PUBLISH without work.
+/// Who a request comes from: a connected client's id, user name, address and TLS certificate,
+/// fixed once its CONNECT is accepted. Immutable; made once per connection, it also keeps the first
+/// three as NUL-terminated UTF-8 for the C plugin bridge, which then hands them to a plugin on
+/// every PUBLISH without work (the certificate's strings are read in place).
 public final class ClientIdentity: @unchecked Sendable {  // immutable after init
     public let clientId: String
     public let username: String?
@@ -27,11 +30,14 @@ public final class ClientIdentity: @unchecked Sendable {  // immutable after ini
     public let usernameCString: UnsafeBufferPointer<CChar>?
     /// `peer` likewise.
     public let peerCString: UnsafeBufferPointer<CChar>
+    /// The client's TLS and verified certificate; nil over plain TCP or WebSocket.
+    public let transportSecurity: TransportSecurity?
 
-    public init(clientId: String, username: String?, peer: String = "") {
+    public init(clientId: String, username: String?, peer: String = "", transportSecurity: TransportSecurity? = nil) {
         self.clientId = clientId
         self.username = username
         self.peer = peer
+        self.transportSecurity = transportSecurity
         clientIdCString = Self.cString(clientId)
         usernameCString = username.map(Self.cString)
         peerCString = Self.cString(peer)
@@ -81,6 +87,8 @@ public struct PublishAuthorizationRequest: ~Copyable {
     public var username: String? { withPublisher { $0.username } }
     /// `IP:PORT` (IPv6 as `[IP]:PORT`) of the client, or empty when unknown.
     public var peer: String { withPublisher { $0.peer } }
+    /// The client's TLS and verified certificate; nil over plain TCP or WebSocket.
+    public var transportSecurity: TransportSecurity? { withPublisher { $0.transportSecurity } }
 }
 
 /// One filter of a SUBSCRIBE. Hooks that do not deny may lower `qos`.
@@ -95,6 +103,8 @@ public struct SubscribeAuthorizationRequest: Sendable {
     public var ticket: PendingTicket? = nil
     /// `IP:PORT` (IPv6 as `[IP]:PORT`) of the client, or empty when unknown.
     public var peer: String = ""
+    /// The client's TLS and verified certificate; nil over plain TCP or WebSocket.
+    public var transportSecurity: TransportSecurity? = nil
 }
 
 /// A CONNECT before authentication. A hook that denies may set `reasonCode` (CONNACK).
@@ -111,6 +121,8 @@ public struct ClientConnectRequest: Sendable {
     public var authenticationMethod: String?
     /// Set when the hook may answer `.pending`.
     public var ticket: PendingTicket? = nil
+    /// The client's TLS and verified certificate; nil over plain TCP or WebSocket.
+    public var transportSecurity: TransportSecurity? = nil
 }
 
 /// A connection accepted (CONNACK sent).

@@ -65,8 +65,12 @@ struct TLSListenerSetup: Sendable {
     }
 
     /// What the kernel is told of a connection whose handshake has completed: the TLS version and
-    /// the verified client certificate's subject (none without a certificate). Nil when the
-    /// pipeline has no TLS handler. On the channel's loop.
+    /// the verified client certificate, its subject and its PEM (none without a certificate). Nil
+    /// when the pipeline has no TLS handler. On the channel's loop.
+    ///
+    /// The PEM holds the client's certificate alone: NIOSSL gives the verified chain
+    /// (`peerValidatedCertificateChain`) only to handlers whose custom verification callback
+    /// replaces BoringSSL's, and this listener keeps BoringSSL's verification.
     static func transportSecurity(of pipeline: ChannelPipeline.SynchronousOperations) -> TransportSecurity? {
         guard let handler = try? pipeline.handler(type: NIOSSLServerHandler.self) else { return nil }
         let version = switch handler.tlsVersion {
@@ -80,7 +84,8 @@ struct TLSListenerSetup: Sendable {
             return TransportSecurity(protocolVersion: version)
         }
         return TransportSecurity(protocolVersion: version, peerCommonName: subject.commonName,
-                                 peerDistinguishedName: subject.distinguishedName)
+                                 peerDistinguishedName: subject.distinguishedName,
+                                 peerCertificateChainPEM: CertificatePEM.encode([der]))
     }
 }
 

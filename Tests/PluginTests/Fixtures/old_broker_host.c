@@ -1,7 +1,7 @@
 /*
  * Plays an ABI 1.0 broker: loads the plugin given as argv[1] and calls its init with a host table
- * whose struct_size ends before verify_password, option password_file = argv[2]. Prints every
- * log line and then "init returned N".
+ * whose struct_size ends before verify_password and abi_minor 0, option password_file = argv[2].
+ * Prints every log line and then "init returned N".
  */
 #define _POSIX_C_SOURCE 200809L
 #include <starling/plugin.h>

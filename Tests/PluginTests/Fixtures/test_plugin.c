@@ -18,6 +18,10 @@
  *   kick_topic          topic                  authorize_publish: kick the publisher
  *   log_peers           any                    authorize_publish / _subscribe: log the client's
  *                                              address (ABI 1.3; "peer unknown" without the field)
+ *   log_certs           a directory            client_connect, authenticate, authorize_publish /
+ *                                              _subscribe: log the client certificate's CN, DN and
+ *                                              PEM length (ABI 1.4; "cert none" without one) and
+ *                                              write the PEM to DIR/HOOK-CLIENTID.pem
  *   notify              any                    client_connected / client_disconnected: log them
  *   connect_publish     topic                  client_connected: publish the client id there
  *   init_result         integer                init registers its hooks, then returns this
@@ -36,7 +40,7 @@ struct state {
     starling_plugin *plugin;
     const char *tag;
     const char *users, *ban_users, *deny_publish, *allow_publish, *deny_subscribe, *kick_topic;
-    const char *connect_publish;
+    const char *connect_publish, *cert_dir;
     int auth_result, publish_result, subscribe_max_qos, log_peers;
     long sleep_ms;
     int late_registration_done;
@@ -77,6 +81,52 @@ static int list_find(const char *list, const char *item, size_t len, const char 
     return 0;
 }
 
+/* Logs the client certificate an event carries (ABI 1.4; the frozen v1 header lacks the fields) and
+ * writes its PEM to DIR/HOOK-CLIENTID.pem. */
+#if defined(STARLING_PLUGIN_ABI_MINOR) && STARLING_PLUGIN_ABI_MINOR >= 4
+static void log_cert(const struct state *s, const char *hook, const char *client_id, const char *dn, size_t dn_len,
+                     const char *cn, size_t cn_len, const char *pem, size_t pem_len)
+{
+    char line[1024], path[1024];
+    FILE *file;
+    if (dn == NULL && cn == NULL && pem == NULL && dn_len == 0 && cn_len == 0 && pem_len == 0) {
+        snprintf(line, sizeof line, "%s: %s %s cert none", s->tag, hook, client_id);
+        s->host->log(s->plugin, STARLING_LOG_INFO, line);
+        return;
+    }
+    snprintf(line, sizeof line, "%s: %s %s cert cn %s (%zu) dn %s (%zu) pem %zu", s->tag, hook, client_id,
+             cn != NULL ? cn : "(null)", cn_len, dn != NULL ? dn : "(null)", dn_len, pem_len);
+    s->host->log(s->plugin, STARLING_LOG_INFO, line);
+    snprintf(path, sizeof path, "%s/%s-%s.pem", s->cert_dir, hook, client_id);
+    file = fopen(path, "wb");
+    if (file != NULL) {
+        if (pem != NULL) {
+            fwrite(pem, 1, pem_len, file);
+        }
+        fclose(file);
+    }
+}
+
+#define LOG_CERT(s, e, type, what)                                                                           \
+    do {                                                                                                     \
+        if ((s)->cert_dir != NULL && STARLING_HAS_MEMBER(e, type, peer_cert_pem)) {                          \
+            log_cert(s, what, (e)->client_id, (e)->peer_cert_dn, (e)->peer_cert_dn_len, (e)->peer_cert_cn,  \
+                     (e)->peer_cert_cn_len, (e)->peer_cert_pem, (e)->peer_cert_pem_len);                    \
+        }                                                                                                    \
+    } while (0)
+
+static int on_client_connect(void *data, void *user)
+{
+    const starling_client_connect_event *e = data;
+    LOG_CERT((const struct state *)user, e, starling_client_connect_event, "client_connect");
+    return STARLING_IGNORE;
+}
+#else
+#define LOG_CERT(s, e, type, what) \
+    do {                           \
+    } while (0)
+#endif
+
 static int on_authenticate(void *data, void *user)
 {
     starling_authenticate_event *e = data;
@@ -84,6 +134,7 @@ static int on_authenticate(void *data, void *user)
     const char *entry = NULL;
     say(s, "authenticate %s protocol %ld peer-known %ld", e->client_id, e->protocol_version,
         e->peer_address[0] != '\0');
+    LOG_CERT(s, e, starling_authenticate_event, "authenticate");
     if (s->auth_result != -1000) {
         return s->auth_result;
     }
@@ -132,6 +183,7 @@ static int on_authorize_publish(void *data, void *user)
     const starling_authorize_publish_event *e = data;
     const struct state *s = user;
     LOG_PEER(s, e, starling_authorize_publish_event, "authorize_publish");
+    LOG_CERT(s, e, starling_authorize_publish_event, "authorize_publish");
     if (s->sleep_ms > 0 && starts_with(e->topic, "slow/")) {
         struct timespec pause;
         pause.tv_sec = s->sleep_ms / 1000;
@@ -158,6 +210,7 @@ static int on_authorize_subscribe(void *data, void *user)
     starling_authorize_subscribe_event *e = data;
     const struct state *s = user;
     LOG_PEER(s, e, starling_authorize_subscribe_event, "authorize_subscribe");
+    LOG_CERT(s, e, starling_authorize_subscribe_event, "authorize_subscribe");
     if (starts_with(e->filter, s->deny_subscribe)) {
         return STARLING_DENY;
     }
@@ -230,6 +283,7 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
     s->deny_subscribe = host->option(plugin, "deny_subscribe");
     s->kick_topic = host->option(plugin, "kick_topic");
     s->connect_publish = host->option(plugin, "connect_publish");
+    s->cert_dir = host->option(plugin, "log_certs");
     s->auth_result = number(host, plugin, "auth_result", -1000);
     s->publish_result = number(host, plugin, "publish_result", STARLING_IGNORE);
     s->subscribe_max_qos = number(host, plugin, "subscribe_max_qos", -1);
@@ -243,16 +297,21 @@ STARLING_PLUGIN_EXPORT int starling_plugin_init(starling_plugin *plugin, const s
     say(s, "init abi %s %ld.%ld", "", host->abi_version, host->abi_minor);
     say(s, "register unknown hook -> %s %ld", "", host->register_hook(plugin, 999, on_connected, 0, s), 0);
 
-    if (s->users != NULL || s->ban_users != NULL || host->option(plugin, "auth_result") != NULL) {
+    if (s->users != NULL || s->ban_users != NULL || host->option(plugin, "auth_result") != NULL || s->cert_dir != NULL) {
         host->register_hook(plugin, STARLING_HOOK_AUTHENTICATE, on_authenticate, priority, s);
     }
     if (s->deny_publish != NULL || s->allow_publish != NULL || host->option(plugin, "publish_result") != NULL
-        || s->sleep_ms > 0 || s->kick_topic != NULL || s->log_peers) {
+        || s->sleep_ms > 0 || s->kick_topic != NULL || s->log_peers || s->cert_dir != NULL) {
         host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_PUBLISH, on_authorize_publish, priority, s);
     }
-    if (s->deny_subscribe != NULL || s->subscribe_max_qos >= 0 || s->log_peers) {
+    if (s->deny_subscribe != NULL || s->subscribe_max_qos >= 0 || s->log_peers || s->cert_dir != NULL) {
         host->register_hook(plugin, STARLING_HOOK_AUTHORIZE_SUBSCRIBE, on_authorize_subscribe, priority, s);
     }
+#if defined(STARLING_PLUGIN_ABI_MINOR) && STARLING_PLUGIN_ABI_MINOR >= 4
+    if (s->cert_dir != NULL) {
+        host->register_hook(plugin, STARLING_HOOK_CLIENT_CONNECT, on_client_connect, priority, s);
+    }
+#endif
     if (host->option(plugin, "notify") != NULL || s->connect_publish != NULL) {
         host->register_hook(plugin, STARLING_HOOK_CLIENT_CONNECTED, on_connected, priority, s);
         host->register_hook(plugin, STARLING_HOOK_CLIENT_DISCONNECTED, on_disconnected, priority, s);

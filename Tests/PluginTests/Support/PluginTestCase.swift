@@ -66,6 +66,11 @@ class PluginTestCase: XCTestCase, @unchecked Sendable {  // its state is set up 
         }
     }
 
+    /// Connects a client with `configuration` (a listener of the node's other than the first, say).
+    func connect(_ configuration: MQTTClientConfiguration) async throws -> MQTTClient {
+        try await nodeUnderTest.connect(configuration)
+    }
+
     /// Connects and expects a refusal; returns the refusing CONNACK's reason code.
     func refusal(_ clientId: String, version: ProtocolVersion = .v5, username: String? = nil, password: String? = nil,
                  file: StaticString = #filePath, line: UInt = #line) async throws -> ReasonCode? {
