@@ -16,6 +16,8 @@ public final class ClusterMember: ClusterAttachment, LoopConfined, @unchecked Se
     public let name: String
     let cookie: String
     let config: ClusterConfig
+    /// TLS on the links; nil: plain frames.
+    let linkTLS: (any ClusterLinkTLS)?
     let kernel: any ClusterKernel
     let logger: Logger
     public let loop: EventLoop
@@ -30,11 +32,12 @@ public final class ClusterMember: ClusterAttachment, LoopConfined, @unchecked Se
     /// The bound cluster port (0 until bound).
     public var port: Int { membership.port }
 
-    private init(name: String, cookie: String, config: ClusterConfig, kernel: any ClusterKernel, group: EventLoopGroup,
-                 dataDir: String, logger: Logger) {
+    private init(name: String, cookie: String, config: ClusterConfig, linkTLS: (any ClusterLinkTLS)?, kernel: any ClusterKernel,
+                 group: EventLoopGroup, dataDir: String, logger: Logger) {
         self.name = name
         self.cookie = cookie
         self.config = config
+        self.linkTLS = linkTLS
         self.kernel = kernel
         self.loop = kernel.eventLoops[0]
         self.logger = logger
@@ -52,12 +55,14 @@ public final class ClusterMember: ClusterAttachment, LoopConfined, @unchecked Se
 
     /// Opens the cluster port, attaches to the kernel and dials the remembered members and the
     /// seeds. Logs `cluster listening on HOST:PORT`.
+    /// - Parameter linkTLS: TLS on every link, accepted and dialled; nil: plain frames (a node with
+    ///   TLS and one without refuse each other).
     /// - Throws: `ClusterStartError` when the port cannot be bound.
-    public static func start(name: String, config: ClusterConfig, broker: Broker, group: EventLoopGroup,
-                             dataDir: String, logger: Logger) async throws -> ClusterMember {
+    public static func start(name: String, config: ClusterConfig, linkTLS: (any ClusterLinkTLS)? = nil, broker: Broker,
+                             group: EventLoopGroup, dataDir: String, logger: Logger) async throws -> ClusterMember {
         guard let cookie = config.cookie else { throw ClusterStartError(message: "the cluster needs a cookie") }
-        let node = ClusterMember(name: name, cookie: cookie, config: config, kernel: broker, group: group,
-                               dataDir: dataDir, logger: logger)
+        let node = ClusterMember(name: name, cookie: cookie, config: config, linkTLS: linkTLS, kernel: broker, group: group,
+                                 dataDir: dataDir, logger: logger)
         // Attach first: a link admitted as soon as the port opens already has the local routes.
         try await node.loop.submit {
             node.routeStream.attached(with: node.kernel.attach(cluster: node))
@@ -71,6 +76,7 @@ public final class ClusterMember: ClusterAttachment, LoopConfined, @unchecked Se
                 .childChannelOption(.writeBufferWaterMark, value: Forwarder.linkWaterMark)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        try linkTLS?.addAcceptorHandlers(to: channel)
                         try channel.pipeline.syncOperations.addHandler(LinkHandler(node: node, target: nil))
                     }
                 }
@@ -80,7 +86,7 @@ public final class ClusterMember: ClusterAttachment, LoopConfined, @unchecked Se
         }
         let port = channel.localAddress?.port ?? config.port
         node.membership.boundPort.store(port, ordering: .releasing)
-        logger.info("cluster listening on \(host):\(port)", metadata: ["node": "\(name)"])
+        logger.info("cluster listening on \(host):\(port)", metadata: ["node": "\(name)", "tls": "\(linkTLS != nil)"])
         try await node.loop.submit {
             node.serverChannel = channel
             node.membership.start(seeds: config.seeds)
@@ -193,6 +199,7 @@ public final class ClusterMember: ClusterAttachment, LoopConfined, @unchecked Se
                 case .refused(.wrongCookie, let message): complete(.failure(JoinFailure(.wrongCookie, "wrong cookie: \(message)")))
                 case .refused(.nameClash, let message): complete(.failure(JoinFailure(.nameClash, "name clash: \(message)")))
                 case .refused(let reason, let message): complete(.failure(JoinFailure(.refused, "\(reason): \(message)")))
+                case .insecure(let message): complete(.failure(JoinFailure(.refused, message)))
                 case .failed(let message): complete(.failure(JoinFailure(.unreachable, "unreachable: \(message)")))
                 }
             }

@@ -89,7 +89,7 @@ public final class BrokerProcess: Sendable {
     /// `listening on HOST:PORT` for each listener and `api listening on HOST:PORT` for the API.
     ///
     /// Throws `NodeStartError` when a listener or the API cannot bind, or (exit status 2) when a TLS
-    /// listener's certificate, key or CA file does not load, or a plugin does not load and
+    /// listener's or the cluster links' certificate, key or CA file does not load, or a plugin does not load and
     /// `plugin_loader.on_error` is `stop`.
     /// - Parameters:
     ///   - source: where `config` came from, read again by a reload (none: a reload fails).
@@ -126,6 +126,7 @@ public final class BrokerProcess: Sendable {
                     throw NodeStartError(message: error.description, exitCode: 2)
                 }
             }
+            let clusterTLS = try makeClusterTLS(config)
             try await loadPlugins(config, into: plugins, logger: logger)
             for listener in enabled {
                 let channel: Channel
@@ -157,12 +158,13 @@ public final class BrokerProcess: Sendable {
                     ListenerDescription(name: listener.qualifiedName, type: listener.kind.rawValue, bind: listener.bind,
                                         port: address.port ?? listener.port, maxConnections: listener.maxConnections)
                 },
-                tlsContexts: (Array(tlsSetups.values) + [apiSetup].compactMap { $0 }).map(\.context),
+                tlsContexts: tlsSetups.values.map(\.context) + [apiSetup?.context].compactMap { $0 }
+                    + [clusterTLS?.contexts as (any CertificateReloading)?].compactMap { $0 },
                 logLevel: logLevel, logger: logger)
             if config.cluster.isEnabled {
                 do {
-                    cluster = try await ClusterMember.start(name: settings.nodeName, config: config.cluster, broker: broker,
-                                                          group: group, dataDir: config.dataDir, logger: logger)
+                    cluster = try await ClusterMember.start(name: settings.nodeName, config: config.cluster, linkTLS: clusterTLS,
+                                                            broker: broker, group: group, dataDir: config.dataDir, logger: logger)
                 } catch {
                     throw NodeStartError(message: "\(error)")
                 }
@@ -192,6 +194,17 @@ public final class BrokerProcess: Sendable {
             await plugins.unloadAll()
             try? await group.shutdownGracefully()
             throw error
+        }
+    }
+
+    /// TLS on the cluster links when the node is clustered and `[cluster.ssl_options]` names a
+    /// certificate or key: its files read and checked (exit status 2 when they do not load).
+    private static func makeClusterTLS(_ config: ServerConfig) throws -> ClusterTLS? {
+        guard config.cluster.isEnabled, config.clusterSSL.isConfigured else { return nil }
+        do {
+            return try ClusterTLS(config.clusterSSL)
+        } catch {
+            throw NodeStartError(message: error.description, exitCode: 2)
         }
     }
 

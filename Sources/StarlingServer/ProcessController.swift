@@ -1,7 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOSSL
 import StarlingAdmin
 import StarlingKernel
 
@@ -14,13 +13,13 @@ final class ProcessController: ProcessControl {
     private let logLevel: LogLevelSetting?
     private let logger: Logger
     /// The TLS servers whose certificates a reload reads again.
-    private let tlsContexts: [ReloadableTLSContext]
+    private let tlsContexts: [any CertificateReloading]
     /// The configuration in force: the one the node started with, its live settings replaced by
     /// each reload. Also serializes reloads.
     private let running: NIOLockedValueBox<ServerConfig>
 
     init(config: ServerConfig, source: ConfigSource?, broker: Broker, listeners: [ListenerDescription],
-         tlsContexts: [ReloadableTLSContext] = [], logLevel: LogLevelSetting?, logger: Logger) {
+         tlsContexts: [any CertificateReloading] = [], logLevel: LogLevelSetting?, logger: Logger) {
         self.tlsContexts = tlsContexts
         self.nodeDescription = NodeDescription(name: config.settings.nodeName, version: starlingVersion,
                                                startedAt: .now(), listeners: listeners)
@@ -46,16 +45,16 @@ final class ProcessController: ProcessControl {
         let outcome = running.withLockedValue { running -> Result<ReloadReport, ReloadError> in
             // Every certificate is read before anything changes: one that does not load fails the
             // whole reload, and the certificates in force stay.
-            var renewed: [(server: ReloadableTLSContext, context: NIOSSLContext)] = []
+            var renewed: [(table: String, install: @Sendable () -> Void)] = []
             for server in tlsContexts {
                 do throws(ConfigError) {
-                    if let context = try server.renewed(for: loaded) { renewed.append((server, context)) }
+                    if let install = try server.renewal(for: loaded) { renewed.append((server.table, install)) }
                 } catch {
                     logger.error("reload failed, nothing changed: \(error)")
                     return .failure(ReloadError(error.description))
                 }
             }
-            for (server, context) in renewed { server.install(context) }
+            for (_, install) in renewed { install() }
             let changes = running.changes(to: loaded)
             let applied = running.applyingLiveSettings(of: loaded)
             // `allow_anonymous` left automatic is resolved against the listeners in force.
@@ -64,7 +63,7 @@ final class ProcessController: ProcessControl {
             running = applied
             return .success(ReloadReport(changed: changes.filter { ServerConfig.isLive(key: $0.key) },
                                 restartRequired: changes.filter { !ServerConfig.isLive(key: $0.key) },
-                                certificatesReloaded: renewed.map { $0.server.table }))
+                                certificatesReloaded: renewed.map(\.table)))
         }
         let report = try outcome.get()
         logger.info("configuration reloaded", metadata: ["changed": "\(report.changed.map { $0.key })"])

@@ -22,9 +22,11 @@ private final class FakeLinkNode: LinkDelegate, @unchecked Sendable {
     var closed: [PeerLink] = []
     var received: [Frame] = []
     let peerStats = PeerStats()
+    let linkTLS: (any ClusterLinkTLS)?
 
-    init(cookie: String = "secret", loop: EmbeddedEventLoop) {
+    init(cookie: String = "secret", linkTLS: (any ClusterLinkTLS)? = nil, loop: EmbeddedEventLoop) {
         self.cookie = cookie
+        self.linkTLS = linkTLS
         (logger, lines) = recordingLogger()
         fake = FakeKernel(loop: loop)
     }
@@ -40,6 +42,19 @@ private final class FakeLinkNode: LinkDelegate, @unchecked Sendable {
     func received(_ frame: Frame, from peer: PeerIdentity, link: PeerLink) { received.append(frame) }
 
     var messages: [String] { lines.withLockedValue { $0.map(\.message) } }
+    var warnings: [String] { lines.withLockedValue { $0.filter { $0.level == .warning }.map(\.message) } }
+}
+
+/// A node's TLS that adds no handler and describes its own error only.
+private struct FakeLinkTLS: ClusterLinkTLS {
+    struct Refusal: Error {}
+
+    func addAcceptorHandlers(to channel: Channel) throws {}
+    func addDialerHandlers(to channel: Channel, peer: PeerAddress) throws {}
+    func failureReason(_ error: any Error, dialling peer: PeerAddress?) -> String? {
+        guard error is Refusal else { return nil }
+        return peer.map { "refused dialling \($0.name)" } ?? "refused on an accepted link"
+    }
 }
 
 /// One link's frames in and out, with `EmbeddedChannel`: the handshake from both sides, then the
@@ -59,6 +74,7 @@ final class LinkHandlerTests: XCTestCase {
             let text = switch outcome {
             case .joined: "joined"
             case .refused(let reason, let message): "refused \(reason): \(message)"
+            case .insecure(let message): "insecure: \(message)"
             case .failed(let message): "failed: \(message)"
             }
             outcomes.withLockedValue { $0.append(text) }
@@ -252,6 +268,60 @@ final class LinkHandlerTests: XCTestCase {
         XCTAssertEqual(logged?.metadata["reason"], "wrong cookie")
         XCTAssertEqual(logged?.metadata["detail"], "no")
         XCTAssertEqual(logged?.metadata["peer"], "n2@h")
+    }
+
+    // MARK: - TLS on one side only, TLS failures
+
+    func testAPlainNodeRefusesALinkThatSpeaksTLS() throws {
+        let node = FakeLinkNode(loop: loop)
+        let accepted = try accepting(node)
+        let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xF4, 0x01, 0x00, 0x00, 0xF0, 0x03, 0x03]
+        try accepted.writeInbound(ByteBuffer(bytes: clientHello.prefix(1)))
+        XCTAssertTrue(accepted.isActive, "one byte does not tell yet")
+        try accepted.writeInbound(ByteBuffer(bytes: clientHello.dropFirst()))
+        XCTAssertFalse(accepted.isActive)
+        // Plain bytes, which the dialer's TLS refuses as not TLS.
+        XCTAssertEqual(try accepted.sentFrames(), [.refuse(.malformed, message: "n1@h does not speak TLS on its cluster links")])
+        XCTAssertEqual(node.warnings, ["cluster: refused a link from 127.0.0.1:4370: it speaks TLS and this node has no "
+                                       + "[cluster.ssl_options] (set it on every node or on none)"])
+
+        // A dialled link answered by a TLS alert.
+        let dialled = try dialling(node)
+        _ = try dialled.sentFrames()
+        try dialled.writeInbound(ByteBuffer(bytes: [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]))
+        XCTAssertFalse(dialled.isActive)
+        XCTAssertEqual(try dialled.sentFrames(), [])
+        let line = "link to n2@h:4371 refused: the peer speaks TLS and this node has no [cluster.ssl_options] (set it on every node or on none)"
+        XCTAssertEqual(outcomes.withLockedValue { $0 }, ["insecure: \(line)"])
+        XCTAssertEqual(node.warnings.last, "cluster: \(line)")
+        XCTAssertTrue(node.admitted.isEmpty)
+    }
+
+    func testTLSFailuresBeforeTheHandshakeAreLoggedWithTheReasonTheTLSGives() throws {
+        let node = FakeLinkNode(linkTLS: FakeLinkTLS(), loop: loop)
+        let accepted = try accepting(node)
+        accepted.pipeline.fireErrorCaught(FakeLinkTLS.Refusal())
+        XCTAssertFalse(accepted.isActive)
+        XCTAssertEqual(node.warnings, ["cluster: refused a link from 127.0.0.1:4370: refused on an accepted link"])
+
+        let dialled = try dialling(node)
+        dialled.pipeline.fireErrorCaught(FakeLinkTLS.Refusal())
+        XCTAssertFalse(dialled.isActive)
+        let line = "link to n2@h:4371 failed its TLS handshake: refused dialling n2@h"
+        XCTAssertEqual(outcomes.withLockedValue { $0 }, ["insecure: \(line)"])
+        XCTAssertEqual(node.warnings.last, "cluster: \(line)")
+
+        // An error the TLS does not describe closes the link without a warning.
+        let other = try accepting(node)
+        other.pipeline.fireErrorCaught(ChannelError.ioOnClosedChannel)
+        XCTAssertFalse(other.isActive)
+        XCTAssertEqual(node.warnings.count, 2)
+        // Once the handshake is done, an error ends the link without a refusal's warning.
+        let tlsNode = FakeLinkNode(linkTLS: FakeLinkTLS(), loop: loop)
+        let link = try established(tlsNode)
+        link.pipeline.fireErrorCaught(FakeLinkTLS.Refusal())
+        XCTAssertFalse(link.isActive)
+        XCTAssertEqual(tlsNode.warnings, [])
     }
 
     func testTwoHandshakesTalkToEachOther() {

@@ -125,7 +125,7 @@ final class TLSConfigTests: ConfigTestCase {
             certfile = "\(files.cert)"
             """, env: ["STARLING_CLUSTER__SSL_OPTIONS__KEYFILE": files.key, "STARLING_API__SSL_OPTIONS__CACERTFILE": files.ca])
         XCTAssertEqual(config.api.ssl, SSLOptions(certfile: files.cert, keyfile: files.key, cacertfile: files.ca))
-        XCTAssertEqual(config.clusterSSL, SSLOptions(certfile: files.cert, keyfile: files.key))
+        XCTAssertEqual(config.clusterSSL, SSLOptions(certfile: files.cert, keyfile: files.key, verify: .verifyPeer, failIfNoPeerCert: true))
         XCTAssertTrue(config.api.ssl.isConfigured)
         XCTAssertFalse(ServerConfig().api.ssl.isConfigured)
         XCTAssertEqual(try load(config.renderTOML()), config)
@@ -140,6 +140,36 @@ final class TLSConfigTests: ConfigTestCase {
             "api.ssl_options.keyfile = \"\(files.otherKey)\": the key does not match the certificate in api.ssl_options.certfile"])
         XCTAssertFalse(try load("[api]\nenabled = false\n[api.ssl_options]\nkeyfile = \"nowhere\"\n").api.enabled)
         try assertError("[node.ssl_options]\ncertfile = \"x\"\n", mentions: ["node.ssl_options"])
+    }
+
+    func testClusterTLSIsCheckedOnAClusteredNodeAndAlwaysVerifiesThePeer() throws {
+        let files = try makeCertificates()
+        let clustered = "[cluster]\ncookie = \"c\"\n[cluster.ssl_options]\n"
+        let good = "certfile = \"\(files.cert)\"\nkeyfile = \"\(files.key)\"\ncacertfile = \"\(files.ca)\"\n"
+        let config = try load(clustered + good)
+        XCTAssertEqual(config.clusterSSL, SSLOptions(certfile: files.cert, keyfile: files.key, cacertfile: files.ca,
+                                                     verify: .verifyPeer, failIfNoPeerCert: true))
+        XCTAssertTrue(ServerConfig().renderTOML().contains("[cluster.ssl_options]\n"))
+        XCTAssertTrue(ServerConfig().renderTOML().contains("verify = \"verify_peer\"\nfail_if_no_peer_cert = true\n"))
+        let missing = directory.appendingPathComponent("missing.pem").path
+        let cases: [(String, [String])] = [
+            ("certfile = \"\(files.cert)\"\nkeyfile = \"\(files.key)\"\n",
+             ["cluster.ssl_options.cacertfile: not set; cluster links verify each other's certificates against the CAs in it"]),
+            (good + "verify = \"verify_none\"\n",
+             ["cluster.ssl_options.verify = \"verify_none\": cluster links always verify the peer's certificate against cacertfile"]),
+            (good + "fail_if_no_peer_cert = false\n", ["cluster.ssl_options.fail_if_no_peer_cert = false: every node presents its certificate"]),
+            ("certfile = \"\(files.cert)\"\ncacertfile = \"\(files.ca)\"\n",
+             ["cluster.ssl_options.keyfile: not set; cluster links speak TLS when certfile and keyfile are both set"]),
+            (good.replacingOccurrences(of: files.cert, with: missing),
+             ["cluster.ssl_options.certfile = \"\(missing)\": cannot read the file: No such file or directory"]),
+            (good.replacingOccurrences(of: files.key, with: files.otherKey),
+             ["cluster.ssl_options.keyfile = \"\(files.otherKey)\": the key does not match the certificate in cluster.ssl_options.certfile"]),
+            (good.replacingOccurrences(of: files.ca, with: files.key), ["cluster.ssl_options.cacertfile = \"\(files.key)\": holds no PEM certificate"]),
+            (good + "ciphers = [\"NO-SUCH-CIPHER\"]\n", ["cluster.ssl_options.ciphers: unknown TLS 1.2 cipher suite"]),
+        ]
+        for (table, parts) in cases { try assertError(clustered + table, mentions: parts) }
+        // Without a cookie there is no cluster: the table is not checked.
+        XCTAssertEqual(try load("[cluster.ssl_options]\ncertfile = \"\(missing)\"\n").clusterSSL.certfile, missing)
     }
 
     func testChangedSSLOptionsAreReportedWithThePasswordHidden() {

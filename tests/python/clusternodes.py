@@ -25,7 +25,7 @@ class Node:
     """A cluster node: its broker process, its name and cluster port (kept across restarts)."""
 
     def __init__(self, factory, tmp_path, short: str, cookie: str = COOKIE, seeds: list[str] | None = None,
-                 name: str | None = None, event_loops: int | None = None):
+                 name: str | None = None, event_loops: int | None = None, ssl_options: dict | None = None):
         self.factory = factory
         self.name = name or f"{short}@127.0.0.1"
         self.cluster_port = free_port()
@@ -36,6 +36,8 @@ class Node:
         }
         if event_loops is not None:
             self.config["node"]["event_loops"] = event_loops
+        if ssl_options:
+            self.config["cluster.ssl_options"] = ssl_options
         if seeds:
             self.config["cluster"]["seeds"] = RawToml("[" + ", ".join(f'"{s}"' for s in seeds) + "]")
         self.broker = factory(self.config)

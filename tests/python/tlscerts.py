@@ -121,3 +121,29 @@ def rfc2253_subject(cert: Path) -> str:
     done = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-subject", "-nameopt", "RFC2253"],
                           capture_output=True, text=True, timeout=30, check=True)
     return done.stdout.strip().removeprefix("subject=")
+
+
+@dataclass
+class ClusterCerts:
+    dir: Path
+    ca: Path                           # the cluster's CA
+    nodes: dict[str, tuple[Path, Path]]  # short name -> (certificate, key), signed by `ca`, SAN IP:127.0.0.1
+    untrusted: tuple[Path, Path]       # a node certificate signed by another CA, SAN IP:127.0.0.1
+    wrong_host: tuple[Path, Path]      # signed by `ca`, naming only DNS:elsewhere.invalid
+
+
+def node_certificate(d: Path, name: str, ca: str = "ca", san: str = "IP:127.0.0.1") -> tuple[Path, Path]:
+    """A cluster node's certificate and key, signed by the CA `ca` of `d`: good for a TLS server and
+    client both (a node accepts and dials links), naming the host of the node's name in `san`."""
+    return _signed(d, f"node-{name}", f"starling node {name}", ca, "serverAuth,clientAuth", san)
+
+
+def make_cluster_certs(d: Path, names: tuple[str, ...] = ("n1", "n2")) -> ClusterCerts:
+    """A cluster CA with a certificate for each node of `names` (nodes named NAME@127.0.0.1), and the
+    certificates a node refuses: from another CA, and for another host."""
+    d.mkdir(parents=True, exist_ok=True)
+    ca, _ = _ca(d, "ca")
+    _ca(d, "other-ca")
+    return ClusterCerts(dir=d, ca=ca, nodes={name: node_certificate(d, name) for name in names},
+                        untrusted=node_certificate(d, "untrusted", ca="other-ca"),
+                        wrong_host=node_certificate(d, "wrong-host", san="DNS:elsewhere.invalid"))

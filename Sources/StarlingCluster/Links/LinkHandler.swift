@@ -6,6 +6,8 @@ import StarlingKernel
 enum LinkOutcome: Sendable {
     case joined
     case refused(RefuseReason, String)
+    /// TLS on one side only, or a TLS handshake that failed; the text is the log line's.
+    case insecure(String)
     case failed(String)
 }
 
@@ -16,6 +18,8 @@ protocol LinkDelegate: AnyObject, Sendable {
     var cookie: String { get }
     var logger: Logger { get }
     var kernel: any ClusterKernel { get }
+    /// TLS on the links; nil: they speak plain frames.
+    var linkTLS: (any ClusterLinkTLS)? { get }
     /// How long a link may take to finish its handshake.
     var handshakeTimeout: TimeAmount { get }
     /// This node's hello, with a fresh nonce.
@@ -45,6 +49,8 @@ final class LinkHandler: ChannelInboundHandler, LoopConfined, @unchecked Sendabl
     private var pending: ByteBuffer?
     private var outcome: (@Sendable (LinkOutcome) -> Void)?
     private var delivery: ForwardDelivery!
+    /// True on a plain link until its first bytes have been checked for TLS.
+    private var checksFirstBytes: Bool
 
     /// - Parameters:
     ///   - target: the node this side dialled (nil: an accepted link).
@@ -53,6 +59,7 @@ final class LinkHandler: ChannelInboundHandler, LoopConfined, @unchecked Sendabl
         self.node = node
         self.outcome = outcome
         self.handshake = LinkHandshake(name: node.name, cookie: node.cookie, target: target)
+        self.checksFirstBytes = node.linkTLS == nil
     }
 
     private var remoteAddress: String {
@@ -96,6 +103,10 @@ final class LinkHandler: ChannelInboundHandler, LoopConfined, @unchecked Sendabl
             pending!.writeBuffer(&incoming)
         }
         link.lastHeard.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+        if checksFirstBytes, pending!.readableBytes >= 2 {
+            checksFirstBytes = false
+            if TLSRecordHeader.begins(pending!) { return refusePeerSpeakingTLS() }
+        }
         processFrames(context: context)
     }
 
@@ -139,6 +150,12 @@ final class LinkHandler: ChannelInboundHandler, LoopConfined, @unchecked Sendabl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if !handshake.isEstablished, handshake.state != .closed,
+           let reason = node.linkTLS?.failureReason(error, dialling: handshake.target) {
+            let line = handshake.target.map { "link to \($0) failed its TLS handshake: \(reason)" }
+                ?? "refused a link from \(remoteAddress): \(reason)"
+            return failInsecure(line)
+        }
         node.logger.debug("cluster link error", metadata: ["peer": "\(handshake.peerDescription)", "error": "\(error)"])
         context.close(promise: nil)
     }
@@ -203,6 +220,26 @@ final class LinkHandler: ChannelInboundHandler, LoopConfined, @unchecked Sendabl
     private func refuse(_ reason: RefuseReason, _ message: String) {
         link.send(.refuse(reason, message: message))
         fail(.refused(reason, message), log: "cluster link refused: \(reason)", detail: message)
+    }
+
+    /// This node has no TLS on its links and the peer speaks it: its ClientHello arrived (an
+    /// accepted link) or its alert (a dialled one).
+    private func refusePeerSpeakingTLS() {
+        let remedy = "this node has no [cluster.ssl_options] (set it on every node or on none)"
+        guard let target = handshake.target else {
+            // Plain bytes, which the peer's TLS refuses at once as not TLS (rather than timing out).
+            link.send(.refuse(.malformed, message: "\(node.name) does not speak TLS on its cluster links"))
+            return failInsecure("refused a link from \(remoteAddress): it speaks TLS and \(remedy)")
+        }
+        failInsecure("link to \(target) refused: the peer speaks TLS and \(remedy)")
+    }
+
+    /// Ends a link whose TLS is on one side only or failed: logs `cluster: LINE` as a warning, closes.
+    private func failInsecure(_ line: String) {
+        node.logger.warning("cluster: \(line)")
+        handshake.close()
+        report(.insecure(line))
+        link.retire()
     }
 
     private func fail(_ result: LinkOutcome, log message: String, detail: String? = nil) {

@@ -108,6 +108,7 @@ final class Membership: PeerDirectory, LoopConfined, @unchecked Sendable {
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let owner else { throw ChannelError.ioOnClosedChannel }
+                    try owner.linkTLS?.addDialerHandlers(to: channel, peer: address)
                     try channel.pipeline.syncOperations.addHandler(LinkHandler(node: owner, target: address, outcome: finished))
                 }
             }

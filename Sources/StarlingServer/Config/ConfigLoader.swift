@@ -248,7 +248,11 @@ struct ConfigLoader {
         if cluster.downAfterMilliseconds <= cluster.heartbeatIntervalMilliseconds {
             throw ConfigError("cluster.down_after (\(cluster.downAfterMilliseconds) ms) must be longer than cluster.heartbeat_interval (\(cluster.heartbeatIntervalMilliseconds) ms)")
         }
-        guard cluster.isEnabled, cluster.port != 0 else { return }
+        guard cluster.isEnabled else { return }
+        if config.clusterSSL.isConfigured {
+            _ = try ClusterTLS(config.clusterSSL)
+        }
+        guard cluster.port != 0 else { return }
         let bind = cluster.bind ?? String(config.settings.nodeName.split(separator: "@", maxSplits: 1).last ?? "")
         if let listener = listenerAddresses["\(bind):\(cluster.port)"] {
             throw ConfigError("cluster.port \(cluster.port): listener \(listener) already binds \(bind):\(cluster.port)")

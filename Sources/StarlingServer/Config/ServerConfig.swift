@@ -99,7 +99,9 @@ public struct ServerConfig: Sendable, Equatable {
     /// The cluster: cookie, cluster port, seeds, failure detection (`[cluster]`).
     public var cluster: ClusterConfig
     /// `[cluster.ssl_options]`: the cluster links speak TLS when `certfile` and `keyfile` are set.
-    public var clusterSSL = SSLOptions()
+    /// Cluster links always verify the peer, so `verify` defaults to `verify_peer` and
+    /// `fail_if_no_peer_cert` to true here (see ``ClusterTLS``).
+    public var clusterSSL = SSLOptions(verify: .verifyPeer, failIfNoPeerCert: true)
 
     /// A configuration; the defaults are those of a node started with no file, variable or flag.
     public init(

@@ -7,7 +7,7 @@ import StarlingKernel
 /// the node starts and renewed by a reload, and what each accepted connection puts first in its
 /// pipeline.
 struct TLSListenerSetup: Sendable {
-    let context: ReloadableTLSContext
+    let context: ReloadableTLSContext<NIOSSLContext>
     /// `KIND.NAME` (or `api`), the `listener` label of the failure counter.
     let listener: String
     let handshakeTimeout: TimeAmount

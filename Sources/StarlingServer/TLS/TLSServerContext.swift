@@ -12,7 +12,11 @@ enum TLSServerContext {
     /// The context for `options`; `prefix` names their table in messages, `whenSet` says what needs
     /// the certfile and keyfile.
     static func make(_ options: SSLOptions, prefix: String, whenSet: String) throws(ConfigError) -> NIOSSLContext {
-        let files = try TLSFiles(options, prefix: prefix, whenSet: whenSet)
+        try make(TLSFiles(options, prefix: prefix, whenSet: whenSet), options: options, prefix: prefix)
+    }
+
+    /// The context for `options`, whose files `files` has read.
+    static func make(_ files: TLSFiles, options: SSLOptions, prefix: String) throws(ConfigError) -> NIOSSLContext {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: files.chain.map { .certificate($0) }, privateKey: .privateKey(files.key))
         try restrict(&configuration, to: options, prefix: prefix)
