@@ -35,12 +35,14 @@ final class CertificateEventTests: PluginTestCase, @unchecked Sendable {
                                                                          client: nil)))
         try await subscribeAndPublish(try await connect("plain-device"))
 
+        // The verified chain: the client's certificate, then the CA's.
         let pem = try String(contentsOfFile: alice.certificate, encoding: .utf8)
+            + String(contentsOfFile: certificates.ca, encoding: .utf8)
         let dn = "CN=alice,O=Example,C=GB"
         for hook in Self.hooks {
             try await log.wait(for: "\(hook) alice-device cert cn alice (5) dn \(dn) (\(dn.utf8.count)) pem \(pem.utf8.count)")
             let written = try String(contentsOf: seen.appendingPathComponent("\(hook)-alice-device.pem"), encoding: .utf8)
-            XCTAssertEqual(written, pem, "\(hook): the PEM is the client's certificate file")
+            XCTAssertEqual(written, pem, "\(hook): the PEM is the client's certificate, then the CA's")
             for clientId in ["tls-device", "plain-device"] {
                 try await log.wait(for: "\(hook) \(clientId) cert none")
                 XCTAssertFalse(FileManager.default.fileExists(atPath: seen.appendingPathComponent("\(hook)-\(clientId).pem").path))

@@ -471,11 +471,11 @@ typedef struct starling_authenticate_event {
     const char *peer_cert_cn;
     size_t peer_cert_cn_len;
     /**
-     * The verified chain in PEM, the client's own certificate first: per certificate
+     * The verified chain in PEM, the client's own certificate first, then each issuer up to the
+     * CA from the listener's cacertfile, as the listener verified them: per certificate
      * "-----BEGIN CERTIFICATE-----\n", its DER in base64 lines of 64 characters each ending in
-     * "\n", "-----END CERTIFICATE-----\n" - what `openssl x509` writes. This broker gives the
-     * client's certificate alone (its issuers are the listener's cacertfile); read the first block
-     * for the client's own certificate, as later brokers may append its issuers.
+     * "\n", "-----END CERTIFICATE-----\n" - what `openssl x509` writes. The first block is the
+     * client's own certificate.
      */
     const char *peer_cert_pem;
     size_t peer_cert_pem_len;

@@ -160,12 +160,12 @@ def test_plugins_see_the_certificate_dn_cn_and_pem(broker_factory, client_factor
     assert t.subscribe("seen/#", 1) == [1]
     t.publish("seen/x", b"x", qos=1)
 
-    pem = cert.read_text()
+    pem = cert.read_text() + certs.ca.read_text()  # the verified chain: the client's certificate, then the CA
     dn = tlscerts.rfc2253_subject(cert)
     assert dn == "CN=alice,O=Example,C=GB"
     for hook in HOOKS:
         line = f"{hook} {tls_id} cert cn alice (5) dn {dn} ({len(dn)}) pem {len(pem)}"
         wait_for(lambda: line in b.log_text(), 5, message=f"the test plugin logs '{line}'")
-        assert (seen / f"{hook}-{tls_id}.pem").read_text() == pem, f"{hook}: the PEM is the client's certificate file"
+        assert (seen / f"{hook}-{tls_id}.pem").read_text() == pem, f"{hook}: the PEM is the client's certificate, then the CA's"
         wait_for(lambda: f"{hook} {tcp_id} cert none" in b.log_text(), 5, message=f"{hook}: nothing for the TCP client")
         assert not (seen / f"{hook}-{tcp_id}.pem").exists()

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import NIOTLS
+import StarlingKernel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,11 @@ final class TLSHandshakeMonitor: ChannelInboundHandler, RemovableChannelHandler 
     private var timer: Scheduled<Void>?
     /// Set by the verification callback: the client's certificate failed outside its validity period.
     private var certificateExpired = false
+    /// The client's chain as BoringSSL verified it, the CA first; kept until the handshake completes.
+    private var verifiedChain: [NIOSSLCertificate] = []
+    /// What the kernel is told of this connection, once the handshake has completed (read by a
+    /// `wss` listener, whose MQTT handler is added after the WebSocket upgrade).
+    private(set) var security: TransportSecurity?
 
     init(listener: String, timeout: TimeAmount, failures: TLSHandshakeFailures, logger: Logger) {
         self.listener = listener
@@ -32,7 +38,10 @@ final class TLSHandshakeMonitor: ChannelInboundHandler, RemovableChannelHandler 
 
     /// Called by NIOSSL (on the channel's loop) for each certificate of the client's chain.
     func observe(_ result: NIOSSLVerificationResult, _ certificate: NIOSSLCertificate) {
-        guard result == .failed else { return }
+        guard result == .failed else {
+            if verifiedChain.last != certificate { verifiedChain.append(certificate) }
+            return
+        }
         let now = time(nil)
         if certificate.notValidAfter < now || certificate.notValidBefore > now { certificateExpired = true }
     }
@@ -64,9 +73,10 @@ final class TLSHandshakeMonitor: ChannelInboundHandler, RemovableChannelHandler 
             // Ahead of any decrypted byte (NIOSSL reads application data only after this event),
             // so the MQTT connection knows it before a CONNECT arrives. Over WebSocket the MQTT
             // handler comes later and is given it when it is added (`WebSocketListener`).
-            if let security = TLSListenerSetup.transportSecurity(of: context.pipeline.syncOperations) {
-                context.fireUserInboundEventTriggered(security)
-            }
+            security = TLSListenerSetup.transportSecurity(of: context.pipeline.syncOperations,
+                                                          verifiedChain: verifiedChain.reversed())
+            verifiedChain = []
+            if let security { context.fireUserInboundEventTriggered(security) }
             context.fireUserInboundEventTriggered(event)
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             return

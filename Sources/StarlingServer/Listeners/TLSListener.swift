@@ -49,7 +49,8 @@ struct TLSListenerSetup: Sendable {
 
     /// Puts `NIOSSLServerHandler` first in `channel`'s pipeline, and behind it the monitor that
     /// counts a failed handshake and closes a connection whose handshake does not finish in time.
-    func addHandlers(to channel: Channel) throws {
+    @discardableResult
+    func addHandlers(to channel: Channel) throws -> TLSHandshakeMonitor {
         let monitor = TLSHandshakeMonitor(listener: listener, timeout: handshakeTimeout, failures: failures, logger: logger)
         let handler = try NIOSSLServerHandler.observing(context: context.current) { result, certificate in
             monitor.observe(result, certificate)
@@ -57,6 +58,7 @@ struct TLSListenerSetup: Sendable {
         }
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.pipeline.syncOperations.addHandler(monitor)
+        return monitor
     }
 
     /// ``addHandlers(to:)`` as a closure, for servers that take one.
@@ -68,10 +70,12 @@ struct TLSListenerSetup: Sendable {
     /// the verified client certificate, its subject and its PEM (none without a certificate). Nil
     /// when the pipeline has no TLS handler. On the channel's loop.
     ///
-    /// The PEM holds the client's certificate alone: NIOSSL gives the verified chain
-    /// (`peerValidatedCertificateChain`) only to handlers whose custom verification callback
-    /// replaces BoringSSL's, and this listener keeps BoringSSL's verification.
-    static func transportSecurity(of pipeline: ChannelPipeline.SynchronousOperations) -> TransportSecurity? {
+    /// The PEM holds `verifiedChain`, the client's certificate first and then its issuers up to the
+    /// CA, as BoringSSL verified them (NIOSSL gives `peerValidatedCertificateChain` only to handlers
+    /// whose own callback replaces BoringSSL's verification, so the monitor collects it); the
+    /// client's certificate alone when the chain does not start with it.
+    static func transportSecurity(of pipeline: ChannelPipeline.SynchronousOperations,
+                                  verifiedChain: [NIOSSLCertificate]) -> TransportSecurity? {
         guard let handler = try? pipeline.handler(type: NIOSSLServerHandler.self) else { return nil }
         let version = switch handler.tlsVersion {
         case .tlsv1?: "tlsv1"
@@ -83,9 +87,11 @@ struct TLSListenerSetup: Sendable {
         guard let der = try? handler.peerCertificate?.toDERBytes(), let subject = CertificateSubject(certificateDER: der) else {
             return TransportSecurity(protocolVersion: version)
         }
+        var chain = [der]
+        if let chainDER = try? verifiedChain.map({ try $0.toDERBytes() }), chainDER.first == der { chain = chainDER }
         return TransportSecurity(protocolVersion: version, peerCommonName: subject.commonName,
                                  peerDistinguishedName: subject.distinguishedName,
-                                 peerCertificateChainPEM: CertificatePEM.encode([der]))
+                                 peerCertificateChainPEM: CertificatePEM.encode(chain))
     }
 }
 

@@ -22,6 +22,13 @@ enum WebSocketListener {
             .childChannelOption(.recvAllocator, value: ListenerTuning.receiveAllocator)
             .childChannelOption(.writeBufferWaterMark, value: ListenerTuning.writeBufferWaterMark)
             .childChannelInitializer { channel in
+                // TLS first; its monitor tells the MQTT handler added after the upgrade what it saw.
+                let monitor: NIOLoopBound<TLSHandshakeMonitor>?
+                do {
+                    monitor = try tls.map { NIOLoopBound(try $0.addHandlers(to: channel), eventLoop: channel.eventLoop) }
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
                 // A frame carries at most one MQTT packet's worth of bytes in practice; the MQTT
                 // decoder enforces the real packet limit.
                 let maxFrameSize = max(broker.settings.mqtt.maxPacketSize, 64 * 1024) + 16
@@ -38,13 +45,10 @@ enum WebSocketListener {
                             operations.removeHandler(responder, promise: nil)
                             try operations.addHandler(WebSocketMQTTFramer())
                         }.flatMap {
-                            let security = tls == nil ? nil : TLSListenerSetup.transportSecurity(of: channel.pipeline.syncOperations)
+                            let security = monitor?.value.security
                             return broker.configure(channel: channel, limit: limit, security: security)
                         }
                     })
-                if let tls {
-                    do { try tls.addHandlers(to: channel) } catch { return channel.eventLoop.makeFailedFuture(error) }
-                }
                 return channel.pipeline.configureHTTPServerPipeline(
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                 ).flatMapThrowing {
