@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // MQTT 3.1, 3.1.1 and 5.0 packets as values and their codec. No I/O.
@@ -156,10 +157,21 @@ let package = Package(
             swiftSettings: hotPath
         ),
         // Configuration (TOML file, environment, flags) and the node that runs listeners over the kernel.
+        // The durable store: what must outlive the process, in SQLite (GRDB on the system's
+        // libsqlite3), behind the kernel's `PersistentStore`.
+        .target(
+            name: "StarlingStore",
+            dependencies: [
+                "StarlingKernel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "StarlingServer",
             dependencies: [
                 "StarlingKernel",
+                "StarlingStore",
                 "StarlingPlugins",
                 "StarlingFFI",
                 "StarlingAdmin",

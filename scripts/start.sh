@@ -9,8 +9,9 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 # libffi-dev: the broker calls plugins' exported functions through libffi (the CFFI target).
+# libsqlite3-dev: the durable store is SQLite, through GRDB on the system's library.
 # shellcheck source=scripts/debian-packages.sh
 . scripts/debian-packages.sh
-ensure_debian_packages libffi-dev
+ensure_debian_packages libffi-dev libsqlite3-dev
 swift build -c release --product starling
 exec .build/release/starling start "$@"

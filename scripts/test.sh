@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's test command (the README's, and CI's through .ci/run):
-#   1. the Debian packages the tests need (mosquitto, mosquitto-clients, libffi-dev, python3-venv,
+#   1. the Debian packages the tests need (mosquitto, mosquitto-clients, libffi-dev, libsqlite3-dev, python3-venv,
 #      gcc, g++ and binutils, with which the plugin tests build C plugins, and openssl, with which the
 #      TLS tests make their certificates), installed only when missing;
 #   2. a Python virtualenv in .venv with tests/python/requirements.txt, refreshed when that file changes;
@@ -18,7 +18,7 @@ say() { printf '\n==> %s\n' "$*"; }
 # ---------------------------------------------------------------- Debian packages
 # shellcheck source=scripts/debian-packages.sh
 . scripts/debian-packages.sh
-ensure_debian_packages mosquitto mosquitto-clients libffi-dev python3-venv gcc g++ binutils openssl
+ensure_debian_packages mosquitto mosquitto-clients libffi-dev libsqlite3-dev python3-venv gcc g++ binutils openssl
 
 # The tests start their own brokers: a Mosquitto started by the package must not be needed,
 # and is left alone.

@@ -16,10 +16,41 @@ final class RetainedStore: Sendable {
         var stamps: [String: RetainedStamp] = [:]
         /// This node's name once clustered; nil: no stamps are kept.
         var node: String?
+        /// Where every change is also written (`persist(to:)`); nil: memory only.
+        var store: (any PersistentStore)?
     }
 
     /// How long a delete's tombstone is kept (it stops an older copy from coming back).
     static let tombstoneLifetimeMilliseconds: UInt64 = 24 * 3600 * 1000
+
+    /// Writes every later change to `store` too, in the order the changes happen (a change is
+    /// handed over while its topic's new state is set, under the same lock). `$SYS/` topics
+    /// describe the running node and are not kept.
+    func persist(to store: any PersistentStore) {
+        state.withLockedValue { $0.store = store }
+    }
+
+    /// Puts back what a store kept (start-up, before any client): messages that expired while
+    /// the broker was down are left out. Returns how many messages are back.
+    func restore(_ records: [RetainedRecord], now: NIODeadline, wallNowMilliseconds: Int64,
+                        unreadable: (RetainedRecord, String) -> Void) -> Int {
+        state.withLockedValue { state in
+            var restored = 0
+            for record in records {
+                if let stamp = record.stamp { state.stamps[record.topic] = stamp }
+                guard let stored = record.message else { continue }
+                do throws(TransferError) {
+                    guard let message = try Message.restored(stored, now: now, wallNowMilliseconds: wallNowMilliseconds)
+                    else { continue }
+                    state.messages[record.topic] = message.retainedCopy()
+                    restored += 1
+                } catch {
+                    unreadable(record, error.description)
+                }
+            }
+            return restored
+        }
+    }
 
     /// Starts stamping changes as `node`'s. Messages stored before get a stamp now.
     func replicate(as node: String) {
@@ -40,7 +71,9 @@ final class RetainedStore: Sendable {
         let copy = message.payload.readableBytes == 0 ? nil : message.retainedCopy()
         return state.withLockedValue { state in
             state.messages[message.topic] = copy
-            return state.stamp(message.topic)
+            let stamp = state.stamp(message.topic)
+            state.persist(message.topic, copy, stamp)
+            return stamp
         }
     }
 
@@ -51,6 +84,7 @@ final class RetainedStore: Sendable {
             if let current = state.stamps[topic], !(current < stamp) { return false }
             state.stamps[topic] = stamp
             state.messages[topic] = message
+            state.persist(topic, message, stamp)
             return true
         }
     }
@@ -86,7 +120,10 @@ final class RetainedStore: Sendable {
                 }
             }
             let expired = result.filter { $0.isExpired(at: now) }
-            for message in expired { state.messages[message.topic] = nil }
+            for message in expired {
+                state.messages[message.topic] = nil
+                state.persist(message.topic, nil, nil)
+            }
             return expired.isEmpty ? result : result.filter { !$0.isExpired(at: now) }
         }
     }
@@ -95,7 +132,9 @@ final class RetainedStore: Sendable {
     func remove(topic: String) -> (removed: Bool, stamp: RetainedStamp?) {
         state.withLockedValue { state in
             guard state.messages.removeValue(forKey: topic) != nil else { return (false, nil) }
-            return (true, state.stamp(topic))
+            let stamp = state.stamp(topic)
+            state.persist(topic, nil, stamp)
+            return (true, stamp)
         }
     }
 
@@ -105,6 +144,15 @@ final class RetainedStore: Sendable {
 }
 
 extension RetainedStore.State {
+    /// Hands a change of `topic` to the store, if there is one. An expired message's removal has
+    /// no stamp: its stored row just goes.
+    fileprivate func persist(_ topic: String, _ message: Message?, _ stamp: RetainedStamp?) {
+        guard let store, !topic.utf8.starts(with: "$SYS/".utf8) else { return }
+        let now = NIODeadline.now()
+        let stored = message.map { $0.stored(now: now, wallNowMilliseconds: NIODeadline.wallClockMillisecondsNow) }
+        store.retainedChanged(RetainedRecord(topic: topic, message: stored, stamp: stamp))
+    }
+
     fileprivate mutating func pruneTombstones() {
         let oldest = RetainedStamp.nowMilliseconds() &- RetainedStore.tombstoneLifetimeMilliseconds
         stamps = stamps.filter { topic, stamp in stamp.time >= oldest || messages[topic] != nil }

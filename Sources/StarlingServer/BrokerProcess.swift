@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import NIOConcurrencyHelpers
 import Logging
@@ -6,6 +7,7 @@ import NIOPosix
 import StarlingAdmin
 import StarlingCluster
 import StarlingKernel
+import StarlingStore
 import StarlingMetrics
 import StarlingPlugins
 #if canImport(Glibc)
@@ -55,12 +57,15 @@ public final class BrokerProcess: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let serverChannels: [Channel]
     private let sys: SysPublisher
+    /// The durable store; nil with `storage.backend = "memory"`.
+    private let store: SQLiteStore?
     private let logger: Logger
 
     private init(broker: Broker, plugins: PluginManager, group: MultiThreadedEventLoopGroup, serverChannels: [Channel],
                  listeners: [(config: ListenerConfig, address: SocketAddress)], controller: ProcessController,
-                 admin: AdminServer?, cluster: ClusterMember?, sys: SysPublisher, logger: Logger) {
+                 admin: AdminServer?, cluster: ClusterMember?, sys: SysPublisher, store: SQLiteStore?, logger: Logger) {
         self.cluster = cluster
+        self.store = store
         self.broker = broker
         self.plugins = plugins
         self.group = group
@@ -105,6 +110,7 @@ public final class BrokerProcess: Sendable {
         var channels: [Channel] = []
         var bound: [(config: ListenerConfig, address: SocketAddress)] = []
         var cluster: ClusterMember?
+        var store: SQLiteStore?
         let enabled = config.listeners.filter(\.enabled)
         let apiTLS = config.api.enabled && config.api.ssl.isConfigured
         let tlsFailures = TLSHandshakeFailures(listeners: enabled.filter(\.kind.usesTLS).map(\.qualifiedName) + (apiTLS ? ["api"] : []))
@@ -127,6 +133,8 @@ public final class BrokerProcess: Sendable {
                 }
             }
             let clusterTLS = try makeClusterTLS(config)
+            // What the store kept is back before any client can connect.
+            store = try openStore(config, broker: broker, logger: logger)
             try await loadPlugins(config, into: plugins, logger: logger)
             for listener in enabled {
                 let channel: Channel
@@ -187,18 +195,48 @@ public final class BrokerProcess: Sendable {
             let sys = SysPublisher(broker: broker, version: starlingVersion)
             sys.start()
             return BrokerProcess(broker: broker, plugins: plugins, group: group, serverChannels: channels, listeners: bound,
-                               controller: controller, admin: admin, cluster: cluster, sys: sys, logger: logger)
+                               controller: controller, admin: admin, cluster: cluster, sys: sys, store: store, logger: logger)
         } catch {
             await cluster?.stop()
             for channel in channels { try? await channel.close() }
             await plugins.unloadAll()
             try? await group.shutdownGracefully()
+            store?.close()
             throw error
         }
     }
 
     /// TLS on the cluster links when the node is clustered and `[cluster.ssl_options]` names a
     /// certificate or key: its files read and checked (exit status 2 when they do not load).
+    /// Opens `<data_dir>/store` (unless `storage.backend = "memory"`) and puts back the retained
+    /// messages it kept; from then on every retained change is written to it. A store that cannot
+    /// be used stops start-up with exit status 2.
+    private static func openStore(_ config: ServerConfig, broker: Broker, logger: Logger) throws -> SQLiteStore? {
+        let directory = config.dataDir + "/store"
+        guard config.storage.backend == .sqlite else {
+            if FileManager.default.fileExists(atPath: directory + "/starling.db") {
+                logger.notice("storage.backend = \"memory\": nothing survives a restart; the store in \(directory) is left untouched")
+            }
+            return nil
+        }
+        do throws(StoreError) {
+            let store = try SQLiteStore(directory: directory,
+                                        flushInterval: Double(config.storage.flushIntervalMilliseconds) / 1000, logger: logger)
+            do throws(StoreError) {
+                let restored = broker.restoreRetained(try store.loadRetained(), thenPersistTo: store) { record, reason in
+                    logger.warning("store: the retained message of \(record.topic) cannot be read (\(reason)); skipped")
+                }
+                logger.info("store \(store.path): \(restored) retained messages restored")
+                return store
+            } catch {
+                store.close()
+                throw error
+            }
+        } catch {
+            throw NodeStartError(message: error.description, exitCode: 2)
+        }
+    }
+
     private static func makeClusterTLS(_ config: ServerConfig) throws -> ClusterTLS? {
         guard config.cluster.isEnabled, config.clusterSSL.isConfigured else { return nil }
         do {
@@ -236,6 +274,8 @@ public final class BrokerProcess: Sendable {
         try? await Task.sleep(nanoseconds: 100_000_000)
         await plugins.unloadAll()
         try? await group.shutdownGracefully()
+        // Nothing changes any more: what is queued is committed.
+        store?.close()
         logger.info("stopped")
     }
 }

@@ -10,7 +10,7 @@ struct Starling: AsyncParsableCommand {
         commandName: "starling",
         abstract: "Starling, an MQTT broker.",
         version: starlingVersion,
-        subcommands: [Start.self, CheckConfig.self, Ctl.self, Passwd.self, Version.self],
+        subcommands: [Start.self, CheckConfig.self, Store.self, Ctl.self, Passwd.self, Version.self],
         defaultSubcommand: Start.self
     )
 }
@@ -90,6 +90,32 @@ struct CheckConfig: AsyncParsableCommand {
         let config = try loadConfig(file: file.config, overrides: CommandLineOverrides(), failureCode: 1)
         print("# effective configuration: defaults < \(file.config ?? "no config file") < environment\n")
         print(config.renderTOML(), terminator: "")
+    }
+}
+
+/// `starling store`: the durable store, offline.
+struct Store: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The durable store (<node.data_dir>/store/starling.db).", subcommands: [Check.self])
+
+    /// `starling store check`.
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the store with SQLite's quick_check and say what it holds (exit 0), or what is wrong (exit 2).",
+            discussion: "The broker must not be running on the store: it holds it locked.")
+
+        @OptionGroup var file: ConfigFileOption
+
+        func run() async throws {
+            let config = try loadConfig(file: file.config, overrides: CommandLineOverrides(), failureCode: 1)
+            switch StoreCheck.run(config) {
+            case .success(let text):
+                print(text)
+            case .failure(let error):
+                FileHandle.standardError.write(Data("starling: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
     }
 }
 

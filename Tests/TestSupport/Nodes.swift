@@ -25,7 +25,8 @@ public enum TestNode {
         var config = ServerConfig(settings: settings,
                                   listeners: [ListenerConfig(name: "default", bind: "127.0.0.1", port: 0)],
                                   logLevel: logLevel, api: APIConfig(enabled: false), plugins: plugins)
-        if let dataDir { config.dataDir = dataDir }
+        // A node given no data directory keeps nothing on disk (several run in one test process).
+        if let dataDir { config.dataDir = dataDir } else { config.storage.backend = .memory }
         return config
     }
 

@@ -55,7 +55,7 @@ enum SessionTransfer {
                                  queuedBytes: 0, awaitingRelease: [], nextPacketId: max(nextPacketId, 1),
                                  sequence: sequence)
         for _ in 0..<(try readCount(&buffer)) {
-            let filter = try readString(&buffer)
+            let filter = try MessageBytes.readString(&buffer)
             guard let qosByte: UInt8 = buffer.readInteger(), let qos = QoS(rawValue: qosByte),
                   let flags: UInt8 = buffer.readInteger(),
                   let handlingByte: UInt8 = buffer.readInteger(), let handling = RetainHandling(rawValue: handlingByte)
@@ -102,11 +102,7 @@ enum SessionTransfer {
         } else {
             buffer.writeInteger(UInt8(0))
         }
-        writeOptionalString(pending.message.publisherId, into: &buffer)
-        writeOptionalString(pending.message.publisherUsername, into: &buffer)
-        let publish = pending.message.encodedForPeer()
-        buffer.writeInteger(UInt32(publish.readableBytes))
-        buffer.writeImmutableBuffer(publish)
+        MessageBytes.write(pending.message, into: &buffer)
     }
 
     private static func readPending(_ buffer: inout ByteBuffer, decoder: inout MQTTPacketDecoder,
@@ -123,44 +119,14 @@ enum SessionTransfer {
         guard let hasGroup: UInt8 = buffer.readInteger(), hasGroup <= 1 else { throw TransferError("bad message entry") }
         var group: SharedGroupKey? = nil
         if hasGroup == 1 {
-            let name = try readString(&buffer)
-            group = SharedGroupKey(group: name, filter: try readString(&buffer))
+            let name = try MessageBytes.readString(&buffer)
+            group = SharedGroupKey(group: name, filter: try MessageBytes.readString(&buffer))
         }
-        let publisherId = try readOptionalString(&buffer)
-        let publisherUsername = try readOptionalString(&buffer)
-        guard let length: UInt32 = buffer.readInteger(), var bytes = buffer.readSlice(length: Int(length)) else {
-            throw TransferError("truncated message")
-        }
-        let packet: MQTTPacket?
-        do {
-            packet = try decoder.next(from: &bytes)
-        } catch {
-            throw TransferError("bad message: \(error)")
-        }
-        guard case .publish(let publish)? = packet, bytes.readableBytes == 0 else { throw TransferError("bad message") }
-        let message = Message(publish: publish, topic: publish.topic, publisherId: publisherId,
-                              publisherUsername: publisherUsername, now: now)
+        let message = try MessageBytes.read(&buffer, decoder: &decoder, now: now)
         return PendingMessage(message: message, qos: qos, retain: retain == 1, identifiers: identifiers, sharedGroup: group)
     }
 
     // MARK: - Primitives
-
-    private static func readString(_ buffer: inout ByteBuffer) throws(TransferError) -> String {
-        guard let string = buffer.readMQTTString() else {
-            throw TransferError("truncated string")
-        }
-        return string
-    }
-
-    private static func writeOptionalString(_ string: String?, into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(string == nil ? 0 : 1))
-        if let string { buffer.writeMQTTString(string) }
-    }
-
-    private static func readOptionalString(_ buffer: inout ByteBuffer) throws(TransferError) -> String? {
-        guard let present: UInt8 = buffer.readInteger(), present <= 1 else { throw TransferError("bad optional string") }
-        return present == 1 ? try readString(&buffer) : nil
-    }
 
     private static func writeOptional(_ value: UInt32?, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(value == nil ? 0 : 1))

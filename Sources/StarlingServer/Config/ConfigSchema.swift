@@ -189,6 +189,10 @@ enum ConfigSchema {
         ConfigSection(name: "authorization", keys: [
             .choice("no_match", \.settings.authorization.noMatch),
         ]),
+        ConfigSection(name: "storage", keys: [
+            .choice("backend", \.storage.backend),
+            .milliseconds("flush_interval", 0...10_000, \.storage.flushIntervalMilliseconds),
+        ]),
         ConfigSection(name: "plugin_loader", keys: [
             .choice("on_error", \.pluginLoader.onError),
             .seconds("pending_timeout", 1...3_600, \.settings.pendingTimeout),

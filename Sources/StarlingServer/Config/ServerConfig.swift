@@ -98,6 +98,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var pluginLoader: PluginLoaderSettings
     /// The cluster: cookie, cluster port, seeds, failure detection (`[cluster]`).
     public var cluster: ClusterConfig
+    /// The durable store (`[storage]`).
+    public var storage = StorageConfig()
     /// `[cluster.ssl_options]`: the cluster links speak TLS when `certfile` and `keyfile` are set.
     /// Cluster links always verify the peer, so `verify` defaults to `verify_peer` and
     /// `fail_if_no_peer_cert` to true here (see ``ClusterTLS``).

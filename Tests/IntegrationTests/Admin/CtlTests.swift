@@ -188,12 +188,14 @@ final class CtlTests: AdminTestCase, @unchecked Sendable {
     /// SIGHUP makes a real `starling start` reload its config file.
     func testSIGHUPReloadsTheConfig() async throws {
         let config = directory.appendingPathComponent("sighup.toml")
-        try "[mqtt]\nmax_packet_size = 1000\n".write(to: config, atomically: true, encoding: .utf8)
+        // Its own data directory: the node this class starts keeps its store in `directory`.
+        let dataDir = "[node]\ndata_dir = \"\(directory.path)/sighup-data\"\n"
+        try (dataDir + "[mqtt]\nmax_packet_size = 1000\n").write(to: config, atomically: true, encoding: .utf8)
         let process = try StarlingProcess(["start", "--config", config.path, "--port", "0", "--api-port", "0"], directory: directory)
         defer { process.stop() }
         let port = try await process.waitForLog(#"starling: listening on 127\.0\.0\.1:(\d+)"#)
         _ = try await process.waitForLog(#"api listening on 127\.0\.0\.1:(\d+)"#)
-        try "[mqtt]\nmax_packet_size = 3000\n".write(to: config, atomically: true, encoding: .utf8)
+        try (dataDir + "[mqtt]\nmax_packet_size = 3000\n").write(to: config, atomically: true, encoding: .utf8)
         process.signal(SIGHUP)
         _ = try await process.waitForLog(#"configuration reloaded changed=\["mqtt\.max_packet_size"\]"#)
         let client = try await MQTTClient.connect(MQTTClientConfiguration(port: Int(port)!, clientId: "after-hup",
