@@ -30,24 +30,35 @@ final class RetainedStore: Sendable {
         state.withLockedValue { $0.store = store }
     }
 
-    /// Puts back what a store kept (start-up, before any client): messages that expired while
-    /// the broker was down are left out. Returns how many messages are back.
+    /// Puts back what a store kept (start-up, before any client; after `persist(to:)`, so that what
+    /// is dropped here leaves the store too): messages that expired while the broker was down and
+    /// tombstones past their lifetime are removed; a record that cannot be read is reported and
+    /// kept. Returns how many messages are back.
     func restore(_ records: [RetainedRecord], now: NIODeadline, wallNowMilliseconds: Int64,
-                        unreadable: (RetainedRecord, String) -> Void) -> Int {
+                 unreadable: (RetainedRecord, String) -> Void) -> Int {
         state.withLockedValue { state in
             var restored = 0
             for record in records {
-                if let stamp = record.stamp { state.stamps[record.topic] = stamp }
-                guard let stored = record.message else { continue }
+                // An unreadable record keeps no stamp either, so that no pruning removes its row.
+                let message: Message?
                 do throws(TransferError) {
-                    guard let message = try Message.restored(stored, now: now, wallNowMilliseconds: wallNowMilliseconds)
-                    else { continue }
-                    state.messages[record.topic] = message.retainedCopy()
-                    restored += 1
+                    message = try record.message.flatMap { stored throws(TransferError) in
+                        try Message.restored(stored, now: now, wallNowMilliseconds: wallNowMilliseconds)
+                    }
                 } catch {
                     unreadable(record, error.description)
+                    continue
+                }
+                if let stamp = record.stamp { state.stamps[record.topic] = stamp }
+                if let message {
+                    state.messages[record.topic] = message.retainedCopy()
+                    restored += 1
+                } else if record.message != nil {
+                    state.persist(record.topic, nil, nil)  // expired while the broker was down
                 }
             }
+            // Tombstones that outlived their lifetime while the broker was down go now.
+            state.pruneTombstones()
             return restored
         }
     }
@@ -153,9 +164,13 @@ extension RetainedStore.State {
         store.retainedChanged(RetainedRecord(topic: topic, message: stored, stamp: stamp))
     }
 
+    /// Forgets tombstones past their lifetime, in the store too.
     fileprivate mutating func pruneTombstones() {
         let oldest = RetainedStamp.nowMilliseconds() &- RetainedStore.tombstoneLifetimeMilliseconds
-        stamps = stamps.filter { topic, stamp in stamp.time >= oldest || messages[topic] != nil }
+        for (topic, stamp) in stamps where stamp.time < oldest && messages[topic] == nil {
+            stamps[topic] = nil
+            persist(topic, nil, nil)
+        }
     }
 
     /// Stamps a local change of `topic`: later than anything this node has seen for it. `$SYS/`

@@ -101,7 +101,7 @@ public final class SQLiteStore: PersistentStore, @unchecked Sendable {  // its q
             let batch = pendingRetained
             pendingRetained = [:]
             condition.unlock()
-            if !batch.isEmpty { commit(batch) }
+            if !batch.isEmpty { commit(batch, finalAttempt: stop) }
             if stop {
                 condition.lock()
                 if pendingRetained.isEmpty {
@@ -115,7 +115,9 @@ public final class SQLiteStore: PersistentStore, @unchecked Sendable {  // its q
         }
     }
 
-    private func commit(_ batch: [String: RetainedRecord]) {
+    /// Writes `batch` in one transaction. A failed write is retried with the next group, unless
+    /// this is the last attempt before the store closes: a shutdown never waits on a full disk.
+    private func commit(_ batch: [String: RetainedRecord], finalAttempt: Bool) {
         do {
             try database.write { db in
                 let upsert = try db.cachedStatement(sql: """
@@ -136,6 +138,10 @@ public final class SQLiteStore: PersistentStore, @unchecked Sendable {  // its q
                 }
             }
         } catch {
+            if finalAttempt {
+                logger.error("store \(path): cannot write at shutdown: \(StoreFile.describe(error)); \(batch.count) retained changes are lost")
+                return
+            }
             // Keep the batch for the next commit unless a newer change of its topic came meanwhile.
             condition.lock()
             for (topic, record) in batch where pendingRetained[topic] == nil { pendingRetained[topic] = record }

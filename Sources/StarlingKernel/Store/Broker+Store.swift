@@ -7,9 +7,8 @@ extension Broker {
     /// `unreadable` with the reason and skipped. Returns how many messages are back.
     public func restoreRetained(_ records: [RetainedRecord], thenPersistTo store: any PersistentStore,
                                 unreadable: (RetainedRecord, String) -> Void) -> Int {
-        let restored = retained.restore(records, now: .now(), wallNowMilliseconds: NIODeadline.wallClockMillisecondsNow,
-                                        unreadable: unreadable)
         retained.persist(to: store)
-        return restored
+        return retained.restore(records, now: .now(), wallNowMilliseconds: NIODeadline.wallClockMillisecondsNow,
+                                unreadable: unreadable)
     }
 }
