@@ -14,10 +14,19 @@ struct TLSListenerSetup: Sendable {
     let failures: TLSHandshakeFailures
     let logger: Logger
 
+    private init(context: ReloadableTLSContext<NIOSSLContext>, listener: String, failures: TLSHandshakeFailures,
+                 logger: Logger) {
+        self.context = context
+        self.listener = listener
+        handshakeTimeout = .milliseconds(Int64(context.options.handshakeTimeoutMilliseconds))
+        self.failures = failures
+        self.logger = logger
+    }
+
     /// Reads and checks the listener's files (see ``TLSServerContext/make(for:)``).
     init(listener: ListenerConfig, failures: TLSHandshakeFailures, logger: Logger) throws(ConfigError) {
         let name = listener.qualifiedName
-        context = try ReloadableTLSContext(
+        let context = try ReloadableTLSContext(
             table: "listeners.\(name).ssl_options", options: listener.ssl,
             select: { config in config.listeners.first { $0.qualifiedName == name && $0.enabled }?.ssl }
         ) { options throws(ConfigError) in
@@ -25,23 +34,17 @@ struct TLSListenerSetup: Sendable {
             listener.ssl = options
             return try TLSServerContext.make(for: listener)
         }
-        self.listener = listener.qualifiedName
-        handshakeTimeout = .milliseconds(Int64(listener.ssl.handshakeTimeoutMilliseconds))
-        self.failures = failures
-        self.logger = logger
+        self.init(context: context, listener: name, failures: failures, logger: logger)
     }
 
     /// The HTTP API's TLS, from `[api.ssl_options]`; failures are counted as listener `api`.
     init(api: APIConfig, failures: TLSHandshakeFailures, logger: Logger) throws(ConfigError) {
-        context = try ReloadableTLSContext(
+        let context = try ReloadableTLSContext(
             table: Self.apiTable, options: api.ssl, select: { config in config.api.enabled ? config.api.ssl : nil }
         ) { options throws(ConfigError) in
             try TLSServerContext.make(options, prefix: Self.apiTable, whenSet: Self.apiWhenSet)
         }
-        listener = "api"
-        handshakeTimeout = .milliseconds(Int64(api.ssl.handshakeTimeoutMilliseconds))
-        self.failures = failures
-        self.logger = logger
+        self.init(context: context, listener: "api", failures: failures, logger: logger)
     }
 
     static let apiTable = "api.ssl_options"
