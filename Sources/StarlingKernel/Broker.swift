@@ -29,6 +29,8 @@ public final class Broker: Sendable {
     let sysIntervalObserver = SysIntervalObserver()
     /// The cluster this node belongs to, if any (each loop keeps its own reference for publishes).
     let clusterBox = NIOLockedValueBox<ClusterAttachment?>(nil)
+    /// The durable store's writer once `restore` has run; nil: memory only.
+    let storeWriter = NIOLockedValueBox<StoreWriter?>(nil)
 
     /// - Parameters:
     ///   - group: the event loops connections run on (each gets a delivery context).
@@ -96,6 +98,9 @@ public final class Broker: Sendable {
         defer { context.returnDestinations(&destinations) }
         router.route(message, cache: context.routeCache, remote: context.cluster, loopIndex: context.index, into: &destinations)
         if destinations.count == 0 { context.noteDrop(.noSubscribers, message, subscriberId: nil, qos: message.qos) }
+        if message.qos != .atMostOnce, let store = context.store, store.storesCopiesAtPublish(of: message.qos) {
+            store.storeCopies(of: message, for: &destinations.sessions)
+        }
         beforeDelivery(destinations.count)
         if destinations.leavesThisNode, let cluster = context.cluster {
             if !destinations.nodes.isEmpty { cluster.forward(message, to: destinations.nodes, loopIndex: context.index) }

@@ -48,6 +48,8 @@ final class LoopContext: LoopConfined, @unchecked Sendable {
 
     /// The cluster, once attached: publishes on this loop are offered to it for forwarding.
     var cluster: ClusterAttachment?
+    /// Where sessions that outlive their connections are kept (`Broker.restore`); nil: memory only.
+    var store: StoreWriter?
     /// Sessions of this loop behind with forwarded messages: cluster links wait for them.
     let forwardBacklog: ForwardBacklog
 

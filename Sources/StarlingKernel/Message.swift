@@ -25,6 +25,10 @@ public final class Message: Sendable {
     /// Another cluster node forwarded it here (its subscribers' backlogs hold the link back).
     public let forwarded: Bool
 
+    /// The message's row in the durable store (0: none yet): written once however many stored
+    /// sessions hold it. Read and set by `StoreWriter` under its lock only.
+    let storeId = Atomic<Int64>(0)
+
     /// QoS 0 PUBLISH packets, encoded once and shared by every subscriber that needs no
     /// per-connection variation (one per protocol family: 3.x and 5.0).
     private let encodedV3 = LazyPacket()

@@ -17,7 +17,7 @@ final class RetainedStore: Sendable {
         /// This node's name once clustered; nil: no stamps are kept.
         var node: String?
         /// Where every change is also written (`persist(to:)`); nil: memory only.
-        var store: (any PersistentStore)?
+        var store: StoreWriter?
     }
 
     /// How long a delete's tombstone is kept (it stops an older copy from coming back).
@@ -26,7 +26,7 @@ final class RetainedStore: Sendable {
     /// Writes every later change to `store` too, in the order the changes happen (a change is
     /// handed over while its topic's new state is set, under the same lock). `$SYS/` topics
     /// describe the running node and are not kept.
-    func persist(to store: any PersistentStore) {
+    func persist(to store: StoreWriter) {
         state.withLockedValue { $0.store = store }
     }
 

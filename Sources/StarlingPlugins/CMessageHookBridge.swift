@@ -272,6 +272,7 @@ extension CHookBridge {
         case .tooLarge: value = STARLING_DROP_TOO_LARGE
         case .deniedByHook: value = STARLING_DROP_PUBLISH_HOOK
         case .invalidRewrite: value = STARLING_DROP_INVALID_REWRITE
+        case .storeFull: value = STARLING_DROP_STORE_FULL
         }
         return Int32(value.rawValue)
     }

@@ -134,7 +134,7 @@ public final class BrokerProcess: Sendable {
             }
             let clusterTLS = try makeClusterTLS(config)
             // What the store kept is back before any client can connect.
-            store = try openStore(config, broker: broker, logger: logger)
+            store = try await openStore(config, broker: broker, logger: logger)
             try await loadPlugins(config, into: plugins, logger: logger)
             for listener in enabled {
                 let channel: Channel
@@ -201,6 +201,7 @@ public final class BrokerProcess: Sendable {
             for channel in channels { try? await channel.close() }
             await plugins.unloadAll()
             try? await group.shutdownGracefully()
+            broker.closeStore()
             store?.close()
             throw error
         }
@@ -208,10 +209,10 @@ public final class BrokerProcess: Sendable {
 
     /// TLS on the cluster links when the node is clustered and `[cluster.ssl_options]` names a
     /// certificate or key: its files read and checked (exit status 2 when they do not load).
-    /// Opens `<data_dir>/store` (unless `storage.backend = "memory"`) and puts back the retained
-    /// messages it kept; from then on every retained change is written to it. A store that cannot
-    /// be used stops start-up with exit status 2.
-    private static func openStore(_ config: ServerConfig, broker: Broker, logger: Logger) throws -> SQLiteStore? {
+    /// Opens `<data_dir>/store` (unless `storage.backend = "memory"`) and puts back what it kept:
+    /// retained messages and sessions; from then on every durable change is written to it. A store
+    /// that cannot be used stops start-up with exit status 2.
+    private static func openStore(_ config: ServerConfig, broker: Broker, logger: Logger) async throws -> SQLiteStore? {
         let directory = config.dataDir + "/store"
         guard config.storage.backend == .sqlite else {
             if FileManager.default.fileExists(atPath: directory + "/starling.db") {
@@ -219,21 +220,24 @@ public final class BrokerProcess: Sendable {
             }
             return nil
         }
+        let store: SQLiteStore
         do throws(StoreError) {
-            let store = try SQLiteStore(directory: directory,
-                                        flushInterval: Double(config.storage.flushIntervalMilliseconds) / 1000, logger: logger)
-            do throws(StoreError) {
-                let restored = broker.restoreRetained(try store.loadRetained(), thenPersistTo: store) { record, reason in
-                    logger.warning("store: the retained message of \(record.topic) cannot be read (\(reason)); skipped")
-                }
-                logger.info("store \(store.path): \(restored) retained messages restored")
-                return store
-            } catch {
-                store.close()
-                throw error
-            }
+            store = try SQLiteStore(directory: directory, synchronousFull: config.storage.durability == .sync)
         } catch {
             throw NodeStartError(message: error.description, exitCode: 2)
+        }
+        do {
+            let restored = try await broker.restore(
+                from: store, flushInterval: .milliseconds(Int64(config.storage.flushIntervalMilliseconds)),
+                durability: config.storage.durability, maxBytes: Int64(config.storage.maxBytes))
+            for problem in restored.unreadable { logger.warning("store: cannot read \(problem)") }
+            logger.info("store \(store.path): \(restored.retained) retained messages, \(restored.sessions) sessions with \(restored.sessionMessages) messages restored",
+                        metadata: ["expired_sessions": "\(restored.expiredSessions)", "expired_messages": "\(restored.expiredMessages)"])
+            return store
+        } catch {
+            broker.closeStore()
+            store.close()
+            throw NodeStartError(message: "\(error)", exitCode: 2)
         }
     }
 
@@ -275,6 +279,7 @@ public final class BrokerProcess: Sendable {
         await plugins.unloadAll()
         try? await group.shutdownGracefully()
         // Nothing changes any more: what is queued is committed.
+        broker.closeStore()
         store?.close()
         logger.info("stopped")
     }

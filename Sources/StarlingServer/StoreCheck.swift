@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import StarlingStore
 
 /// `starling store check`: the node's store examined offline (no broker may be using it).
@@ -12,7 +11,7 @@ public enum StoreCheck {
             return .success("store \(directory)/starling.db: none yet (a node makes it at start-up with storage.backend = \"sqlite\")")
         }
         do throws(StoreError) {
-            let store = try SQLiteStore(directory: directory, flushInterval: 0, logger: Logger(label: "starling.store-check"))
+            let store = try SQLiteStore(directory: directory)
             defer { store.close() }
             return .success(try store.summary())
         } catch {

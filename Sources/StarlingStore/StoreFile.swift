@@ -37,17 +37,20 @@ struct StoreFile {
     }
 
     /// The bytes the store's files take on disk now.
-    func size() -> Int64 {
-        files.reduce(0) { total, file in
+    func size() -> Int64 { size(of: files) }
+
+    /// The bytes `paths` take on disk (a missing file: 0).
+    func size(of paths: [String]) -> Int64 {
+        paths.reduce(0) { total, file in
             let attributes = try? FileManager.default.attributesOfItem(atPath: file)
             return total + ((attributes?[.size] as? NSNumber)?.int64Value ?? 0)
         }
     }
 
     /// Opens the database, checks its schema before changing anything in the file (a file that is
-    /// not a Starling store is left exactly as it was), then turns on WAL with `synchronous =
-    /// NORMAL` and creates the tables of a new store.
-    func open() throws(StoreError) -> DatabaseQueue {
+    /// not a Starling store is left exactly as it was), then turns on WAL with `synchronous`
+    /// (`NORMAL` or `FULL`), creates the tables of a new store and migrates an older one.
+    func open(synchronous: String = "NORMAL") throws(StoreError) -> DatabaseQueue {
         var configuration = Configuration()
         configuration.label = "starling-store"
         let queue: DatabaseQueue
@@ -58,11 +61,17 @@ struct StoreFile {
         }
         do {
             try queue.inDatabase { db in
-                let isNew: Bool
-                do throws(StoreError) { isNew = try StoreSchema.check(db, path: path) } catch { throw StoreFailure(error) }
+                let found: Int?
+                do throws(StoreError) { found = try StoreSchema.check(db, path: path) } catch { throw StoreFailure(error) }
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
-                if isNew { try db.inTransaction { try StoreSchema.create(db); return .commit } }
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+                // A checkpoint leaves the WAL at most this long (it counts against storage.max_bytes).
+                try db.execute(sql: "PRAGMA journal_size_limit = 4194304")
+                if let found {
+                    if found < StoreSchema.version { try db.inTransaction { try StoreSchema.migrate(db, from: found); return .commit } }
+                } else {
+                    try db.inTransaction { try StoreSchema.create(db); return .commit }
+                }
             }
         } catch let failure as StoreFailure {
             throw failure.error

@@ -753,7 +753,10 @@ typedef enum starling_drop_reason {
     /** A MESSAGE_PUBLISH callback returned STOP. */
     STARLING_DROP_PUBLISH_HOOK = 6,
     /** A MESSAGE_PUBLISH callback rewrote the message into something invalid. */
-    STARLING_DROP_INVALID_REWRITE = 7
+    STARLING_DROP_INVALID_REWRITE = 7,
+    /** The subscriber's session is kept in the durable store, which is full (storage.max_bytes,
+     *  or the disk): the copy could not be stored. Hosts without a durable store never report it. */
+    STARLING_DROP_STORE_FULL = 8
 } starling_drop_reason;
 
 /** Why a session ended (starling_session_event.reason). */

@@ -306,8 +306,9 @@ atexit.register(_kill_leftovers)
 class Broker:
     """One broker process: Starling or Mosquitto."""
 
-    def __init__(self, kind: str, config: dict | None, workdir: Path):
+    def __init__(self, kind: str, config: dict | None, workdir: Path, port: int | None = None):
         self.kind = kind
+        self.fixed_port = port  # Starling: listen here (a restart keeps the port) instead of on a free one
         self.sections = merged_config(config)
         self.workdir = workdir
         n = next(_broker_counter)
@@ -366,7 +367,7 @@ class Broker:
             pytest.fail(f"Starling binary not found at {binary}: build it (swift build) or set "
                         f"STARLING_TEST_BIN, or run with STARLING_TEST_BROKER=mosquitto", pytrace=False)
         self.config_path.write_text(to_toml(self.sections))
-        cmd = [str(binary), "start", "--bind", HOST, "--port", "0", "--api-port", "0", "--log-level", "debug",
+        cmd = [str(binary), "start", "--bind", HOST, "--port", str(self.fixed_port or 0), "--api-port", "0", "--log-level", "debug",
                "--config", str(self.config_path)]
         self.proc = self._spawn(cmd)
         found = self._wait_for_line(re.compile(r"listening on 127\.0\.0\.1:(\d+).*listener=tcp\.default"),
@@ -467,12 +468,13 @@ class Broker:
 
 @pytest.fixture
 def broker_factory(request, tmp_path):
-    """broker_factory(config: dict | None = None) -> a started Broker; stopped at teardown."""
+    """broker_factory(config: dict | None = None, port=None) -> a started Broker; stopped at teardown.
+    `port`: Starling listens there (so clients reconnect to a restarted broker) instead of on a free port."""
     started: list[Broker] = []
     request.node._brokers = started
 
-    def make(config: dict | None = None) -> Broker:
-        b = Broker(MODE, config, tmp_path)
+    def make(config: dict | None = None, port: int | None = None) -> Broker:
+        b = Broker(MODE, config, tmp_path, port)
         started.append(b)
         b.start()
         return b
@@ -517,7 +519,7 @@ class Client:
     """A paho-mqtt 2.x client with its network loop in a thread and bounded, blocking helpers."""
 
     def __init__(self, broker: Broker, client_id: str, protocol: int = 5, clean: bool = True,
-                 manual_ack: bool = False):
+                 manual_ack: bool = False, reconnect: bool = False):
         self.broker = broker
         self.protocol = {5: paho.MQTTv5, 4: paho.MQTTv311, 311: paho.MQTTv311, 3: paho.MQTTv31,
                          31: paho.MQTTv31}[protocol]
@@ -526,7 +528,7 @@ class Client:
         self.clean = clean
         self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                              clean_session=None if self.v5 else clean, protocol=self.protocol,
-                             reconnect_on_failure=False, manual_ack=manual_ack)
+                             reconnect_on_failure=reconnect, manual_ack=manual_ack)
         self.lock = threading.Lock()
         self.messages: list[paho.MQTTMessage] = []
         self.connack: tuple | None = None  # (reason_code, session_present, properties)
@@ -577,6 +579,9 @@ class Client:
                 timeout: float = 5.0, expect_success: bool = True, bind_address: str = ""):
         """Connect and wait for the CONNACK; returns (reason_code_int, session_present, properties).
         `bind_address` picks the local address (any 127.x.y.z works on Linux's loopback)."""
+        with self.lock:  # a reconnect waits for its own CONNACK
+            self.connack = None
+            self.disconnected = None
         kw = {}
         if self.v5:
             kw["clean_start"] = self.clean
@@ -683,15 +688,16 @@ class Client:
 
 @pytest.fixture
 def client_factory(uid):
-    """client_factory(broker, name="x", protocol=5, clean=True, connect=True, **connect_kw) -> Client."""
+    """client_factory(broker, name="x", protocol=5, clean=True, connect=True, **connect_kw) -> Client.
+    `reconnect`: paho reconnects on its own when the connection drops (a broker restarted on its port)."""
     made: list[Client] = []
     counter = itertools.count(1)
 
     def make(broker: Broker, name: str | None = None, protocol: int = 5, clean: bool = True,
              connect: bool = True, manual_ack: bool = False, client_id: str | None = None,
-             **connect_kw) -> Client:
+             reconnect: bool = False, **connect_kw) -> Client:
         cid = client_id if client_id is not None else f"{uid}-{name or next(counter)}"
-        c = Client(broker, cid, protocol=protocol, clean=clean, manual_ack=manual_ack)
+        c = Client(broker, cid, protocol=protocol, clean=clean, manual_ack=manual_ack, reconnect=reconnect)
         made.append(c)
         if connect:
             c.connect(**connect_kw)

@@ -70,7 +70,7 @@ def test_retained_messages_survive_a_restart(broker_factory, client_factory, tmp
         b.signal(signal.SIGKILL)
         b.wait(10)
     again = broker_factory(config)
-    assert "3 retained messages restored" in again.log_text(), again.log_text()[-2000:]
+    assert "3 retained messages, 0 sessions" in again.log_text(), again.log_text()[-2000:]
     assert_restored(again, client_factory, uid)
     # Changes after the restart are kept too.
     client_factory(again, "pub2").publish(f"{uid}/kept", b"", qos=1, retain=True)
@@ -164,7 +164,7 @@ def corrupt(kind: str, db):
     ("random-bytes", "file is not a database"),
     ("truncated", ""),
     ("not-ours", "an SQLite database that is not a Starling store (tables: orders)"),
-    ("newer-schema", "schema version 99 was written by a newer Starling; this one reads versions up to 1"),
+    ("newer-schema", "schema version 99 was written by a newer Starling; this one reads versions up to 2"),
 ])
 def test_a_store_that_cannot_be_used_stops_start_up(tmp_path, kind, problem):
     db = make_store(tmp_path)
@@ -199,7 +199,7 @@ def test_a_store_in_use_is_refused(broker_factory, client_factory, tmp_path, uid
     done = subprocess.run([str(starling_binary()), "store", "check", "--config", str(cfg)],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done
-    assert "ok" in done.stdout and "schema version: 1" in done.stdout and "retained messages: 1" in done.stdout, done.stdout
+    assert "ok" in done.stdout and "schema version: 2" in done.stdout and "retained messages: 1" in done.stdout, done.stdout
 
 
 def test_an_unusable_data_directory_stops_start_up(tmp_path):

@@ -72,25 +72,29 @@ extension MQTTConnection {
                            from: loopContext)
         case .atLeastOnce:
             let packetId = publish.packetIdentifier!
-            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, publisherUsername: username, now: .now()),
-                           from: loopContext) { matched in
-                sendAck(.puback(PublishAck(packetIdentifier: packetId,
-                                           reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
+            withDurablePublish(.atLeastOnce) {
+                broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, publisherUsername: username, now: .now()),
+                               from: loopContext) { matched in
+                    sendDurableAck(.puback(PublishAck(packetIdentifier: packetId,
+                                                      reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
+                }
             }
         case .exactlyOnce:
             let packetId = publish.packetIdentifier!
             guard !session.awaitingRelease.contains(packetId) else {
                 // A retransmission of a message already routed: acknowledge it again, route it once.
-                return sendAck(.pubrec(PublishAck(packetIdentifier: packetId)))
+                return sendDurableAck(.pubrec(PublishAck(packetIdentifier: packetId)))
             }
             guard session.awaitingRelease.count < incomingQoS2Limit else {
                 return disconnect(.receiveMaximumExceeded, reason: "more QoS 2 messages awaiting PUBREL than the receive maximum")
             }
-            _ = session.beginIncomingExactlyOnce(packetId)
-            broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, publisherUsername: username, now: .now()),
-                           from: loopContext) { matched in
-                sendAck(.pubrec(PublishAck(packetIdentifier: packetId,
-                                           reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
+            withDurablePublish(.exactlyOnce) {
+                _ = session.beginIncomingExactlyOnce(packetId)
+                broker.publish(Message(publish: publish, topic: publish.topic, publisherId: clientId, publisherUsername: username, now: .now()),
+                               from: loopContext) { matched in
+                    sendDurableAck(.pubrec(PublishAck(packetIdentifier: packetId,
+                                                      reasonCode: matched > 0 ? .success : .noMatchingSubscribers)))
+                }
             }
         }
     }

@@ -106,7 +106,7 @@ extension MQTTConnection {
     }
 
     private func finishSubscribe(_ progress: SubscribeProgress) {
-        sendAck(.suback(SubAck(packetIdentifier: progress.subscribe.packetIdentifier, reasonCodes: progress.reasonCodes)))
+        sendDurableAck(.suback(SubAck(packetIdentifier: progress.subscribe.packetIdentifier, reasonCodes: progress.reasonCodes)))
         let session = progress.session
         let now = NIODeadline.now()
         for (filter, options) in progress.retainedToSend {
@@ -124,6 +124,6 @@ extension MQTTConnection {
             case .refuse(let code): return code
             }
         }
-        sendAck(.unsuback(UnsubAck(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: reasonCodes)))
+        sendDurableAck(.unsuback(UnsubAck(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: reasonCodes)))
     }
 }

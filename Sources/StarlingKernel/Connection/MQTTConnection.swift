@@ -214,13 +214,15 @@ final class MQTTConnection: ChannelInboundHandler, LoopConfined, @unchecked Send
         case .pubrec(let ack):
             let known = session.received(ack.packetIdentifier, reasonCode: ack.reasonCode)
             if !ack.reasonCode.isError {
-                sendAck(.pubrel(PublishAck(packetIdentifier: ack.packetIdentifier,
-                                           reasonCode: known ? .success : .packetIdentifierNotFound)))
+                // `sync`: once the PUBREC is stored, so that the PUBLISH is never sent again.
+                sendDurableAck(.pubrel(PublishAck(packetIdentifier: ack.packetIdentifier,
+                                                  reasonCode: known ? .success : .packetIdentifierNotFound)))
             }
         case .pubrel(let ack):
             let known = session.releaseIncoming(ack.packetIdentifier)
-            sendAck(.pubcomp(PublishAck(packetIdentifier: ack.packetIdentifier,
-                                        reasonCode: known ? .success : .packetIdentifierNotFound)))
+            // `sync`: once the release is stored, so that a new message with this id is not taken for a resend.
+            sendDurableAck(.pubcomp(PublishAck(packetIdentifier: ack.packetIdentifier,
+                                               reasonCode: known ? .success : .packetIdentifierNotFound)))
         case .pubcomp(let ack):
             _ = session.completed(ack.packetIdentifier)
         case .subscribe(let subscribe):

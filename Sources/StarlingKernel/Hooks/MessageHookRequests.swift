@@ -29,6 +29,8 @@ public enum MessageDropReason: Int, CaseIterable, Sendable {
     case deniedByHook
     /// A `message_publish` hook rewrote it into something invalid (topic with wildcards, empty, not UTF-8 ...).
     case invalidRewrite
+    /// The subscriber's session is stored and the durable store is full.
+    case storeFull
 
     public var name: String {
         switch self {
@@ -39,6 +41,7 @@ public enum MessageDropReason: Int, CaseIterable, Sendable {
         case .noSubscribers: return "no_subscribers"
         case .deniedByHook: return "denied_by_hook"
         case .invalidRewrite: return "invalid_rewrite"
+        case .storeFull: return "store_full"
         }
     }
 }

@@ -30,6 +30,9 @@ struct Delivery {
     /// Set when the message reached the session through a shared subscription group, so that
     /// it can be handed to another member if this one leaves with it unacknowledged.
     var sharedGroup: SharedGroupKey?
+    /// The session's copy is already in the durable store under this key (`storage.durability =
+    /// "sync"`: stored by the publisher's loop with the rest of the publish); 0: not stored yet.
+    var storeKey: Int64 = 0
 
     init(session: Session, options: SubscriptionOptions, sharedGroup: SharedGroupKey? = nil) {
         self.session = session

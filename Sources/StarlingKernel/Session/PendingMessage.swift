@@ -10,6 +10,9 @@ struct PendingMessage {
     let retain: Bool
     let identifiers: [UInt32]
     let sharedGroup: SharedGroupKey?
+    /// Its row in the durable store (`StoreWriter`), 0 while it has none: a session that outlives
+    /// its connection stores every message it queues or has in flight.
+    var storeKey: Int64 = 0
 
     var payloadBytes: Int { message.payload.readableBytes }
 }
@@ -22,7 +25,7 @@ struct InflightMessage {
         /// QoS 2: PUBREC received, PUBREL sent, awaiting PUBCOMP.
         case awaitingComplete
     }
-    let pending: PendingMessage
+    var pending: PendingMessage
     var phase: Phase
     /// Send order, so a resumed session redelivers in the original order.
     let sequence: UInt64

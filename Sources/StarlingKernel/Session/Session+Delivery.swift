@@ -14,10 +14,12 @@ extension Session {
         case .replaced(let successor):
             return context.deliver(message, Delivery(forwarding: delivery, to: successor))
         case .left, .ended:
+            if delivery.storeKey != 0 { context.store?.remove(key: delivery.storeKey, message) }
             return
         }
         let qos = min(message.qos, delivery.qos)
         if message.expiresAt != nil, message.isExpired(at: .now()) {
+            if delivery.storeKey != 0 { context.store?.remove(key: delivery.storeKey, message) }
             context.noteDrop(.expired, message, subscriberId: clientId, qos: qos)
             return
         }
@@ -30,7 +32,8 @@ extension Session {
         }
         let pending = PendingMessage(message: message, qos: qos,
                                      retain: delivery.retainAsPublished && message.retain,
-                                     identifiers: delivery.identifiers, sharedGroup: delivery.sharedGroup)
+                                     identifiers: delivery.identifiers, sharedGroup: delivery.sharedGroup,
+                                     storeKey: delivery.storeKey)
         send(pending)
     }
 
@@ -43,6 +46,12 @@ extension Session {
     }
 
     private func send(_ pending: PendingMessage) {
+        var pending = pending
+        if pending.storeKey != 0, !isStored {
+            // Stored by a `sync` publish while this session was leaving the store.
+            unstore(pending)
+            pending.storeKey = 0
+        }
         if let connection, queue.isEmpty {
             if pending.qos == .atMostOnce {
                 if connection.isWritable {
@@ -58,12 +67,44 @@ extension Session {
     }
 
     private func sendInflight(_ pending: PendingMessage, on connection: MQTTConnection) {
+        if isStored, refusedByFullStore(pending) { return }
         let packetId = allocatePacketId()
         sequence &+= 1
+        var pending = pending
+        if isStored {
+            notePacketIdHandedOut()
+            storeMessage(&pending, packetId: packetId)
+        }
         inflight[packetId] = InflightMessage(pending: pending, phase: .awaitingAck, sequence: sequence)
+        if pending.qos == .exactlyOnce, isStored, let store = context.store, store.durability == .sync {
+            return sendOnceStored(packetId, key: pending.storeKey, on: connection, store: store)
+        }
         if !connection.sendPublish(pending, packetId: packetId, dup: false), connection.isConnected {
             // Larger than the client accepts: dropped for this client (counted by the connection).
             inflight[packetId] = nil
+            unstore(pending)
+        }
+    }
+
+    /// `sync`: a QoS 2 message goes to the client once its packet id is committed, so that after a
+    /// crash the broker never gives that id to another message while the client may still hold it
+    /// awaiting PUBREL (the client would take the other message for a resend). A connection that
+    /// closes meanwhile gets it again, with DUP, from the next one.
+    private func sendOnceStored(_ packetId: UInt16, key: Int64, on connection: MQTTConnection, store: StoreWriter) {
+        let session = NIOLoopBound(self, eventLoop: loop)
+        let loop = self.loop
+        let sentOn = ObjectIdentifier(connection)
+        store.whenCommitted { _ in
+            loop.execute {
+                let session = session.value
+                guard let connection = session.connection, ObjectIdentifier(connection) == sentOn,
+                      let entry = session.inflight[packetId], entry.pending.storeKey == key, entry.phase == .awaitingAck,
+                      !session.awaitingRedelivery.contains(packetId) else { return }
+                if !connection.sendPublish(entry.pending, packetId: packetId, dup: false), connection.isConnected {
+                    session.forget(packetId)  // larger than the client accepts (counted by the connection)
+                    session.pump()
+                }
+            }
         }
     }
 
@@ -77,6 +118,7 @@ extension Session {
     }
 
     private func enqueue(_ pending: PendingMessage) {
+        if isStored, refusedByFullStore(pending) { return }
         let settings = context.settings.session
         if connection == nil, pending.qos == .atMostOnce, !settings.queueQoS0Offline {
             noteDrop(.qos0Offline, pending)
@@ -86,6 +128,7 @@ extension Session {
         let byteLimit = settings.maxQueuedBytes
         if byteLimit > 0, pending.payloadBytes > byteLimit {
             // It can never fit: drop it rather than empty the queue for it.
+            unstore(pending)
             if pending.qos == .atMostOnce {
                 noteDrop(.queueFull, pending)
             } else {
@@ -100,16 +143,21 @@ extension Session {
             if let index = queue.firstIndex(where: { $0.qos == .atMostOnce }) {
                 let dropped = queue.remove(at: index)
                 queuedBytes -= dropped.payloadBytes
+                unstore(dropped)
                 noteDrop(.queueFull, dropped)
             } else if pending.qos == .atMostOnce {
+                unstore(pending)
                 noteDrop(.queueFull, pending)
                 return
             } else {
                 let dropped = queue.removeFirst()
                 queuedBytes -= dropped.payloadBytes
+                unstore(dropped)
                 broker.reportDrop(of: dropped, session: self, reason: .queueFull)
             }
         }
+        var pending = pending
+        if isStored, pending.storeKey == 0 { storeMessage(&pending, packetId: nil) }
         queue.append(pending)
         queuedBytes += pending.payloadBytes
     }
@@ -140,12 +188,14 @@ extension Session {
         while let head = queue.first {
             if head.message.isExpired(at: now) {
                 queuedBytes -= queue.removeFirst().payloadBytes
+                unstore(head)
                 noteDrop(.expired, head)
                 continue
             }
             if head.qos == .atMostOnce {
                 guard connection.isWritable else { return }
                 queuedBytes -= head.payloadBytes
+                unstore(head)
                 connection.sendPublish(queue.removeFirst(), packetId: nil, dup: false)
             } else {
                 guard onTheWire < connection.sendQuota else { return }
@@ -158,8 +208,8 @@ extension Session {
     // MARK: - Acknowledgements from the client
 
     /// Drops an acknowledged message from the in-flight set.
-    private func forget(_ packetId: UInt16) {
-        inflight[packetId] = nil
+    func forget(_ packetId: UInt16) {
+        if let entry = inflight.removeValue(forKey: packetId) { unstore(entry.pending) }
         if !awaitingRedelivery.isEmpty, let index = awaitingRedelivery.firstIndex(of: packetId) {
             awaitingRedelivery.remove(at: index)
         }
@@ -187,6 +237,7 @@ extension Session {
             return true
         }
         entry.phase = .awaitingComplete
+        if isStored { storeMessage(&entry.pending, packetId: packetId, awaitingComplete: true) }
         inflight[packetId] = entry
         return true
     }
@@ -206,12 +257,16 @@ extension Session {
     /// Records an incoming QoS 2 PUBLISH; false means it is a duplicate already routed.
     func beginIncomingExactlyOnce(_ packetId: UInt16) -> Bool {
         assertOnLoop()
-        return awaitingRelease.insert(packetId).inserted
+        guard awaitingRelease.insert(packetId).inserted else { return false }
+        if isStored { storeRelease(packetId, awaited: true) }
+        return true
     }
 
     /// PUBREL from the client; false when the id was unknown.
     func releaseIncoming(_ packetId: UInt16) -> Bool {
         assertOnLoop()
-        return awaitingRelease.remove(packetId) != nil
+        guard awaitingRelease.remove(packetId) != nil else { return false }
+        if isStored { storeRelease(packetId, awaited: false) }
+        return true
     }
 }

@@ -57,6 +57,7 @@ extension Session {
             broker.release(self)
         }
         guard resume else {
+            unstoreAll()
             context.noteSession(\.sessionEnded, self, endReason: .discarded)
             broker.router.unsubscribeAll(self, filters: subscriptions.keys)
             subscriptions = [:]
@@ -70,9 +71,11 @@ extension Session {
             completion(takeState())
         case .anotherNode:
             // No new match reaches this session from now on; what other loops matched before
-            // arrives by the time they have all run a turn, and goes with the state.
+            // arrives by the time they have all run a turn, and goes with the state (and from
+            // this node's store: the other node stores it).
             broker.router.unsubscribeAll(self, filters: subscriptions.keys)
             broker.afterOtherLoops(from: loop) { [self] in
+                unstoreAll()
                 lifecycle = .left
                 completion(takeState())
             }
@@ -100,6 +103,7 @@ extension Session {
             if let target = broker.router.redispatchTarget(for: entry.pending.sharedGroup!, topic: entry.pending.message.topic,
                                                            publisherId: entry.pending.message.publisherId, leaving: self) {
                 inflight[packetId] = nil
+                unstore(entry.pending)
                 handed.append((entry.pending.message, target))
             }
         }
@@ -109,6 +113,7 @@ extension Session {
                let target = broker.router.redispatchTarget(for: key, topic: pending.message.topic,
                                                            publisherId: pending.message.publisherId, leaving: self) {
                 queuedBytes -= pending.payloadBytes
+                unstore(pending)
                 handed.append((pending.message, target))
             } else {
                 kept.append(pending)
@@ -125,5 +130,6 @@ extension Delivery {
         self.init(session: session, options: SubscriptionOptions(qos: delivery.qos, retainAsPublished: delivery.retainAsPublished),
                   sharedGroup: delivery.sharedGroup)
         self.identifiers = delivery.identifiers
+        self.storeKey = delivery.storeKey
     }
 }

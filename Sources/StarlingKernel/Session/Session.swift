@@ -2,6 +2,7 @@ import Atomics
 import Logging
 import MQTTCore
 import NIOCore
+import Synchronization
 
 /// One client session: its subscriptions, the messages in flight to the client and queued for
 /// it, and the QoS 2 packet ids it is releasing. Lives on one event loop (`context.loop`) and is
@@ -40,7 +41,20 @@ final class Session: LoopConfined, @unchecked Sendable {
     /// The user name of the client that made or took this session object (session hooks).
     var username: String?
     var expiryTimer: Scheduled<Void>?
-    var pendingWill: (message: Message, timer: Scheduled<Void>?)?
+    /// A will waiting for its delay (`deadline`) after the connection closed.
+    var pendingWill: (message: Message, timer: Scheduled<Void>?, deadline: NIODeadline?)?
+    /// The session is kept in the durable store (`Session+Persistence`). Written on the session's
+    /// loop; read on others too (a `sync` publish stores the copies for stored sessions itself).
+    var isStored: Bool {
+        get { storedFlag.load(ordering: .relaxed) }
+        set { storedFlag.store(newValue, ordering: .relaxed) }
+    }
+    private let storedFlag = Atomic<Bool>(false)
+    /// Packet ids left before a stored session's row is written again (`notePacketIdHandedOut`).
+    var packetIdsBeforeRecord = 0
+    /// When its last connection closed (wall-clock milliseconds; nil while connected), which
+    /// its expiry counts from.
+    var disconnectedAtMilliseconds: Int64?
     /// Where this session object is in its life.
     enum Lifecycle {
         /// Waiting for the state of the previous session object for the client id (`install`);
@@ -104,7 +118,8 @@ final class Session: LoopConfined, @unchecked Sendable {
     /// Installs the state handed over by the previous session object (nil: a fresh session).
     /// `fromAnotherNode`: the state moved here from another cluster node, so its subscriptions
     /// enter this node's router now (a local hand-over rebinds them in the router itself).
-    func install(_ state: SessionState?, fromAnotherNode: Bool = false) {
+    /// `restored`: the state came from the durable store, where it already is.
+    func install(_ state: SessionState?, fromAnotherNode: Bool = false, restored: Bool = false) {
         assertOnLoop()
         if let state {
             if fromAnotherNode { broker.router.subscribeAll(self, filters: state.subscriptions) }
@@ -123,6 +138,11 @@ final class Session: LoopConfined, @unchecked Sendable {
             preconditionFailure("a session's state is installed once")
         }
         lifecycle = .active
+        if restored {
+            isStored = true
+        } else {
+            storeInstalledState(connected: true)
+        }
         context.noteSession(state == nil ? \.sessionCreated : \.sessionResumed, self)
         waiting.forEach { $0() }
     }
@@ -154,23 +174,36 @@ final class Session: LoopConfined, @unchecked Sendable {
             if delay == 0 {
                 broker.publish(will, from: context, source: .will)
             } else {
-                let timer = loop.scheduleTask(in: .seconds(Int64(delay))) { [self] in
-                    if let will = pendingWill?.message {
-                        pendingWill = nil
-                        broker.publish(will, from: context, source: .will)
-                    }
-                }
-                pendingWill = (will, timer)
+                holdWill(will, for: .seconds(Int64(delay)))
             }
         }
+        disconnectedAtMilliseconds = NIODeadline.wallClockMillisecondsNow
         if expiryInterval == 0 {
             end(kicked ? .kicked : .closed)
         } else {
-            expiryTimer = loop.scheduleTask(in: .seconds(Int64(expiryInterval))) { [self] in
-                expiryTimer = nil
-                if connection == nil, case .active = lifecycle { end(.expired) }
+            expire(in: .seconds(Int64(expiryInterval)))
+            storeRecord(connected: false)
+        }
+    }
+
+    /// Ends this session (no client connected) after `interval`, unless a client resumes it first.
+    func expire(in interval: TimeAmount) {
+        expiryTimer = loop.scheduleTask(in: interval) { [self] in
+            expiryTimer = nil
+            if connection == nil, case .active = lifecycle { end(.expired) }
+        }
+    }
+
+    /// Publishes `will` after `delay` unless the session is resumed or ends first.
+    func holdWill(_ will: Message, for delay: TimeAmount) {
+        let timer = loop.scheduleTask(in: delay) { [self] in
+            if let will = pendingWill?.message {
+                pendingWill = nil
+                storeRecord(connected: connection != nil)
+                broker.publish(will, from: context, source: .will)
             }
         }
+        pendingWill = (will, timer, .now() + delay)
     }
 
     /// Ends the session: its subscriptions leave the route table, its queue is discarded and a
@@ -186,6 +219,7 @@ final class Session: LoopConfined, @unchecked Sendable {
         lifecycle = .ended
         context.noteSession(\.sessionEnded, self, endReason: reason)
         expiryTimer?.cancel()
+        unstoreAll()
         broker.router.unsubscribeAll(self, filters: subscriptions.keys)
         subscriptions = [:]
         inflight = [:]
@@ -204,6 +238,7 @@ final class Session: LoopConfined, @unchecked Sendable {
     func addSubscription(_ filter: String, options: SubscriptionOptions) -> Bool {
         assertOnLoop()
         subscriptions[filter] = options
+        storeRecord(connected: connection != nil)
         return broker.router.subscribe(self, filter: filter, options: options)
     }
 
@@ -211,6 +246,7 @@ final class Session: LoopConfined, @unchecked Sendable {
 
         assertOnLoop()
         guard subscriptions.removeValue(forKey: filter) != nil else { return false }
+        storeRecord(connected: connection != nil)
         return broker.router.unsubscribe(self, filter: filter)
     }
 

@@ -19,14 +19,7 @@ enum SessionTransfer {
         buffer.writeInteger(formatVersion)
         buffer.writeInteger(state.nextPacketId)
         buffer.writeInteger(state.sequence)
-        buffer.writeInteger(UInt32(state.subscriptions.count))
-        for (filter, options) in state.subscriptions {
-            buffer.writeMQTTString(filter)
-            buffer.writeInteger(options.qos.rawValue)
-            buffer.writeInteger(UInt8((options.noLocal ? 1 : 0) | (options.retainAsPublished ? 2 : 0)))
-            buffer.writeInteger(options.retainHandling.rawValue)
-            writeOptional(options.identifier, into: &buffer)
-        }
+        writeSubscriptions(state.subscriptions, into: &buffer)
         buffer.writeInteger(UInt32(state.awaitingRelease.count))
         for packetId in state.awaitingRelease { buffer.writeInteger(packetId) }
         buffer.writeInteger(UInt32(state.inflight.count))
@@ -54,19 +47,7 @@ enum SessionTransfer {
         var state = SessionState(subscriptions: [:], inflight: [:], queue: CircularBuffer(initialCapacity: 1),
                                  queuedBytes: 0, awaitingRelease: [], nextPacketId: max(nextPacketId, 1),
                                  sequence: sequence)
-        for _ in 0..<(try readCount(&buffer)) {
-            let filter = try MessageBytes.readString(&buffer)
-            guard let qosByte: UInt8 = buffer.readInteger(), let qos = QoS(rawValue: qosByte),
-                  let flags: UInt8 = buffer.readInteger(),
-                  let handlingByte: UInt8 = buffer.readInteger(), let handling = RetainHandling(rawValue: handlingByte)
-            else { throw TransferError("bad subscription options for \(filter)") }
-            guard MQTTTopic.isValidFilter(filter) else {
-                throw TransferError("invalid filter \(filter)")
-            }
-            state.subscriptions[filter] = SubscriptionOptions(
-                qos: qos, noLocal: flags & 1 != 0, retainAsPublished: flags & 2 != 0, retainHandling: handling,
-                identifier: try readOptional(&buffer))
-        }
+        state.subscriptions = try readSubscriptions(&buffer)
         for _ in 0..<(try readCount(&buffer)) {
             guard let packetId: UInt16 = buffer.readInteger() else { throw TransferError("truncated packet ids") }
             state.awaitingRelease.insert(packetId)
@@ -91,6 +72,52 @@ enum SessionTransfer {
     // MARK: - Messages
 
     private static func writePending(_ pending: PendingMessage, into buffer: inout ByteBuffer) {
+        writeDeliveryOptions(of: pending, into: &buffer)
+        MessageBytes.write(pending.message, into: &buffer)
+    }
+
+    private static func readPending(_ buffer: inout ByteBuffer, decoder: inout MQTTPacketDecoder,
+                                    now: NIODeadline) throws(TransferError) -> PendingMessage {
+        let options = try readDeliveryOptions(&buffer)
+        return options.pending(with: try MessageBytes.read(&buffer, decoder: &decoder, now: now))
+    }
+
+    // MARK: - Parts shared with the store
+
+    /// A session's subscriptions: count (4), then each filter with its QoS, flags, retain handling
+    /// and optional identifier.
+    static func writeSubscriptions(_ subscriptions: [String: SubscriptionOptions], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(subscriptions.count))
+        for (filter, options) in subscriptions {
+            buffer.writeMQTTString(filter)
+            buffer.writeInteger(options.qos.rawValue)
+            buffer.writeInteger(UInt8((options.noLocal ? 1 : 0) | (options.retainAsPublished ? 2 : 0)))
+            buffer.writeInteger(options.retainHandling.rawValue)
+            writeOptional(options.identifier, into: &buffer)
+        }
+    }
+
+    static func readSubscriptions(_ buffer: inout ByteBuffer) throws(TransferError) -> [String: SubscriptionOptions] {
+        var subscriptions: [String: SubscriptionOptions] = [:]
+        for _ in 0..<(try readCount(&buffer)) {
+            let filter = try MessageBytes.readString(&buffer)
+            guard let qosByte: UInt8 = buffer.readInteger(), let qos = QoS(rawValue: qosByte),
+                  let flags: UInt8 = buffer.readInteger(),
+                  let handlingByte: UInt8 = buffer.readInteger(), let handling = RetainHandling(rawValue: handlingByte)
+            else { throw TransferError("bad subscription options for \(filter)") }
+            guard MQTTTopic.isValidFilter(filter) else {
+                throw TransferError("invalid filter \(filter)")
+            }
+            subscriptions[filter] = SubscriptionOptions(
+                qos: qos, noLocal: flags & 1 != 0, retainAsPublished: flags & 2 != 0, retainHandling: handling,
+                identifier: try readOptional(&buffer))
+        }
+        return subscriptions
+    }
+
+    /// What a session's subscription made of a message (everything of a `PendingMessage` but the
+    /// message): QoS, RETAIN flag, subscription identifiers, optional shared group.
+    static func writeDeliveryOptions(of pending: PendingMessage, into buffer: inout ByteBuffer) {
         buffer.writeInteger(pending.qos.rawValue)
         buffer.writeInteger(UInt8(pending.retain ? 1 : 0))
         buffer.writeInteger(UInt16(pending.identifiers.count))
@@ -102,11 +129,9 @@ enum SessionTransfer {
         } else {
             buffer.writeInteger(UInt8(0))
         }
-        MessageBytes.write(pending.message, into: &buffer)
     }
 
-    private static func readPending(_ buffer: inout ByteBuffer, decoder: inout MQTTPacketDecoder,
-                                    now: NIODeadline) throws(TransferError) -> PendingMessage {
+    static func readDeliveryOptions(_ buffer: inout ByteBuffer) throws(TransferError) -> DeliveryOptions {
         guard let qosByte: UInt8 = buffer.readInteger(), let qos = QoS(rawValue: qosByte),
               let retain: UInt8 = buffer.readInteger(), let identifierCount: UInt16 = buffer.readInteger() else {
             throw TransferError("bad message entry")
@@ -122,29 +147,41 @@ enum SessionTransfer {
             let name = try MessageBytes.readString(&buffer)
             group = SharedGroupKey(group: name, filter: try MessageBytes.readString(&buffer))
         }
-        let message = try MessageBytes.read(&buffer, decoder: &decoder, now: now)
-        return PendingMessage(message: message, qos: qos, retain: retain == 1, identifiers: identifiers, sharedGroup: group)
+        return DeliveryOptions(qos: qos, retain: retain == 1, identifiers: identifiers, sharedGroup: group)
     }
 
     // MARK: - Primitives
 
-    private static func writeOptional(_ value: UInt32?, into buffer: inout ByteBuffer) {
+    static func writeOptional(_ value: UInt32?, into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(value == nil ? 0 : 1))
         if let value { buffer.writeInteger(value) }
     }
 
-    private static func readOptional(_ buffer: inout ByteBuffer) throws(TransferError) -> UInt32? {
+    static func readOptional(_ buffer: inout ByteBuffer) throws(TransferError) -> UInt32? {
         guard let present: UInt8 = buffer.readInteger(), present <= 1 else { throw TransferError("bad optional value") }
         guard present == 1 else { return nil }
         guard let value: UInt32 = buffer.readInteger() else { throw TransferError("truncated value") }
         return value
     }
 
-    private static func readCount(_ buffer: inout ByteBuffer) throws(TransferError) -> Int {
+    static func readCount(_ buffer: inout ByteBuffer) throws(TransferError) -> Int {
         guard let count: UInt32 = buffer.readInteger(), Int(count) <= buffer.readableBytes else {
             throw TransferError("bad count")
         }
         return Int(count)
+    }
+}
+
+/// A `PendingMessage` without its message, as `SessionTransfer.readDeliveryOptions` reads it.
+struct DeliveryOptions {
+    let qos: QoS
+    let retain: Bool
+    let identifiers: [UInt32]
+    let sharedGroup: SharedGroupKey?
+
+    func pending(with message: Message, storeKey: Int64 = 0) -> PendingMessage {
+        PendingMessage(message: message, qos: qos, retain: retain, identifiers: identifiers, sharedGroup: sharedGroup,
+                       storeKey: storeKey)
     }
 }
 

@@ -191,7 +191,9 @@ enum ConfigSchema {
         ]),
         ConfigSection(name: "storage", keys: [
             .choice("backend", \.storage.backend),
+            .choice("durability", \.storage.durability),
             .milliseconds("flush_interval", 0...10_000, \.storage.flushIntervalMilliseconds),
+            .bytes("max_bytes", 0...Int.max, \.storage.maxBytes),
         ]),
         ConfigSection(name: "plugin_loader", keys: [
             .choice("on_error", \.pluginLoader.onError),
