@@ -53,17 +53,8 @@ enabled = false
 level = "warning"
 EOF
 
-listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-BPID=""
-stop_broker() {
-	[ -n "$BPID" ] || return
-	kill "$BPID" 2>/dev/null
-	for _ in $(seq 1 100); do kill -0 "$BPID" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$BPID" 2>/dev/null
-	wait "$BPID" 2>/dev/null
-	BPID=""
-}
-trap stop_broker EXIT INT TERM
+STOP_WAIT=10
+. "$(dirname "$0")/broker-process.sh"
 
 # start_broker LABEL: starts it fresh; sets BPID, TLS_PORT and MTLS_PORT.
 start_broker() {
@@ -89,23 +80,15 @@ for r in $(seq 1 "$RUNS"); do
 				conn_mtls) args=(conn -c 2000 -H 3 -A "$CERTS/ca.crt" -E "$CERTS/client.crt" -K "$CERTS/client.key" -p "$MTLS_PORT") ;;
 				fanin_tls) args=(fanin -q 0 -P 4 -s 16 -n 300000 -A "$CERTS/ca.crt" -p "$TLS_PORT") ;;
 			esac
-			line=$("$MQB" "${args[@]}" -h 127.0.0.1 -b "$BPID" 2> "$OUT/$broker-$test-run$r.err" | tee "$OUT/$broker-$test-run$r.log" | tail -n 1)
-			echo "RESULT label=$broker test=$test run=$r ${line#RESULT }" | tee -a "$OUT/results.txt" >&2
-			stop_broker
-			sleep 1
+			record_run "$broker" "$test" "$r" "${args[@]}"
 		done
 	done
 done
 
-python3 - "$OUT/results.txt" <<'EOF' | tee "$OUT/summary.md"
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    fields = dict(part.split("=", 1) for part in line.split()[1:] if "=" in part)
-    rows.setdefault((fields["test"], fields["label"]), []).append(fields)
-def med(values):
-    values = [v for v in values if v is not None]
-    return (statistics.median(values), min(values), max(values)) if values else None
+PYTHONPATH="$(dirname "$0")" python3 - "$OUT/results.txt" <<'EOF' | tee "$OUT/summary.md"
+import sys
+from bench_results import med, rows_by_test
+rows = rows_by_test(sys.argv[1])
 def show(m, fmt):
     return "-" if m is None else f"{fmt.format(m[0])} ({fmt.format(m[1])}..{fmt.format(m[2])})"
 print("| test | broker | broker CPU per connection, ms | RSS per idle connection, bytes | connect rate, conn/s | msg/s | lost | status |")

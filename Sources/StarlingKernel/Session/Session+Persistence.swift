@@ -16,14 +16,12 @@ extension Session {
             storeRecord(connected: connected)
             for (packetId, entry) in inflight where entry.pending.storeKey == 0 {
                 var stored = entry
-                stored.pending.storeKey = store.add(entry.pending.message, for: clientId, packetId: packetId,
-                                                    awaitingComplete: entry.phase == .awaitingComplete,
-                                                    delivery: SessionRecordBytes.encodeDelivery(of: entry.pending))
+                stored.pending.storeKey = store.add(entry.pending, for: clientId, packetId: packetId,
+                                                    awaitingComplete: entry.phase == .awaitingComplete)
                 inflight[packetId] = stored
             }
             for index in queue.indices where queue[index].storeKey == 0 {
-                queue[index].storeKey = store.add(queue[index].message, for: clientId, packetId: nil, awaitingComplete: false,
-                                                  delivery: SessionRecordBytes.encodeDelivery(of: queue[index]))
+                queue[index].storeKey = store.add(queue[index], for: clientId, packetId: nil, awaitingComplete: false)
             }
             for packetId in awaitingRelease { store.releaseAdded(packetId, for: clientId) }
         } else if inflight.values.contains(where: { $0.pending.storeKey != 0 }) || queue.contains(where: { $0.storeKey != 0 }) {
@@ -69,13 +67,10 @@ extension Session {
     /// Stores a message this session now holds, or its new packet id or phase.
     func storeMessage(_ pending: inout PendingMessage, packetId: UInt16?, awaitingComplete: Bool = false) {
         guard isStored, let store = context.store else { return }
-        let delivery = SessionRecordBytes.encodeDelivery(of: pending)
         if pending.storeKey == 0 {
-            pending.storeKey = store.add(pending.message, for: clientId, packetId: packetId,
-                                         awaitingComplete: awaitingComplete, delivery: delivery)
+            pending.storeKey = store.add(pending, for: clientId, packetId: packetId, awaitingComplete: awaitingComplete)
         } else {
-            store.update(key: pending.storeKey, pending.message, for: clientId, packetId: packetId,
-                         awaitingComplete: awaitingComplete, delivery: delivery)
+            store.update(key: pending.storeKey, pending, for: clientId, packetId: packetId, awaitingComplete: awaitingComplete)
         }
     }
 

@@ -101,12 +101,12 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
     }
 
     /// A message entered a stored session (queued, or sent with `packetId`): returns its key.
-    func add(_ message: Message, for clientId: String, packetId: UInt16?, awaitingComplete: Bool,
-             delivery: [UInt8]) -> Int64 {
-        // Encoded outside the lock when it looks new; under it, the first session to store it wins.
-        let encoded = message.storeId.load(ordering: .relaxed) == 0 ? stored(message) : nil
+    /// Nothing is encoded here: the writer encodes what is still there when it commits (a message
+    /// acknowledged within the group never is).
+    func add(_ pending: PendingMessage, for clientId: String, packetId: UInt16?, awaitingComplete: Bool) -> Int64 {
+        let message = pending.message
         var key: Int64 = 0
-        change { pending in
+        change { changes in
             key = nextKey
             nextKey += 1
             var id = message.storeId.load(ordering: .relaxed)
@@ -114,22 +114,23 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
                 id = nextMessageId
                 nextMessageId += 1
                 message.storeId.store(id, ordering: .relaxed)
-                pending.messages[id] = encoded ?? stored(message)
+                changes.messages[id] = message
             }
             references[id, default: 0] += 1
-            pending.putSessionMessage(SessionMessageRecord(key: key, clientId: clientId, messageId: id, packetId: packetId,
-                                                           awaitingComplete: awaitingComplete, delivery: delivery), isNew: true)
+            changes.putSessionMessage(SessionMessageChange.Entry(key: key, clientId: clientId, messageId: id, packetId: packetId,
+                                                                 awaitingComplete: awaitingComplete, pending: pending),
+                                      isNew: true)
         }
         return key
     }
 
     /// A stored session message was sent (`packetId`) or reached PUBREC (`awaitingComplete`).
-    func update(key: Int64, _ message: Message, for clientId: String, packetId: UInt16?, awaitingComplete: Bool,
-                delivery: [UInt8]) {
-        change { pending in
-            let id = message.storeId.load(ordering: .relaxed)
-            pending.putSessionMessage(SessionMessageRecord(key: key, clientId: clientId, messageId: id, packetId: packetId,
-                                                           awaitingComplete: awaitingComplete, delivery: delivery), isNew: false)
+    func update(key: Int64, _ pending: PendingMessage, for clientId: String, packetId: UInt16?, awaitingComplete: Bool) {
+        change { changes in
+            let id = pending.message.storeId.load(ordering: .relaxed)
+            changes.putSessionMessage(SessionMessageChange.Entry(key: key, clientId: clientId, messageId: id, packetId: packetId,
+                                                                 awaitingComplete: awaitingComplete, pending: pending),
+                                      isNew: false)
         }
     }
 
@@ -204,8 +205,7 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
             let pending = PendingMessage(message: message, qos: min(message.qos, delivery.qos),
                                          retain: delivery.retainAsPublished && message.retain,
                                          identifiers: delivery.identifiers, sharedGroup: delivery.sharedGroup)
-            deliveries[index].storeKey = add(message, for: session.clientId, packetId: nil, awaitingComplete: false,
-                                             delivery: SessionRecordBytes.encodeDelivery(of: pending))
+            deliveries[index].storeKey = add(pending, for: session.clientId, packetId: nil, awaitingComplete: false)
         }
     }
 
@@ -225,10 +225,6 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
         }
         defer { scopes.withLock { $0.open -= 1 } }
         return try body()
-    }
-
-    private func stored(_ message: Message) -> StoredMessage {
-        message.stored(now: .now(), wallNowMilliseconds: NIODeadline.wallClockMillisecondsNow)
     }
 
     private func change(_ body: (inout PendingChanges) -> Void) {
@@ -372,28 +368,45 @@ public enum StoreDurability: String, Sendable, CaseIterable {
     case sync
 }
 
+/// A session message's change waiting for the next commit.
+private enum SessionMessageChange {
+    /// `committed`: the row was in the store before this group.
+    case put(Entry, committed: Bool)
+    case remove
+
+    /// A session message row, its delivery options still unencoded.
+    struct Entry {
+        let key: Int64
+        let clientId: String
+        let messageId: Int64
+        let packetId: UInt16?
+        let awaitingComplete: Bool
+        let pending: PendingMessage
+
+        var record: SessionMessageRecord {
+            SessionMessageRecord(key: key, clientId: clientId, messageId: messageId, packetId: packetId,
+                                 awaitingComplete: awaitingComplete, delivery: SessionRecordBytes.encodeDelivery(of: pending))
+        }
+    }
+}
+
 /// The changes waiting for the next commit, coalesced.
 private struct PendingChanges {
     var retained: [String: RetainedRecord] = [:]
     var endedSessions: Set<String> = []
     var sessions: [String: SessionRecord] = [:]
-    var messages: [Int64: StoredMessage] = [:]
+    /// Messages to insert, encoded when the group is taken.
+    var messages: [Int64: Message] = [:]
     var removedMessages: Set<Int64> = []
     var sessionMessages: [Int64: SessionMessageChange] = [:]
     var releases: [ReleaseRecord: ReleaseChange] = [:]
-
-    enum SessionMessageChange {
-        /// `committed`: the row was in the store before this group.
-        case put(SessionMessageRecord, committed: Bool)
-        case remove
-    }
 
     struct ReleaseChange {
         var committed: Bool
         var present: Bool
     }
 
-    mutating func putSessionMessage(_ record: SessionMessageRecord, isNew: Bool) {
+    mutating func putSessionMessage(_ record: SessionMessageChange.Entry, isNew: Bool) {
         if case .put(_, let committed)? = sessionMessages[record.key] {
             sessionMessages[record.key] = .put(record, committed: committed)
         } else {
@@ -423,10 +436,12 @@ private struct PendingChanges {
         batch.retained = Array(retained.values)
         batch.endedSessions = Array(endedSessions)
         batch.sessions = Array(sessions.values)
-        batch.messages = messages.map { (id: $0.key, message: $0.value) }
+        let now = NIODeadline.now()
+        let wallNow = NIODeadline.wallClockMillisecondsNow
+        batch.messages = messages.map { (id: $0.key, message: $0.value.stored(now: now, wallNowMilliseconds: wallNow)) }
         for (key, change) in sessionMessages {
             switch change {
-            case .put(let record, _): batch.sessionMessages.append(record)
+            case .put(let entry, _): batch.sessionMessages.append(entry.record)
             case .remove: batch.removedSessionMessages.append(key)
             }
         }
