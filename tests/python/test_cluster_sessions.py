@@ -200,3 +200,35 @@ def test_a_killed_nodes_sessions_leave_the_registry(three, client_factory, uid):
         assert c.session_present is False, "the session died with its node"
         assert time.monotonic() - started < 2, "no wait for the dead node"
         c.disconnect()
+
+
+def test_a_moved_session_survives_a_restart_of_its_new_node(three, client_factory, uid):
+    """The store (on by default, in each node's data_dir) takes a session that moved in: after its
+    new node restarts, the route is announced again, the client id is still that node's, and the
+    messages queued there arrive."""
+    n1, n2, n3 = three
+    cid, topic = f"{uid}-mover", f"{uid}/queued"
+    first = client_factory(n1.broker, client_id=cid, clean=False, **persistent(5))
+    assert first.subscribe(topic, qos=1) == [1]
+    first.disconnect()
+    wait_routes([n2, n3], topic, [n1.name])
+    moved = client_factory(n2.broker, client_id=cid, clean=False, **persistent(5))
+    assert moved.session_present
+    moved.disconnect()
+    wait_routes([n1, n3], topic, [n2.name])
+    pub = client_factory(n3.broker, "pub")
+    for i in range(20):
+        pub.publish(topic, str(i), qos=1)
+    wait_for(lambda: (client_on(n2, cid) or {}).get("queued") == 20, timeout=5,
+             message=lambda: f"20 queued on n2: {client_on(n2, cid)}")
+    assert n2.broker.stop() == 0
+    n2.restart()
+    wait_mesh(three, timeout=10)
+    assert "1 sessions with 20 messages restored" in n2.broker.log_text(), n2.broker.log_text()[-2000:]
+    wait_routes([n1, n3], topic, [n2.name], timeout=10)
+    assert holders(three, cid) == [n2.name]
+    pub.publish(topic, "after the restart", qos=1)  # through n3, forwarded to n2 by the announced route
+    back = client_factory(n1.broker, client_id=cid, clean=False, **persistent(5))  # taken over from n2
+    assert back.session_present
+    got = back.wait_messages(21, timeout=10)
+    assert [m.payload for m in got] == [str(i).encode() for i in range(20)] + [b"after the restart"]

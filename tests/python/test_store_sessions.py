@@ -313,3 +313,30 @@ def test_a_full_store_drops_new_messages_and_the_broker_serves_on(broker_factory
     again = broker_factory(config)
     last = persistent(client_factory, again, "sub")
     assert last.wait_messages(1)[0].payload == b"after the drain"
+
+
+def test_sync_does_not_acknowledge_what_the_full_store_refused(broker_factory, client_factory, raw_factory, tmp_path, uid):
+    from test_prometheus import scrape, value
+    config = store_config(tmp_path, durability="sync", max_bytes="1MB")
+    config["session"] = {"max_queued_messages": 100_000}
+    b = broker_factory(config)
+    offline_subscriber(client_factory, b, "sub", f"{uid}/#")
+    pub = client_factory(b, "pub")
+    for i in range(40):  # 2.4 MB for a store of 1 MB
+        pub.publish(f"{uid}/big", b"x" * 60_000, qos=1, wait=False)
+    wait_for(lambda: "store full (" in b.log_text(), 10, message="the store full")
+    # 5.0: PUBACK 0x97 (quota exceeded) for a message a stored session could not keep.
+    v5 = raw_factory(b)
+    assert v5.connect(f"{uid}-v5").rc == 0
+    v5.send(raw.publish(f"{uid}/t", b"not stored", qos=1, pid=5))
+    ack = v5.expect(raw.PUBACK)
+    assert ack.pid == 5 and ack.rc == 0x97, ack
+    # 3.1.1 has no negative PUBACK: the publisher is disconnected before any, so that it sends again.
+    v3 = raw_factory(b, raw.V311)
+    assert v3.connect(f"{uid}-v3").rc == 0
+    v3.send(raw.publish(f"{uid}/t", b"not stored", qos=1, pid=6, version=raw.V311))
+    assert not [p for p in v3.read_until_closed() if p.type == raw.PUBACK], "no PUBACK before the close"
+    assert value(scrape(b)[1], "starling_messages_dropped_total", reason="store_full") >= 2
+    # A message no stored session wants is acknowledged as ever.
+    v5.send(raw.publish("elsewhere/t", b"x", qos=1, pid=7))
+    assert v5.expect(raw.PUBACK).pid == 7
