@@ -11,7 +11,7 @@ public enum StoreCheck {
             return .success("store \(directory)/starling.db: none yet (a node makes it at start-up with storage.backend = \"sqlite\")")
         }
         do throws(StoreError) {
-            let store = try SQLiteStore(directory: directory)
+            let store = try SQLiteStore(directory: directory, forChecking: true)
             defer { store.close() }
             return .success(try store.summary())
         } catch {

@@ -23,11 +23,12 @@ public final class SQLiteStore: PersistentStore, @unchecked Sendable {  // used 
     /// - Throws: `StoreError` naming the file and the problem: another process holds the store, the
     ///   directory cannot be made, the file is not a Starling store (or is damaged), or its schema is
     ///   from a newer Starling.
-    public init(directory: String, synchronousFull: Bool = false) throws(StoreError) {
+    /// `forChecking`: an older store is read as it is (`starling store check` writes nothing).
+    public init(directory: String, synchronousFull: Bool = false, forChecking: Bool = false) throws(StoreError) {
         file = StoreFile(directory: directory)
         lockDescriptor = try file.lock()
         do {
-            database = try file.open(synchronous: synchronousFull ? "FULL" : "NORMAL")
+            database = try file.open(synchronous: synchronousFull ? "FULL" : "NORMAL", migrate: !forChecking)
         } catch {
             Glibc.close(lockDescriptor)
             throw error
@@ -200,18 +201,19 @@ public final class SQLiteStore: PersistentStore, @unchecked Sendable {  // used 
                 let version = try count("SELECT value FROM meta WHERE key = 'schema_version'")
                 let retained = try count("SELECT count(*) FROM retained WHERE message IS NOT NULL")
                 let tombstones = try count("SELECT count(*) FROM retained WHERE message IS NULL")
+                var summary = """
+                    store \(path): ok
+                      size: \(file.size()) bytes (with SQLite's side files)
+                      schema version: \(version)\(version < StoreSchema.version ? " (the broker migrates it to \(StoreSchema.version) at start-up)" : "")
+                      retained messages: \(retained)\(tombstones > 0 ? " (and \(tombstones) cluster tombstones)" : "")
+                    """
+                guard version >= 2 else { return summary }  // no sessions before schema 2
                 let sessions = try count("SELECT count(*) FROM sessions")
                 let queued = try count("SELECT count(*) FROM session_messages WHERE packet_id IS NULL")
                 let inflight = try count("SELECT count(*) FROM session_messages WHERE packet_id IS NOT NULL")
                 let messages = try count("SELECT count(*) FROM messages")
-                return """
-                    store \(path): ok
-                      size: \(file.size()) bytes (with SQLite's side files)
-                      schema version: \(version)
-                      retained messages: \(retained)\(tombstones > 0 ? " (and \(tombstones) cluster tombstones)" : "")
-                      sessions: \(sessions)
-                      session messages: \(queued) queued, \(inflight) in flight (\(messages) distinct messages)
-                    """
+                summary += "\n  sessions: \(sessions)\n  session messages: \(queued) queued, \(inflight) in flight (\(messages) distinct messages)"
+                return summary
             }
         } catch let failure as StoreFailure {
             throw failure.error

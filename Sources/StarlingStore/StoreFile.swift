@@ -50,7 +50,9 @@ struct StoreFile {
     /// Opens the database, checks its schema before changing anything in the file (a file that is
     /// not a Starling store is left exactly as it was), then turns on WAL with `synchronous`
     /// (`NORMAL` or `FULL`), creates the tables of a new store and migrates an older one.
-    func open(synchronous: String = "NORMAL") throws(StoreError) -> DatabaseQueue {
+    /// `migrate` false (`store check`): the store is read as it is, never written (not even its
+    /// journal mode).
+    func open(synchronous: String = "NORMAL", migrate: Bool = true) throws(StoreError) -> DatabaseQueue {
         var configuration = Configuration()
         configuration.label = "starling-store"
         let queue: DatabaseQueue
@@ -63,12 +65,15 @@ struct StoreFile {
             try queue.inDatabase { db in
                 let found: Int?
                 do throws(StoreError) { found = try StoreSchema.check(db, path: path) } catch { throw StoreFailure(error) }
+                guard migrate else { return }  // checking: the file stays exactly as it is
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
                 // A checkpoint leaves the WAL at most this long (it counts against storage.max_bytes).
                 try db.execute(sql: "PRAGMA journal_size_limit = 4194304")
                 if let found {
-                    if found < StoreSchema.version { try db.inTransaction { try StoreSchema.migrate(db, from: found); return .commit } }
+                    if found < StoreSchema.version {
+                        try db.inTransaction { try StoreSchema.migrate(db, from: found); return .commit }
+                    }
                 } else {
                     try db.inTransaction { try StoreSchema.create(db); return .commit }
                 }

@@ -272,6 +272,14 @@ def test_a_version_1_store_is_migrated(broker_factory, client_factory, tmp_path,
             CREATE TABLE retained (topic TEXT PRIMARY KEY, message BLOB, expires_at INTEGER, stamp_time INTEGER,
                                    stamp_node TEXT) WITHOUT ROWID;
             """)
+    # `store check` reads a store of an older schema as it is and writes nothing to it.
+    before = db.read_bytes()
+    cfg = tmp_path / "check.toml"
+    cfg.write_text(f'[node]\ndata_dir = "{tmp_path / "data"}"\n')
+    check = subprocess.run([str(starling_binary()), "store", "check", "--config", str(cfg)],
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0 and "schema version: 1 (the broker migrates it to 2 at start-up)" in check.stdout, check
+    assert db.read_bytes() == before
     config = store_config(tmp_path)
     b = broker_factory(config)
     offline_subscriber(client_factory, b, "sub", f"{uid}/#")
