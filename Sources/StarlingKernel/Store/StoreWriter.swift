@@ -52,11 +52,13 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
     private var nextMessageId: Int64
     /// The sessions holding each stored message (pending or committed).
     private var references: [Int64: Int32]
-    /// Batches that failed to commit, retried in order before anything newer (writer thread only).
-    private var unwritten: [(batch: StoreBatch, upTo: UInt64)] = []
+    /// A group that failed to commit, retried with everything newer merged into it (writer thread
+    /// only): a later removal cancels an insert that never reached the disk, so draining a queue
+    /// makes room even while the disk is full.
+    private var failed: PendingChanges?
     private var lastFailureLog: NIODeadline?
-    /// No batch waits to be retried (set by the writer under `lock`, for `whenCommitted`).
-    private var unwrittenIsEmpty = true
+    /// No failed group waits to be retried (set by the writer under `lock`, for `whenCommitted`).
+    private var nothingUnwritten = true
 
     /// - Parameters:
     ///   - contents: what `backend` holds now (its keys and message ids continue from there).
@@ -94,10 +96,7 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
     /// A stored session ended: its row and its awaiting-release ids go (its messages go one by
     /// one through `remove`).
     func sessionEnded(_ clientId: String) {
-        change {
-            $0.sessions[clientId] = nil
-            $0.endedSessions.insert(clientId)
-        }
+        change { $0.endSession(clientId) }
     }
 
     /// A message entered a stored session (queued, or sent with `packetId`): returns its key.
@@ -240,7 +239,7 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
     func whenCommitted(_ callback: @escaping @Sendable (Bool) -> Void) {
         lock.lock()
         // Callbacks keep the order they were asked for in (acknowledgements leave in order).
-        guard changes > committed || !unwrittenIsEmpty || !waiters.isEmpty else {
+        guard changes > committed || !nothingUnwritten || !waiters.isEmpty else {
             lock.unlock()
             return callback(true)
         }
@@ -273,17 +272,22 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
             while scopes.withLock({ $0.open }) > 0 { sched_yield() }
             lock.lock()
             stop = stopping
-            let batch = pending.take()
+            var group = pending
+            pending = PendingChanges()
             scopes.withLock { $0.writerWaiting = false }
             let upTo = changes
-            if !batch.isEmpty { unwrittenIsEmpty = false }
+            if !group.isEmpty { nothingUnwritten = false }
             lock.unlock(withValue: stop ? 1 : 0)
-            if !batch.isEmpty {
-                unwritten.append((batch, upTo))
-            } else {
-                settle(upTo: upTo, stored: unwritten.isEmpty)  // coalesced to nothing: committed as it is
+            if var older = failed {
+                older.absorb(group)
+                group = older
+                failed = nil
             }
-            commitUnwritten(finalAttempt: stop)
+            if group.isEmpty {
+                settle(upTo: upTo, stored: true)  // coalesced to nothing: committed as it is
+            } else {
+                commit(group, upTo: upTo, finalAttempt: stop)
+            }
             if stop {
                 finished.lock()
                 finished.unlock(withValue: true)
@@ -292,32 +296,31 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
         }
     }
 
-    /// Commits the waiting batches in order; on a failure keeps the rest for the next round
-    /// (logged at most every 10 s) and pauses a second, unless this is the final attempt.
-    private func commitUnwritten(finalAttempt: Bool) {
-        while let (batch, upTo) = unwritten.first {
-            do {
-                try backend.write(batch)
-                unwritten.removeFirst()
-                updateFullness(committed: true)
-                settle(upTo: upTo, stored: true)
-            } catch {
-                updateFullness(committed: false)
-                settle(upTo: upTo, stored: false)
-                if finalAttempt {
-                    let lost = unwritten.reduce(0) { $0 + $1.batch.count }
-                    logger.error("store: cannot write at shutdown: \(error); \(lost) changes are lost")
-                    unwritten.removeAll()
-                    return
-                }
-                let now = NIODeadline.now()
-                if lastFailureLog.map({ now - $0 >= .seconds(10) }) ?? true {
-                    lastFailureLog = now
-                    logger.error("store: cannot write: \(error); retrying (this message at most every 10 s)")
-                }
-                usleep(1_000_000)
+    /// Commits `group` (the changes up to `upTo`). On a failure keeps it for the next round, which
+    /// comes a second later whether or not anything new arrives (logged at most every 10 s), unless
+    /// this is the final attempt: a shutdown never waits on a disk that refuses writes.
+    private func commit(_ group: PendingChanges, upTo: UInt64, finalAttempt: Bool) {
+        let batch = group.batch()
+        do {
+            try backend.write(batch)
+            updateFullness(committed: true)
+            settle(upTo: upTo, stored: true)
+        } catch {
+            updateFullness(committed: false)
+            settle(upTo: upTo, stored: false)
+            if finalAttempt {
+                logger.error("store: cannot write at shutdown: \(error); \(batch.count) changes are lost")
                 return
             }
+            failed = group
+            let now = NIODeadline.now()
+            if lastFailureLog.map({ now - $0 >= .seconds(10) }) ?? true {
+                lastFailureLog = now
+                logger.error("store: cannot write: \(error); retrying (this message at most every 10 s)")
+            }
+            usleep(1_000_000)
+            lock.lock()
+            lock.unlock(withValue: 1)  // the next round retries, new changes or not
         }
     }
 
@@ -327,7 +330,7 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
         lock.lock()
         if stored {
             committed = max(committed, upTo)
-            if unwritten.isEmpty { unwrittenIsEmpty = true }
+            nothingUnwritten = true
         }
         var due: [(callback: @Sendable (Bool) -> Void, stored: Bool)] = []
         while let waiter = waiters.first, waiter.upTo <= upTo {
@@ -406,6 +409,37 @@ private struct PendingChanges {
         var present: Bool
     }
 
+    /// A session ended: its row and awaiting-release ids go first in the commit, so changes of
+    /// them made before the end are dropped here (they would come back after the delete).
+    mutating func endSession(_ clientId: String) {
+        sessions[clientId] = nil
+        endedSessions.insert(clientId)
+        if !releases.isEmpty { releases = releases.filter { $0.key.clientId != clientId } }
+    }
+
+    var isEmpty: Bool {
+        retained.isEmpty && endedSessions.isEmpty && sessions.isEmpty && messages.isEmpty && removedMessages.isEmpty
+            && sessionMessages.isEmpty && releases.allSatisfy { $0.value.committed == $0.value.present }
+    }
+
+    /// Puts `newer` (the changes made after these) on top, as if they had been made here.
+    mutating func absorb(_ newer: PendingChanges) {
+        retained.merge(newer.retained) { _, latest in latest }
+        for clientId in newer.endedSessions { endSession(clientId) }
+        sessions.merge(newer.sessions) { _, latest in latest }
+        messages.merge(newer.messages) { _, latest in latest }
+        for id in newer.removedMessages where messages.removeValue(forKey: id) == nil { removedMessages.insert(id) }
+        for (key, change) in newer.sessionMessages {
+            switch change {
+            case .put(let entry, let committed): putSessionMessage(entry, isNew: !committed)
+            case .remove: removeSessionMessage(key)
+            }
+        }
+        for (release, change) in newer.releases {
+            if releases[release] != nil { releases[release]!.present = change.present } else { releases[release] = change }
+        }
+    }
+
     mutating func putSessionMessage(_ record: SessionMessageChange.Entry, isNew: Bool) {
         if case .put(_, let committed)? = sessionMessages[record.key] {
             sessionMessages[record.key] = .put(record, committed: committed)
@@ -430,8 +464,8 @@ private struct PendingChanges {
         }
     }
 
-    /// The batch to commit, leaving nothing pending.
-    mutating func take() -> StoreBatch {
+    /// The batch to commit: the changes encoded (messages and delivery options, on the writer's thread).
+    func batch() -> StoreBatch {
         var batch = StoreBatch()
         batch.retained = Array(retained.values)
         batch.endedSessions = Array(endedSessions)
@@ -449,7 +483,6 @@ private struct PendingChanges {
             if change.present { batch.addedReleases.append(release) } else { batch.removedReleases.append(release) }
         }
         batch.removedMessages = Array(removedMessages)
-        self = PendingChanges()
         return batch
     }
 }
