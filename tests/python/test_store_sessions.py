@@ -256,6 +256,18 @@ def test_a_clean_start_discards_the_stored_session(broker_factory, client_factor
     assert "sessions: 0\n" in store_check_after(again)
 
 
+def test_a_session_resumed_with_expiry_0_leaves_the_store(broker_factory, client_factory, tmp_path, uid):
+    config = store_config(tmp_path)
+    b = broker_factory(config)
+    offline_subscriber(client_factory, b, "sub", f"{uid}/#")  # stored, holding no message
+    ending = persistent(client_factory, b, "sub", expiry=0)  # resumed, now ends with its connection
+    assert ending.session_present
+    ending.disconnect()
+    again = restart(b, broker_factory, config, "kill-9")
+    assert "0 sessions with 0 messages restored" in again.log_text(), again.log_text()[-2000:]
+    assert not persistent(client_factory, again, "sub").session_present
+
+
 def store_check_after(b) -> str:
     b.stop()
     return store_check(b)

@@ -8,8 +8,8 @@ extension Session {
     /// Starts or stops keeping this session in the store, as its expiry interval now says, once
     /// its state is installed: a session that is stored gets its row and the messages of its state
     /// that have none yet (a new session, or state that came from another node); one that no longer
-    /// outlives its connection (resumed with expiry 0) leaves the store.
-    func storeInstalledState(connected: Bool) {
+    /// outlives its connection (`resumed` with expiry 0) leaves the store, row and all.
+    func storeInstalledState(connected: Bool, resumed: Bool) {
         guard let store = context.store, !isPluginSubscription else { return }
         if expiryInterval > 0 {
             isStored = true
@@ -24,7 +24,8 @@ extension Session {
                 queue[index].storeKey = store.add(queue[index], for: clientId, packetId: nil, awaitingComplete: false)
             }
             for packetId in awaitingRelease { store.releaseAdded(packetId, for: clientId) }
-        } else if inflight.values.contains(where: { $0.pending.storeKey != 0 }) || queue.contains(where: { $0.storeKey != 0 }) {
+        } else if resumed {
+            // The previous object may have been stored, with or without messages: its row goes.
             isStored = true
             unstoreAll()
         }
@@ -37,7 +38,7 @@ extension Session {
         let wallNow = NIODeadline.wallClockMillisecondsNow
         var will: (message: StoredMessage, atMilliseconds: Int64)?
         if let pendingWill {
-            let at = pendingWill.deadline.map { wallNow + ($0 - now).nanoseconds / 1_000_000 } ?? wallNow
+            let at = wallNow + (pendingWill.deadline - now).nanoseconds / 1_000_000
             will = (pendingWill.message.stored(now: now, wallNowMilliseconds: wallNow), at)
         }
         store.sessionChanged(SessionRecord(

@@ -42,7 +42,7 @@ final class Session: LoopConfined, @unchecked Sendable {
     var username: String?
     var expiryTimer: Scheduled<Void>?
     /// A will waiting for its delay (`deadline`) after the connection closed.
-    var pendingWill: (message: Message, timer: Scheduled<Void>?, deadline: NIODeadline?)?
+    var pendingWill: (message: Message, timer: Scheduled<Void>?, deadline: NIODeadline)?
     /// The session is kept in the durable store (`Session+Persistence`). Written on the session's
     /// loop; read on others too (a `sync` publish stores the copies for stored sessions itself).
     var isStored: Bool {
@@ -141,7 +141,7 @@ final class Session: LoopConfined, @unchecked Sendable {
         if restored {
             isStored = true
         } else {
-            storeInstalledState(connected: true)
+            storeInstalledState(connected: true, resumed: state != nil)
         }
         context.noteSession(state == nil ? \.sessionCreated : \.sessionResumed, self)
         waiting.forEach { $0() }

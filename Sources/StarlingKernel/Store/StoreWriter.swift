@@ -367,7 +367,8 @@ final class StoreWriter: @unchecked Sendable {  // everything below `lock` is gu
 public enum StoreDurability: String, Sendable, CaseIterable {
     /// At once: a crash loses at most the last `flush_interval` and one commit.
     case batch
-    /// After the commit of what the packet changed in the store (PUBACK, PUBREC, SUBACK).
+    /// After the commit of what the packet changed in the store (PUBACK, PUBREC, PUBREL, PUBCOMP,
+    /// SUBACK, UNSUBACK).
     case sync
 }
 
