@@ -99,13 +99,17 @@ class ExactlyOncePublisher:
         self.acked_at: dict[bytes, float] = {}
         self.lock = threading.Lock()
         self._stop = threading.Event()
+        self._closed = threading.Event()  # the test is over: give up whatever is under way
         self._thread = None
         self.conn = None
         self.pending = None  # (packet id, payload, "publish" | "pubrel")
         self.received_at = 0.0  # when the pending message's PUBREC came
 
     def _connect(self):
-        while True:
+        deadline = time.monotonic() + 60
+        while not self._closed.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.client_id}: no broker on port {self.port} for 60 s")
             try:
                 c = raw.RawClient(HOST, self.port, version=self.version, timeout=2)
                 props_ = {raw.SESSION_EXPIRY_INTERVAL: 3600} if self.version == raw.V5 else None
@@ -115,6 +119,7 @@ class ExactlyOncePublisher:
             except (OSError, AssertionError, raw.Closed):
                 pass
             time.sleep(0.05)
+        raise raw.Closed("closed")
 
     def _step(self):
         pid, payload, phase = self.pending
@@ -134,7 +139,7 @@ class ExactlyOncePublisher:
         self.pending = None
 
     def _run(self):
-        while not self._stop.is_set() or self.pending:
+        while (not self._stop.is_set() or self.pending) and not self._closed.is_set():
             if self.pending is None:
                 self.seq += 1
                 self.pending = ((self.seq - 1) % 65535 + 1, f"{self.topic}#{self.seq}".encode(), "publish")
@@ -156,6 +161,15 @@ class ExactlyOncePublisher:
 
     def stop(self):
         self._stop.set()  # the message under way is finished (once the broker is back)
+
+    def close(self):
+        """Ends the publisher for good (the test's teardown): nothing reconnects after the test."""
+        self._stop.set()
+        self._closed.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self.conn is not None:
+            self.conn.close()
 
     def all_acked(self) -> bool:
         return self._stop.is_set() and not self._thread.is_alive()
@@ -188,7 +202,8 @@ def persistent_client(client_factory, b, name, protocol):
 
 
 @pytest.mark.parametrize("durability,rounds", [("sync", 20), ("batch", 5)])
-def test_nothing_acknowledged_is_lost_across_kill_9(broker_factory, client_factory, tmp_path, uid, durability, rounds):
+def test_nothing_acknowledged_is_lost_across_kill_9(request, broker_factory, client_factory, tmp_path, uid, durability,
+                                                    rounds):
     seed = int(os.environ.get("STARLING_CRASH_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     port = free_port()
@@ -203,6 +218,8 @@ def test_nothing_acknowledged_is_lost_across_kill_9(broker_factory, client_facto
         ExactlyOncePublisher(port, f"{uid}-pub2", f"{uid}/q/2", raw.V5),
         ExactlyOncePublisher(port, f"{uid}-pub3", f"{uid}/q/3", raw.V311),
     ]
+    for p in publishers[1:]:
+        request.addfinalizer(p.close)
     retainer = Publisher(persistent_client(client_factory, b, "retainer", 5), f"{uid}/retained", 1, retained=True)
     outages: list[tuple[float, float]] = []
     lost: set[tuple[str, bytes]] = set()
