@@ -268,6 +268,25 @@ def test_a_session_resumed_with_expiry_0_leaves_the_store(broker_factory, client
     assert not persistent(client_factory, again, "sub").session_present
 
 
+def test_an_unreadable_session_row_is_discarded_and_named(broker_factory, client_factory, tmp_path, uid):
+    import sqlite3
+    config = store_config(tmp_path)
+    b = broker_factory(config)
+    offline_subscriber(client_factory, b, "bad", f"{uid}/#")
+    offline_subscriber(client_factory, b, "good", f"{uid}/#")
+    client_factory(b, "pub").publish(f"{uid}/t", b"queued", qos=1)
+    assert b.stop() == 0
+    with sqlite3.connect(tmp_path / "data" / "store" / "starling.db") as db:
+        db.execute("UPDATE sessions SET state = x'01ff' WHERE client_id = ?", (f"{uid}-bad",))
+    again = broker_factory(config)
+    assert f"store: cannot read the session of {uid}-bad (" in again.log_text() and "; discarded)" in again.log_text(), \
+        again.log_text()[-2000:]
+    assert "1 sessions with 1 messages restored" in again.log_text()
+    assert not persistent(client_factory, again, "bad").session_present
+    good = persistent(client_factory, again, "good")
+    assert good.session_present and good.wait_messages(1)[0].payload == b"queued"
+
+
 def store_check_after(b) -> str:
     b.stop()
     return store_check(b)
